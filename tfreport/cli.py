@@ -1,0 +1,64 @@
+"""Flag helpers shared by the scripts, so each flag has one name and one meaning."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, Iterable
+
+
+def parse_bool(text: str) -> bool:
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def add_bool(p: argparse.ArgumentParser, flag: str, default, help: str) -> None:
+    p.add_argument(flag, type=parse_bool, default=default, metavar="true|false", help=help)
+
+
+def add_model_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (override the preset)")
+    g.add_argument("--backbone", default=None, help="small | resnet50 | densenet121 | inception_v3 | dual")
+    g.add_argument("--image_size", type=int, default=None, help="model input size in pixels")
+    g.add_argument("--backbone_weights", default=None, help="imagenet | none | PATH")
+    g.add_argument("--backbone_weights_dual", default=None, help="dual: DenseNet121 branch weights")
+    add_bool(g, "--share_view_extractor", None, "one backbone for both views")
+    add_bool(g, "--trainable_backbone", None, "fine-tune the backbone (false: frozen)")
+    g.add_argument("--max_sentences", type=int, default=None)
+    g.add_argument("--max_words", type=int, default=None, help="words per sentence, incl. </S>")
+
+
+def add_train_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training (override the preset)")
+    g.add_argument("--epochs", type=int, default=None)
+    g.add_argument("--batch_size", type=int, default=None, help="global batch size")
+    g.add_argument("--learning_rate", type=float, default=None)
+    g.add_argument("--lr_decay", type=float, default=None)
+    g.add_argument("--decay_epochs", type=int, default=None)
+    g.add_argument("--clip_norm", type=float, default=None)
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--beam_size", type=int, default=None)
+    g.add_argument("--val_metric", default=None, choices=["BLEU-4", "CIDEr"])
+    g.add_argument("--val_samples", type=int, default=None, help="studies decoded per validation")
+
+
+def collect(args: argparse.Namespace, names: Iterable[str]) -> dict:
+    """The flags among ``names`` that were given (None means: keep the preset's)."""
+    values = vars(args)
+    aliases = {"share_views": "share_view_extractor"}
+    return {n: values.get(aliases.get(n, n)) for n in names
+            if values.get(aliases.get(n, n)) is not None}
+
+
+def run_main(main: Callable[[], None]) -> None:
+    """Runs a script's main; a user error prints one clear line instead of a traceback."""
+    try:
+        main()
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as e:
+        logging.getLogger("tfreport").debug("error", exc_info=True)
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

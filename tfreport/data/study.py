@@ -1,0 +1,41 @@
+"""The in-memory form of one study between a raw layout and the record writer."""
+from __future__ import annotations
+
+import collections
+import logging
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+log = logging.getLogger("tfreport.data")
+
+NORMAL, ABNORMAL, UNKNOWN = 1, 0, -1  # the record's `normal` field
+
+
+@dataclass
+class Study:
+    """One study: two views, its report and its labels."""
+    id: str
+    patient: str
+    frontal: Optional[str]  # image path
+    lateral: Optional[str]
+    text: str  # the selected report sections, as written
+    sentences: List[str]  # legacy-normalised sentences, uncapped
+    normal: int = UNKNOWN  # NORMAL, ABNORMAL or UNKNOWN (excluded from the breakdown)
+    labels: Dict[str, float] = field(default_factory=dict)  # CheXpert observation -> 1/0/-1
+
+
+class DropCounter:
+    """Counts skipped studies by reason and logs each one with its file and problem."""
+
+    def __init__(self):
+        self.counts: Dict[str, int] = collections.Counter()
+        self.examples: Dict[str, List[str]] = collections.defaultdict(list)
+
+    def drop(self, reason: str, message: str) -> None:
+        self.counts[reason] += 1
+        if len(self.examples[reason]) < 20:
+            self.examples[reason].append(message)
+        log.warning("skipped: %s", message)
+
+    def as_dict(self) -> Dict[str, int]:
+        return dict(sorted(self.counts.items()))

@@ -1,0 +1,83 @@
+"""Decoding, in one place: greedy and beam search over an incremental cache.
+
+Word-level search uses the keras-nlp (keras-hub) samplers with a ``next(prompt, cache,
+index)`` function; the cache is the model's recurrent state plus its visual context, so
+beams carry both. Hierarchical models pick sentences greedily, one after another, and
+stop at the first empty sentence (or at ``max_sentences``).
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Sequence
+
+import numpy as np
+import tensorflow as tf
+import keras_hub
+from keras import ops
+
+from tfreport.vocab import END_ID, PAD_ID, START_ID, Vocabulary
+
+
+def sampler_for(beam_size: int):
+    if beam_size <= 1:
+        return keras_hub.samplers.GreedySampler()
+    return keras_hub.samplers.BeamSampler(num_beams=beam_size)
+
+
+def end_at_first_stop(tokens):
+    """Everything after the first ``</S>`` becomes PAD (the sampler keeps writing)."""
+    is_end = ops.cast(ops.equal(tokens, END_ID), "int32")
+    after = ops.cumsum(is_end, axis=1) - is_end  # > 0 strictly after the first </S>
+    return ops.where(after > 0, ops.cast(PAD_ID, tokens.dtype), tokens)
+
+
+def decode_words(model, state, context, max_words: int, beam_size: int):
+    """One sentence per study: [B, max_words] ids ending in ``</S>`` (or cut at max)."""
+    b = ops.shape(context["visual"])[0]
+    prompt = ops.concatenate([ops.full((b, 1), START_ID, "int32"),
+                              ops.full((b, max_words), PAD_ID, "int32")], axis=1)
+    mask = ops.concatenate([ops.ones((b, 1), "bool"), ops.zeros((b, max_words), "bool")], axis=1)
+
+    def next_fn(prompt, cache, index):
+        state, ctx = cache
+        token = ops.take(prompt, index - 1, axis=1)
+        logits, new_state = model.word_step(token, state, ctx)
+        return logits, None, (new_state, ctx)
+
+    out = sampler_for(beam_size)(next_fn, prompt, cache=(state, context), index=1, mask=mask,
+                                 stop_token_ids=[END_ID])
+    return end_at_first_stop(out[:, 1:])
+
+
+def decode_hierarchical(model, frontal, lateral, lateral_present, beam_size: int = 3):
+    """[B, S, W] ids: sentence by sentence, each fed back as the next one's input."""
+    c = model.config
+    context = model.encode(frontal, lateral, lateral_present, training=False)
+    prev, sentences = None, []
+    for _ in range(c.max_sentences):
+        state = model.initial_state(context, prev, training=False)
+        words = decode_words(model, state, context, c.max_words, beam_size)
+        sentences.append(words)
+        prev = words
+    return ops.stack(sentences, axis=1)
+
+
+class Decoder:
+    """Compiles the decoding function once per model and beam size."""
+
+    def __init__(self, model, vocab: Vocabulary, beam_size: int = 3):
+        self.model, self.vocab, self.beam_size = model, vocab, beam_size
+        self._fn = tf.function(self._decode, reduce_retracing=True)
+
+    def _decode(self, frontal, lateral, lateral_present):
+        return decode_hierarchical(self.model, frontal, lateral, lateral_present, self.beam_size)
+
+    def ids(self, batch: Dict[str, tf.Tensor]) -> np.ndarray:
+        return self._fn(batch["frontal"], batch["lateral"], batch["lateral_present"]).numpy()
+
+    def reports(self, batch: Dict[str, tf.Tensor]) -> List[List[str]]:
+        """Sentence lists for every study in the batch."""
+        return [self.vocab.decode_report(r) for r in self.ids(batch)]
+
+
+def reports_to_text(reports: Sequence[Sequence[str]]) -> List[str]:
+    return [" ".join(r) for r in reports]

@@ -1,0 +1,77 @@
+"""Frontal + lateral views -> feature grids, through a shared (or per-view) backbone."""
+from __future__ import annotations
+
+from typing import Optional
+
+import keras
+from keras import ops
+
+from tfreport.layers.backbones import build_backbone
+
+
+@keras.saving.register_keras_serializable(package="tfreport")
+class VisualEncoder(keras.layers.Layer):
+    """Runs both views through the backbone and returns their grids.
+
+    ``call(frontal, lateral, lateral_present)`` -> (grids [B, 2, h*w, C], view_mask [B, 2]).
+    A study without a lateral view has its lateral grid zeroed and masked out, so the models
+    honour ``lateral_present``.
+    """
+
+    def __init__(self, backbone: str = "small", image_size: int = 128,
+                 weights: Optional[str] = None, weights_dual: Optional[str] = None,
+                 share_views: bool = True, trainable_backbone: bool = True, width: int = 32,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.backbone_name = backbone
+        self.image_size = image_size
+        self.weights_path = weights
+        self.weights_dual = weights_dual
+        self.share_views = share_views
+        self.trainable_backbone = trainable_backbone
+        self.width = width
+
+    def build(self, input_shape=None):
+        def make(suffix):
+            net = build_backbone(self.backbone_name, self.image_size, self.weights_path,
+                                 self.weights_dual, self.width)
+            net.name = net.name + suffix  # unique names when the views have their own
+            net.trainable = self.trainable_backbone
+            return net
+        self.frontal_net = make("_frontal" if not self.share_views else "")
+        self.lateral_net = self.frontal_net if self.share_views else make("_lateral")
+        shape = (None, self.image_size, self.image_size, 1)
+        self.frontal_net.build(shape)
+        if not self.share_views:
+            self.lateral_net.build(shape)
+        self.channels = int(self.frontal_net.output.shape[-1])
+        super().build(input_shape)
+
+    def call(self, frontal, lateral, lateral_present, training=None):
+        # A frozen backbone always runs BatchNorm in inference mode (never the legacy bug
+        # of batch statistics at test time).
+        bn_training = training if self.trainable_backbone else False
+        f = self.frontal_net(frontal, training=bn_training)
+        l = self.lateral_net(lateral, training=bn_training)
+        b = ops.shape(f)[0]
+        f = ops.reshape(f, (b, -1, self.channels))
+        l = ops.reshape(l, (b, -1, self.channels))
+        present = ops.cast(ops.reshape(lateral_present, (-1,)), f.dtype)
+        l = l * present[:, None, None]
+        grids = ops.stack([f, l], axis=1)
+        view_mask = ops.stack([ops.ones_like(present), present], axis=1)
+        return grids, view_mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(backbone=self.backbone_name, image_size=self.image_size,
+                      # weights live in the saved model; never re-download them on load
+                      weights=None, weights_dual=None, share_views=self.share_views,
+                      trainable_backbone=self.trainable_backbone, width=self.width)
+        return config
+
+
+def pooled_views(grids, view_mask):
+    """[B, 2, N, C] grids -> [B, 2C] visual vector (mean over the grid, views concatenated)."""
+    pooled = ops.mean(grids, axis=2) * ops.expand_dims(view_mask, -1)
+    return ops.reshape(pooled, (ops.shape(pooled)[0], -1))

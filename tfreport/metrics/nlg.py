@@ -1,0 +1,87 @@
+"""Paper-comparable NLG metrics: the coco-caption toolkit (pycocoevalcap 1.2) on normalised text.
+
+Inputs are ``{id: text}`` dicts. Text is sanitised first (newlines and ``|||`` break
+METEOR's Java bridge). An empty prediction is scored as empty.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import re
+import shutil
+from typing import Dict, Iterable, Mapping, Optional
+
+log = logging.getLogger("tfreport.metrics")
+
+BLEU = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4")
+ALL_METRICS = BLEU + ("METEOR", "ROUGE-L", "CIDEr")
+_PUNCT = re.compile(r"[^a-z ]+")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, punctuation removed, one space between words (legacy text)."""
+    text = (text or "").lower().replace("|||", " ").replace("\n", " ")
+    return " ".join(_PUNCT.sub("", text).split())
+
+
+def _inputs(predictions: Mapping[str, str], references: Mapping[str, str]):
+    missing = [k for k in predictions if k not in references]
+    if missing:
+        raise KeyError(f"{len(missing)} prediction ids have no reference, e.g. {missing[:3]}")
+    ids = sorted(predictions)
+    res = {i: [normalise(predictions[i])] for i in ids}
+    gts = {i: [normalise(references[i])] for i in ids}
+    return res, gts
+
+
+def java_available() -> bool:
+    return shutil.which("java") is not None
+
+
+def score(predictions: Mapping[str, str], references: Mapping[str, str],
+          metrics: Optional[Iterable[str]] = None) -> Dict[str, float]:
+    """Corpus-level scores for the ids in ``predictions``.
+
+    METEOR needs Java; without it METEOR is left out with a warning and the rest is
+    reported.
+    """
+    metrics = tuple(metrics or ALL_METRICS)
+    unknown = set(metrics) - set(ALL_METRICS)
+    if unknown:
+        raise ValueError(f"unknown metrics {sorted(unknown)}; valid: {', '.join(ALL_METRICS)}")
+    if not predictions:
+        raise ValueError("no predictions to score")
+    res, gts = _inputs(predictions, references)
+    out: Dict[str, float] = {}
+    if any(m in BLEU for m in metrics):
+        from pycocoevalcap.bleu.bleu import Bleu
+        with contextlib.redirect_stdout(io.StringIO()):  # its BLEU prints to stdout
+            bleu, _ = Bleu(4).compute_score(gts, res)
+        out.update({m: float(v) for m, v in zip(BLEU, bleu) if m in metrics})
+    if "METEOR" in metrics:
+        if java_available():
+            from pycocoevalcap.meteor.meteor import Meteor
+            meteor = Meteor()
+            try:
+                out["METEOR"] = float(meteor.compute_score(gts, _nonempty(res))[0])
+            finally:
+                with contextlib.suppress(Exception):
+                    meteor.close()
+        else:
+            log.warning("METEOR needs Java, which is not installed: METEOR is not reported "
+                        "(install a JRE, e.g. apt-get install default-jre-headless)")
+    if "ROUGE-L" in metrics:
+        from pycocoevalcap.rouge.rouge import Rouge
+        out["ROUGE-L"] = float(Rouge().compute_score(gts, _nonempty(res))[0])
+    if "CIDEr" in metrics:
+        from pycocoevalcap.cider.cider import Cider
+        out["CIDEr"] = float(Cider().compute_score(gts, res)[0])
+    return out
+
+
+def _nonempty(res):
+    """METEOR and ROUGE's scorers cannot take an empty string; a lone unmatched token
+    (a digit, which normalised references never hold) scores the
+    same as empty: no matches."""
+    return {k: [v[0] if v[0] else "0"] for k, v in res.items()}

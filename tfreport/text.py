@@ -1,0 +1,73 @@
+"""Report text normalisation, the legacy way (DESIGN §2), in one place.
+
+Every dataset goes through :func:`report_sentences`, so the demo, IU X-Ray and
+MIMIC-CXR produce sentences in the same shape as the legacy ``data_entry.json``.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, List, Sequence
+
+SECTIONS = ("impression+findings", "findings", "impression", "findings_or_impression")
+
+# A period ends a sentence when whitespace or the end of the text follows it.
+# "Dr." is an abbreviation, not an end.
+_SENTENCE_END = re.compile(r"(?<!\bDr)(?<!\bdr)\.(?=\s|$)")
+_NOT_LETTER_OR_SPACE = re.compile(r"[^a-z ]+")
+_SPACES = re.compile(r"\s+")
+
+
+def split_sentences(text: str) -> List[str]:
+    """Splits raw report text at periods followed by whitespace or the end."""
+    pieces = _SENTENCE_END.split(text or "")
+    return [p.strip() for p in pieces if p.strip(" .\t\n")]
+
+
+def normalise_sentence(sentence: str) -> str:
+    """Lower-cases and deletes every character that is not a letter or a space."""
+    sentence = sentence.lower().replace("\n", " ").replace("\t", " ")
+    sentence = _NOT_LETTER_OR_SPACE.sub("", sentence)
+    return _SPACES.sub(" ", sentence).strip()
+
+
+def normalise_report(text: str, min_words: int = 2) -> List[str]:
+    """Raw report text -> legacy sentences (sentences under ``min_words`` dropped)."""
+    out = []
+    for raw in split_sentences(text):
+        sentence = normalise_sentence(raw)
+        if len(sentence.split()) >= min_words:
+            out.append(sentence)
+    return out
+
+
+def select_sections(findings: str, impression: str, sections: str) -> str:
+    """Joins the report sections that ``--sections`` asks for."""
+    findings, impression = (findings or "").strip(), (impression or "").strip()
+    if sections == "impression+findings":
+        parts = [impression, findings]
+    elif sections == "findings":
+        parts = [findings]
+    elif sections == "impression":
+        parts = [impression]
+    elif sections == "findings_or_impression":
+        parts = [findings or impression]
+    else:
+        raise ValueError(f"unknown --sections {sections!r}; valid: {', '.join(SECTIONS)}")
+    # Make sure each section ends a sentence, so sections never run together.
+    return " ".join(p if p.endswith(".") else p + "." for p in parts if p)
+
+
+def report_sentences(findings: str, impression: str, sections: str = "impression+findings") -> List[str]:
+    """The legacy sentence list for one study."""
+    return normalise_report(select_sections(findings, impression, sections))
+
+
+def cap_sentences(sentences: Sequence[str], max_sentences: int, max_words: int) -> List[List[str]]:
+    """Applies the record/model cap: at most ``max_sentences`` of ``max_words - 1`` words
+    (one slot is kept for ``</S>``)."""
+    return [s.split()[: max_words - 1] for s in list(sentences)[:max_sentences]]
+
+
+def join_report(sentences: Iterable[str]) -> str:
+    """Sentences -> one scoring string (legacy text has no punctuation)."""
+    return " ".join(s.strip() for s in sentences if s.strip())
