@@ -48,5 +48,5 @@ def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
     return write_dataset(
         out_dir, splits, drops, dataset=dataset, layout=layout, image_size=image_size,
         vocab_min_count=vocab_min_count, quiet=quiet,
-        settings={"split": split, "split_ratios": split_ratios, "seed": seed,
+        settings={"raw_dir": os.path.abspath(raw_dir), "split": split, "split_ratios": split_ratios, "seed": seed,
                   "sections": sections, "missing_view": missing_view})

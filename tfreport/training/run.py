@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tfreport import evaluation
 from tfreport.data import pipeline
+from tfreport.inference import load_model
 from tfreport.data.build import read_summary
 from tfreport.data.prepare import DEMO_DATA_DIR, prepare
 from tfreport.metrics import nlg
@@ -103,7 +104,7 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
     trainer.fit(make_ds("train", True), make_ds("val", False) if has_val else None,
                 evaluation.references(data_dir, "val") if has_val else None)
 
-    best = keras.saving.load_model(os.path.join(model_dir, BEST), compile=False)
+    best = load_model(os.path.join(model_dir, BEST))
     test_ds = make_ds("test", False)
     predictions = evaluation.predict(best, vocab, test_ds, train_cfg.beam_size, quiet=spec.quiet)
     refs = evaluation.references(data_dir, "test")

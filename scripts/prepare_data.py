@@ -1,0 +1,50 @@
+"""Turn a raw dataset layout into prepared TFRecords.
+
+    python scripts/prepare_data.py --dataset demo --out_dir data/demo/prepared
+    python scripts/prepare_data.py --dataset iu_xray --raw_dir RAW --out_dir OUT
+"""
+import argparse
+import json
+import logging
+
+import _bootstrap  # noqa: F401
+
+from tfreport.cli import run_main
+
+
+def main(argv=None):
+    from tfreport.data.prepare import DATASETS
+    from tfreport.data.iu_xray import MISSING_VIEW
+    from tfreport.text import SECTIONS
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--raw_dir", default=None,
+                   help="raw layout; for demo, where the raw files are generated when missing "
+                        "(default data/demo/raw)")
+    p.add_argument("--out_dir", required=True)
+    p.add_argument("--images_dir", default=None)
+    p.add_argument("--split", default="random", help="random (seeded, by patient)")
+    p.add_argument("--split_ratios", default=None, help="train,val,test (demo 0.7,0.1,0.2; else 0.8,0.1,0.1)")
+    p.add_argument("--image_size", type=int, default=256, help="stored short side in pixels")
+    p.add_argument("--missing_view", default="drop", choices=MISSING_VIEW)
+    p.add_argument("--sections", default="impression+findings", choices=SECTIONS)
+    p.add_argument("--vocab_min_count", type=int, default=1, help="vocabulary frequency threshold")
+    p.add_argument("--num_studies", type=int, default=None, help="demo only: studies to generate")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from tfreport.data.prepare import prepare
+    extra = {"num_studies": args.num_studies} if args.num_studies else {}
+    summary = prepare(args.dataset, args.out_dir, args.raw_dir, images_dir=args.images_dir,
+                      split=args.split, split_ratios=args.split_ratios, seed=args.seed,
+                      image_size=args.image_size, missing_view=args.missing_view,
+                      sections=args.sections, vocab_min_count=args.vocab_min_count,
+                      quiet=args.quiet, **extra)
+    print(json.dumps({k: summary[k] for k in ("layout", "counts", "normal", "abnormal", "dropped")}, indent=1))
+    print(f"Prepared dataset written to {args.out_dir}")
+
+
+if __name__ == "__main__":
+    run_main(main)
