@@ -37,13 +37,18 @@ def resolve_weights(weights: Optional[str], name: str) -> Optional[str]:
 
 
 def small_cnn(image_size: int, width: int = 32, name: str = "small") -> keras.Model:
-    """A 4-stage conv net (stride 16) that trains in minutes on a CPU: the demo/test backbone."""
+    """A 4-stage conv net (stride 16) that trains in minutes on a CPU: the demo/test backbone.
+
+    It uses GroupNormalization, not BatchNorm: with few steps, BatchNorm's moving averages
+    lag the weights and inference-mode features become meaningless, and GroupNorm behaves
+    the same in training and inference and under any replica split.
+    """
     inp = keras.Input((image_size, image_size, 1))
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(inp)
     for i, filters in enumerate((width, 2 * width, 4 * width, 8 * width)):
         x = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False,
                           name=f"{name}_conv{i}")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = layers.GroupNormalization(groups=min(8, filters), name=f"{name}_gn{i}")(x)
         x = layers.ReLU()(x)
         x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_conv{i}b")(x)
     return keras.Model(inp, x, name=name)
