@@ -42,6 +42,7 @@ def overfit(model, batch, steps=150, lr=3e-3):
     first = batch_loss(model, batch)
     for _ in range(steps):
         step()
+    model.recalibrate([batch])
     return first, batch_loss(model, batch)
 
 

@@ -3,6 +3,7 @@ import hashlib
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tfreport.data import demo
@@ -80,3 +81,15 @@ def test_mentions_respect_negation():
                                     "no pneumothorax", "no nodules or masses"])
     assert said["cardiomegaly"] == 1
     assert said["pleural_effusion"] == 0 and said["pneumothorax"] == 0 and said["nodule"] == 0
+
+
+def test_findings_f1_known_values():
+    from tfreport.metrics.demo_findings import findings_f1
+    truth = {"a": {f: 0 for f in demo.FINDINGS}, "b": {f: 0 for f in demo.FINDINGS}}
+    truth["a"]["cardiomegaly"] = 1
+    truth["b"]["cardiomegaly"] = 1
+    preds = {"a": "the heart is enlarged", "b": "no pleural effusion but pneumothorax is seen"}
+    out = findings_f1(preds, truth)
+    assert out["per_finding"]["cardiomegaly"]["f1"] == pytest.approx(2 / 3)  # p=1, r=1/2
+    assert out["per_finding"]["pneumothorax"]["f1"] == 0.0  # one false positive
+    assert out["macro_f1"] == pytest.approx((2 / 3) / 6)

@@ -88,3 +88,11 @@ def test_missing_lateral_view_is_masked(trained):
     other = dict(masked, lateral=tf.random.uniform(tf.shape(batch["lateral"]), 0, 255))
     np.testing.assert_allclose(model(masked).numpy(), model(other).numpy(), atol=1e-5)
     assert not np.allclose(model(batch).numpy(), model(masked).numpy(), atol=1e-5)
+
+
+def test_beam_result_does_not_depend_on_the_rest_of_the_batch(trained, tiny_vocab):
+    model, batch, _, _ = trained
+    decoder = Decoder(model, tiny_vocab, 3)
+    together = decoder.reports(batch)
+    alone = [decoder.reports({k: v[i:i + 1] for k, v in batch.items()})[0] for i in range(4)]
+    assert together == alone

@@ -30,6 +30,21 @@ def end_at_first_stop(tokens):
     return ops.where(after > 0, ops.cast(PAD_ID, tokens.dtype), tokens)
 
 
+def finished_stay_finished(prompt, index, logits):
+    """A sequence that has written ``</S>`` can only write ``</S>`` again, at no cost.
+
+    The samplers keep stepping until every sequence has ended; without this, a finished
+    beam would keep adding log-probabilities, and which beam wins would depend on the
+    other studies in the batch.
+    """
+    written = ops.arange(ops.shape(prompt)[1])[None, :] < index
+    done = ops.any(ops.logical_and(ops.equal(prompt, END_ID), written), axis=1)
+    vocab = ops.shape(logits)[-1]
+    only_end = ops.where(ops.arange(vocab)[None, :] == END_ID, 0.0, -1e9)
+    logits = ops.cast(logits, "float32")
+    return ops.where(done[:, None], ops.cast(only_end, "float32"), logits)
+
+
 def decode_words(model, state, context, max_words: int, beam_size: int):
     """One sentence per study: [B, max_words] ids ending in ``</S>`` (or cut at max)."""
     b = ops.shape(context["visual"])[0]
@@ -41,7 +56,7 @@ def decode_words(model, state, context, max_words: int, beam_size: int):
         state, ctx = cache
         token = ops.take(prompt, index - 1, axis=1)
         logits, new_state = model.word_step(token, state, ctx)
-        return logits, None, (new_state, ctx)
+        return finished_stay_finished(prompt, index, logits), None, (new_state, ctx)
 
     out = sampler_for(beam_size)(next_fn, prompt, cache=(state, context), index=1, mask=mask,
                                  stop_token_ids=[END_ID])

@@ -25,6 +25,7 @@ from tfreport.vocab import Vocabulary
 
 log = logging.getLogger("tfreport.train")
 
+CALIBRATION_BATCHES = 16  # unaugmented training batches for recalibrate()
 MODEL_FLAGS = ("backbone", "image_size", "backbone_weights", "backbone_weights_dual",
                "share_views", "trainable_backbone", "max_sentences", "max_words")
 TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_decay", "decay_epochs", "clip_norm",
@@ -102,7 +103,8 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
         tf.summary.text("config", "```\n" + json.dumps(resolved, indent=1) + "\n```")
     has_val = summary["counts"].get("val", 0) > 0
     trainer.fit(make_ds("train", True), make_ds("val", False) if has_val else None,
-                evaluation.references(data_dir, "val") if has_val else None)
+                evaluation.references(data_dir, "val") if has_val else None,
+                calibration_ds=make_ds("train", False).take(CALIBRATION_BATCHES))
 
     best = load_model(os.path.join(model_dir, BEST))
     test_ds = make_ds("test", False)

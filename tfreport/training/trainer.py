@@ -62,6 +62,7 @@ class Trainer:
         self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
         self._eval_step = tf.function(self._distributed_eval, reduce_retracing=True)
         self.history: List[Dict[str, float]] = []
+        self._decoder: Optional[Decoder] = None
 
     # -- steps ---------------------------------------------------------------------------
     def _replica_step(self, batch):
@@ -97,8 +98,13 @@ class Trainer:
 
     # -- loop ----------------------------------------------------------------------------
     def fit(self, train_ds: tf.data.Dataset, val_ds: Optional[tf.data.Dataset],
-            val_references: Optional[Dict[str, str]] = None) -> List[Dict[str, float]]:
-        """Trains for ``epochs``; saves last.keras every epoch and best.keras on validation."""
+            val_references: Optional[Dict[str, str]] = None,
+            calibration_ds: Optional[tf.data.Dataset] = None) -> List[Dict[str, float]]:
+        """Trains for ``epochs``; saves last.keras every epoch and best.keras on validation.
+
+        ``calibration_ds`` (unaugmented training batches) lets a model re-estimate its
+        normalisation statistics before each validation and save.
+        """
         os.makedirs(self.model_dir, exist_ok=True)
         dist_train = self.strategy.experimental_distribute_dataset(train_ds)
         iterator = iter(dist_train)
@@ -125,6 +131,8 @@ class Trainer:
                         tf.summary.scalar("loss", loss)
                         tf.summary.scalar("learning_rate", float(self.schedule(step)))
                         tf.summary.scalar("examples_per_second", rate)
+            if calibration_ds is not None:
+                self.model.recalibrate(list(calibration_ds))
             record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
                       "examples_per_second": seen / (time.time() - start)}
             if val_ds is not None:
@@ -144,7 +152,9 @@ class Trainer:
 
     def validate(self, val_ds, references: Dict[str, str], step: int) -> Dict[str, float]:
         loss_sum = count = 0.0
-        decoder = Decoder(self.model, self.vocab, self.cfg.beam_size)
+        if self._decoder is None:
+            self._decoder = Decoder(self.model, self.vocab, self.cfg.beam_size)
+        decoder = self._decoder
         predictions: Dict[str, str] = {}
         samples = []
         limit = self.cfg.val_samples or math.inf
