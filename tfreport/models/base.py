@@ -1,0 +1,115 @@
+"""What every report model shares: its config, the visual encoder, the loss and `generate`."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+import keras
+from keras import ops
+
+from tfreport.layers.visual_encoder import VisualEncoder, pooled_views
+from tfreport.vocab import PAD_ID
+
+PRESETS = ("legacy", "paper", "demo")
+
+
+@dataclass
+class VisualConfig:
+    """Fields every model config has: vocabulary, report shape and the visual encoder."""
+    vocab_size: int = 0
+    max_sentences: int = 8
+    max_words: int = 50
+    backbone: str = "inception_v3"
+    image_size: int = 299
+    backbone_weights: Optional[str] = None  # imagenet | none | PATH
+    backbone_weights_dual: Optional[str] = None  # dual only: the DenseNet121 branch
+    share_views: bool = True
+    trainable_backbone: bool = True
+    backbone_width: int = 32  # the small backbone's first-stage width
+
+    @classmethod
+    def from_preset(cls, table: Dict[str, dict], name: str, **overrides):
+        if name not in table:
+            raise ValueError(f"unknown preset {name!r}; valid: {', '.join(table)}")
+        values = dict(table[name])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - fields
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no option(s) {sorted(unknown)}")
+        return cls(**values)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def masked_token_loss(targets, logits):
+    """Sum of token cross-entropies and the token count (PAD excluded).
+
+    Returning the sum and the count lets the trainer divide by the *global* token count,
+    which keeps the loss right under any number of replicas.
+    """
+    mask = ops.cast(ops.not_equal(targets, PAD_ID), "float32")
+    ce = keras.losses.sparse_categorical_crossentropy(targets, ops.cast(logits, "float32"),
+                                                      from_logits=True)
+    return ops.sum(ce * mask), ops.sum(mask)
+
+
+class ReportModel(keras.Model):
+    """Base for the zoo: subclasses set ``config_class`` and implement ``build_layers``,
+    ``call`` (teacher forcing) and the decoding hooks used by :mod:`tfreport.decoding`."""
+
+    config_class = VisualConfig
+    hierarchical = False
+
+    def __init__(self, config=None, **kwargs):
+        name = kwargs.pop("name", type(self).__name__.lower())
+        super().__init__(name=name, **kwargs)
+        if isinstance(config, dict):
+            config = self.config_class(**config)
+        self.config = config
+        c = config
+        self.visual_encoder = VisualEncoder(
+            backbone=c.backbone, image_size=c.image_size, weights=c.backbone_weights,
+            weights_dual=c.backbone_weights_dual, share_views=c.share_views,
+            trainable_backbone=c.trainable_backbone, width=c.backbone_width, name="visual_encoder")
+        self.build_layers()
+
+    def build_layers(self):
+        raise NotImplementedError
+
+    def visual_vector(self, frontal, lateral, lateral_present, training=False):
+        grids, view_mask = self.visual_encoder(frontal, lateral, lateral_present, training=training)
+        return pooled_views(grids, view_mask)
+
+    def recalibrate(self, batches) -> None:
+        """Re-estimates normalisation statistics before evaluation; a no-op by default."""
+
+    def loss_terms(self, batch, outputs) -> Dict[str, Any]:
+        """{"loss_sum", "count"} (and per-term sums) for one (replica's) batch."""
+        total, count = masked_token_loss(batch["report"], outputs)
+        return {"loss_sum": total, "count": count, "word_sum": total}
+
+    def dummy_inputs(self, batch_size: int = 1):
+        c = self.config
+        return {
+            "frontal": ops.zeros((batch_size, c.image_size, c.image_size, 1)),
+            "lateral": ops.zeros((batch_size, c.image_size, c.image_size, 1)),
+            "lateral_present": ops.ones((batch_size,)),
+            "report": ops.full((batch_size, c.max_sentences, c.max_words), PAD_ID, "int32"),
+        }
+
+    def build_all(self):
+        """Creates every weight by running one dummy batch."""
+        self(self.dummy_inputs(), training=False)
+        return self
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        model = cls(**config)
+        model.build_all()
+        return model
