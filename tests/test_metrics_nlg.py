@@ -34,3 +34,52 @@ def test_empty_prediction_is_scored_as_empty():
 def test_missing_reference_is_an_error():
     with pytest.raises(KeyError, match="no reference"):
         nlg.score({"1": "a b"}, {"2": "a b"})
+
+
+def _random_corpus(seed, n=30):
+    import random
+    rng = random.Random(seed)
+    words = "the heart is normal no pleural effusion pneumothorax lungs are clear mild".split()
+    make = lambda: " ".join(rng.choice(words) for _ in range(rng.randint(3, 15)))  # noqa: E731
+    return {str(i): make() for i in range(n)}, {str(i): make() for i in range(n)}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_identical_to_pycocoevalcap(seed):
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.meteor.meteor import Meteor
+    from pycocoevalcap.rouge.rouge import Rouge
+    preds, refs = _random_corpus(seed)
+    ours = nlg.score(preds, refs)
+    res = {k: [v] for k, v in preds.items()}
+    gts = {k: [v] for k, v in refs.items()}
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    for n in range(4):
+        assert ours[f"BLEU-{n + 1}"] == pytest.approx(bleu[n], abs=1e-4)
+    assert ours["ROUGE-L"] == pytest.approx(Rouge().compute_score(gts, res)[0], abs=1e-4)
+    assert ours["CIDEr"] == pytest.approx(Cider().compute_score(gts, res)[0], abs=1e-4)
+    if nlg.java_available():
+        assert ours["METEOR"] == pytest.approx(Meteor().compute_score(gts, res)[0], abs=1e-3)
+
+
+def test_meteor_input_is_sanitised():
+    if not nlg.java_available():
+        pytest.skip("METEOR needs Java")
+    s = nlg.score({"1": "no effusion |||\nseen"}, {"1": "no effusion seen"}, metrics=("METEOR",))
+    assert s["METEOR"] > 0.9
+
+
+def test_without_java_meteor_is_left_out_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setattr(nlg, "java_available", lambda: False)
+    s = nlg.score({"1": "a b c"}, {"1": "a b c"})
+    assert "METEOR" not in s and "BLEU-4" in s
+    assert "METEOR needs Java" in caplog.text
+
+
+def test_per_report_scores():
+    preds = {"1": "no pleural effusion", "2": "heart is enlarged"}
+    refs = {"1": "no pleural effusion", "2": "lungs are clear"}
+    per = nlg.per_report(preds, refs)
+    assert per["1"]["BLEU-1"] == pytest.approx(1.0, abs=1e-4)
+    assert per["2"]["ROUGE-L"] == 0.0

@@ -37,6 +37,20 @@ def test_train_smoke_writes_events_and_a_reloadable_checkpoint(tiny_data, tiny_v
     again = evaluation.predict(model, tiny_vocab, ds, beam_size=2, quiet=True)
     assert again == json.load(open(os.path.join(model_dir, "predictions_test.json")))
 
+    # evaluate.py reports all, normal and abnormal
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "evaluate.py"),
+                          "--model_dir", model_dir, "--split", "val", "--beam_size", "1",
+                          "--quiet"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "| All |" in out.stdout and "| Normal |" in out.stdout and "| Abnormal |" in out.stdout
+    metrics = json.load(open(os.path.join(model_dir, "metrics_val.json")))
+    assert set(metrics["groups"]) == {"normal", "abnormal"}
+    n_val = len(json.load(open(os.path.join(tiny_data, "val_split.json"))))
+    assert metrics["studies"] == n_val
+    assert (metrics["groups"]["normal"]["studies"] + metrics["groups"]["abnormal"]["studies"]
+            == n_val)
+    assert os.path.exists(os.path.join(model_dir, "metrics_val.md"))
+
 
 def test_bad_flags_give_one_clear_line(tiny_data, tmp_path):
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--model", "nope",

@@ -62,3 +62,23 @@ def run_main(main: Callable[[], None]) -> None:
         logging.getLogger("tfreport").debug("error", exc_info=True)
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def load_json_object(path: str, value_type: type) -> dict:
+    """Reads a JSON object {id: value}, checking the file and the value types."""
+    import json
+    import os
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: file not found")
+    with open(path, encoding="utf-8") as f:
+        try:
+            obj = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: expected a JSON object {{id: {value_type.__name__}}}")
+    bad = [k for k, v in obj.items() if not isinstance(v, value_type)]
+    if bad:
+        raise ValueError(f"{path}: values must be {value_type.__name__}; id {bad[0]!r} has "
+                         f"{type(obj[bad[0]]).__name__}")
+    return {str(k): v for k, v in obj.items()}

@@ -40,3 +40,41 @@ def predict(model, vocab, ds, beam_size: int = 3, limit: Optional[int] = None,
         if limit and len(out) >= limit:
             break
     return out
+
+
+def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
+             beam_size: int = 3, checkpoint: str = "best.keras", uncertain: int = 0,
+             quiet: bool = False) -> dict:
+    """Decodes a split with a trained model and scores it (all, normal, abnormal).
+
+    Writes ``predictions_<split>.json``, ``metrics_<split>.json`` and ``metrics_<split>.md``
+    into the model directory and returns the metrics.
+    """
+    from tfreport.data import pipeline
+    from tfreport.inference import load_model
+    from tfreport.metrics import scoring, table
+    from tfreport.vocab import Vocabulary
+
+    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    data_dir = data_dir or config["data_dir"]
+    mc = config["model_config"]
+    model = load_model(os.path.join(model_dir, checkpoint))
+    vocab = Vocabulary.load(os.path.join(model_dir, "vocabulary.json"))
+    ds = pipeline.dataset(data_dir, split, batch_size=32, image_size=mc["image_size"],
+                          max_sentences=mc["max_sentences"], max_words=mc["max_words"])
+    predictions = predict(model, vocab, ds, beam_size, quiet=quiet)
+    refs = references(data_dir, split)
+    normal = normal_flags(data_dir, split, ds)
+    result = scoring.score(predictions, refs, normal, uncertain=uncertain)
+    result.update(split=split, beam_size=beam_size, checkpoint=checkpoint, data_dir=data_dir,
+                  scoring="tfreport default: untruncated references, legacy-normalised text")
+    base = os.path.join(model_dir, f"{{}}_{split}")
+    with open(base.format("predictions") + ".json", "w", encoding="utf-8") as f:
+        json.dump(predictions, f, indent=1)
+    with open(base.format("metrics") + ".json", "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1)
+    title = f"{config['model']} on {split} ({len(predictions)} studies, beam {beam_size})"
+    with open(base.format("metrics") + ".md", "w", encoding="utf-8") as f:
+        f.write(table.markdown(result, title) + "\n")
+    return result

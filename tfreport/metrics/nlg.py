@@ -85,3 +85,22 @@ def _nonempty(res):
     (a digit, which normalised references never hold) scores the
     same as empty: no matches."""
     return {k: [v[0] if v[0] else "0"] for k, v in res.items()}
+
+
+def per_report(predictions: Mapping[str, str], references: Mapping[str, str]) -> Dict[str, Dict[str, float]]:
+    """Sentence-level scores per id: BLEU-1..4, ROUGE-L and CIDEr (CIDEr's document
+    frequencies come from the references of the same call, as in coco-caption)."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+    res, gts = _inputs(predictions, references)
+    ids = sorted(res)
+    with contextlib.redirect_stdout(io.StringIO()):
+        _, bleu = Bleu(4).compute_score(gts, res)
+    _, rouge = Rouge().compute_score(gts, _nonempty(res))
+    _, cider = Cider().compute_score(gts, res)
+    out = {}
+    for j, i in enumerate(ids):
+        out[i] = {m: float(bleu[n][j]) for n, m in enumerate(BLEU)}
+        out[i].update({"ROUGE-L": float(rouge[j]), "CIDEr": float(cider[j])})
+    return out

@@ -14,10 +14,9 @@ import tensorflow as tf
 
 from tfreport import evaluation
 from tfreport.data import pipeline
-from tfreport.inference import load_model
 from tfreport.data.build import read_summary
 from tfreport.data.prepare import DEMO_DATA_DIR, prepare
-from tfreport.metrics import nlg
+from tfreport.metrics.table import markdown
 from tfreport.models import build_model, make_config
 from tfreport.training.config import TrainConfig
 from tfreport.training.trainer import BEST, Trainer
@@ -106,19 +105,16 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
                 evaluation.references(data_dir, "val") if has_val else None,
                 calibration_ds=make_ds("train", False).take(CALIBRATION_BATCHES))
 
-    best = load_model(os.path.join(model_dir, BEST))
-    test_ds = make_ds("test", False)
-    predictions = evaluation.predict(best, vocab, test_ds, train_cfg.beam_size, quiet=spec.quiet)
+    result = evaluation.evaluate(model_dir, data_dir, "test", train_cfg.beam_size, BEST,
+                                 quiet=spec.quiet)
+    with open(os.path.join(model_dir, "predictions_test.json"), encoding="utf-8") as f:
+        predictions = json.load(f)
     refs = evaluation.references(data_dir, "test")
-    scores = nlg.score(predictions, refs)
-    with open(os.path.join(model_dir, "predictions_test.json"), "w") as f:
-        json.dump(predictions, f, indent=1)
-    with open(os.path.join(model_dir, "metrics_test.json"), "w") as f:
-        json.dump(scores, f, indent=1)
     print(f"\nGenerated test reports (best checkpoint, beam {train_cfg.beam_size}):")
     for sid in sorted(predictions)[: spec.show_samples]:
         print(f"  [{sid}] generated: {predictions[sid]}\n  [{sid}] reference: {refs[sid]}\n")
-    print(f"Test scores on {len(predictions)} studies (pycocoevalcap, legacy-normalised text):")
-    print("  " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    print(f"Test scores on {len(predictions)} studies (pycocoevalcap on legacy-normalised text; "
+          "CE-F1: tfreport labeler, micro over 14 observations, positive only):")
+    print(markdown(result))
     print(f"Checkpoint: {os.path.join(model_dir, BEST)}")
-    return scores
+    return result

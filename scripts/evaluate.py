@@ -1,0 +1,35 @@
+"""Evaluate a trained model on a split: all, normal and abnormal studies.
+
+    python scripts/evaluate.py --model_dir M [--data_dir D] --split test [--beam_size 3]
+
+Writes predictions_<split>.json, metrics_<split>.json and metrics_<split>.md into the model
+directory and prints the table.
+"""
+import argparse
+
+import _bootstrap  # noqa: F401
+
+from tfreport.cli import run_main
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model_dir", required=True)
+    p.add_argument("--data_dir", default=None, help="default: the data the model was trained on")
+    p.add_argument("--split", default="test")
+    p.add_argument("--beam_size", type=int, default=3)
+    p.add_argument("--checkpoint", default="best.keras")
+    p.add_argument("--uncertain", type=int, choices=[0, 1], default=0)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    from tfreport.evaluation import evaluate
+    from tfreport.metrics.table import markdown
+    result = evaluate(args.model_dir, args.data_dir, args.split, args.beam_size,
+                      args.checkpoint, args.uncertain, args.quiet)
+    print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
+    print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
+          f"metrics_{args.split}.json, metrics_{args.split}.md")
+
+
+if __name__ == "__main__":
+    run_main(main)

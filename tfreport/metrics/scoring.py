@@ -1,0 +1,52 @@
+"""One scoring entry point: NLG + CE, for all, normal and abnormal (each its own corpus)."""
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional
+
+from tfreport import labeler
+from tfreport.metrics import nlg
+from tfreport.metrics.clinical import clinical_efficacy
+
+Labels = Mapping[str, Mapping[str, Optional[int]]]
+
+
+def score_group(predictions: Mapping[str, str], references: Mapping[str, str],
+                predicted_labels: Labels, reference_labels: Labels, uncertain: int = 0,
+                metrics=None) -> dict:
+    """NLG metrics (pycocoevalcap) and CE figures for one group of studies."""
+    out: dict = dict(nlg.score(predictions, references, metrics))
+    ce = clinical_efficacy({k: predicted_labels[k] for k in predictions}, reference_labels,
+                           uncertain=uncertain)
+    out.update({"CE-P": ce["micro"]["precision"], "CE-R": ce["micro"]["recall"],
+                "CE-F1": ce["micro"]["f1"], "CE-macro-F1": ce["macro"]["f1"],
+                "CE-5-micro-F1": ce["miura5_micro"]["f1"], "CE-example-F1": ce["example"]["f1"],
+                "CE": ce, "studies": len(predictions)})
+    return out
+
+
+def score(predictions: Mapping[str, str], references: Mapping[str, str],
+          normal: Optional[Mapping[str, bool]] = None, uncertain: int = 0,
+          predicted_labels: Optional[Labels] = None, reference_labels: Optional[Labels] = None,
+          metrics=None) -> dict:
+    """Scores predictions against references; with ``normal`` ({id: bool}) the normal and
+    abnormal studies are also scored, each as its own corpus (ids without a flag are left
+    out of both groups). Labels default to tfreport's labeler on each text."""
+    if not predictions:
+        raise ValueError("no predictions to score")
+    missing = [k for k in predictions if k not in references]
+    if missing:
+        raise KeyError(f"{len(missing)} prediction ids have no reference, e.g. {missing[:3]}")
+    pl = predicted_labels or labeler.label_reports(predictions)
+    rl = reference_labels or labeler.label_reports({k: references[k] for k in predictions})
+    result = score_group(predictions, references, pl, rl, uncertain, metrics)
+    result["CE-labeler"] = ("external labels" if predicted_labels is not None
+                            else "tfreport rule-based labeler")
+    if normal is not None:
+        groups: Dict[str, dict] = {}
+        for name, flag in (("normal", True), ("abnormal", False)):
+            ids = [k for k in predictions if normal.get(k) is flag]
+            if ids:
+                groups[name] = score_group({k: predictions[k] for k in ids}, references, pl, rl,
+                                           uncertain, metrics)
+        result["groups"] = groups
+    return result
