@@ -83,3 +83,9 @@ def test_per_report_scores():
     per = nlg.per_report(preds, refs)
     assert per["1"]["BLEU-1"] == pytest.approx(1.0, abs=1e-4)
     assert per["2"]["ROUGE-L"] == 0.0
+
+
+def test_rouge_l_known_value_uses_coco_beta():
+    # LCS("a b", "a b c d") = 2: P = 1, R = 0.5; coco's F with beta = 1.2
+    s = nlg.score({"1": "alpha beta"}, {"1": "alpha beta gamma delta"}, metrics=("ROUGE-L",))
+    assert s["ROUGE-L"] == pytest.approx((1 + 1.44) * 1 * 0.5 / (0.5 + 1.44 * 1), abs=1e-6)

@@ -8,15 +8,17 @@ def test_legacy_character_rules():
 
 
 def test_sentence_split_rules():
-    # "Dr." does not end a sentence; ".." is not a sentence of its own; 1-word sentences go
-    text = "Findings discussed with Dr. Smith at XXXX.. Heart normal. Clear. No effusion"
-    assert normalise_report(text) == ["findings discussed with dr smith at xxxx",
-                                      "heart normal", "no effusion"]
+    # "Dr." and "p.m." do not end a sentence; ".." is never a sentence of its own and, as in
+    # the legacy data_entry.json, does not end one either; 1-word sentences are dropped
+    text = "Discussed with Dr. Smith at 3 p.m. XXXX. Heart normal.. Lungs clear. Clear. No effusion"
+    assert normalise_report(text) == ["discussed with dr smith at  pm xxxx",
+                                      "heart normal lungs clear", "no effusion"]
+    assert normalise_report("No acute disease..") == ["no acute disease"]
 
 
-def test_decimal_point_is_not_a_sentence_end():
+def test_decimal_point_is_not_a_sentence_end_and_inner_spaces_are_kept():
     assert normalise_report("Nodule measures 1.5 cm. No effusion.") == [
-        "nodule measures cm", "no effusion"]
+        "nodule measures  cm", "no effusion"]
 
 
 def test_sections_impression_then_findings():

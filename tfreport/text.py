@@ -10,11 +10,11 @@ from typing import Iterable, List, Sequence
 
 SECTIONS = ("impression+findings", "findings", "impression", "findings_or_impression")
 
-# A period ends a sentence when whitespace or the end of the text follows it.
-# "Dr." is an abbreviation, not an end.
-_SENTENCE_END = re.compile(r"(?<!\bDr)(?<!\bdr)\.(?=\s|$)")
+# A period ends a sentence when whitespace or the end of the text follows it, except after
+# "Dr", after another period ("..", which is not a sentence of its own) and in
+# abbreviations with inner periods ("p.m. XXXX"), as in the legacy data_entry.json.
+_SENTENCE_END = re.compile(r"(?<![Dd]r)(?<!\.)(?<!\.[A-Za-z])\.(?=\s|$)")
 _NOT_LETTER_OR_SPACE = re.compile(r"[^a-z ]+")
-_SPACES = re.compile(r"\s+")
 
 
 def split_sentences(text: str) -> List[str]:
@@ -24,10 +24,13 @@ def split_sentences(text: str) -> List[str]:
 
 
 def normalise_sentence(sentence: str) -> str:
-    """Lower-cases and deletes every character that is not a letter or a space."""
+    """Lower-cases and deletes every character that is not a letter or a space.
+
+    Inner spaces are kept as they are ("2.0 cm" becomes "  cm" inside a sentence), as in the
+    legacy files; tokenisation splits on any run of spaces.
+    """
     sentence = sentence.lower().replace("\n", " ").replace("\t", " ")
-    sentence = _NOT_LETTER_OR_SPACE.sub("", sentence)
-    return _SPACES.sub(" ", sentence).strip()
+    return _NOT_LETTER_OR_SPACE.sub("", sentence).strip()
 
 
 def normalise_report(text: str, min_words: int = 2) -> List[str]:
@@ -40,8 +43,8 @@ def normalise_report(text: str, min_words: int = 2) -> List[str]:
     return out
 
 
-def select_sections(findings: str, impression: str, sections: str) -> str:
-    """Joins the report sections that ``--sections`` asks for."""
+def section_texts(findings: str, impression: str, sections: str) -> List[str]:
+    """The report sections that ``--sections`` asks for, in order (empty ones left out)."""
     findings, impression = (findings or "").strip(), (impression or "").strip()
     if sections == "impression+findings":
         parts = [impression, findings]
@@ -53,13 +56,19 @@ def select_sections(findings: str, impression: str, sections: str) -> str:
         parts = [findings or impression]
     else:
         raise ValueError(f"unknown --sections {sections!r}; valid: {', '.join(SECTIONS)}")
-    # Make sure each section ends a sentence, so sections never run together.
-    return " ".join(p if p.endswith(".") else p + "." for p in parts if p)
+    return [p for p in parts if p]
+
+
+def select_sections(findings: str, impression: str, sections: str) -> str:
+    """The selected sections as one text (each section ends a sentence)."""
+    return " ".join(p if p.endswith(".") else p + "."
+                    for p in section_texts(findings, impression, sections))
 
 
 def report_sentences(findings: str, impression: str, sections: str = "impression+findings") -> List[str]:
-    """The legacy sentence list for one study."""
-    return normalise_report(select_sections(findings, impression, sections))
+    """The legacy sentence list for one study: each section is split on its own."""
+    return [s for part in section_texts(findings, impression, sections)
+            for s in normalise_report(part)]
 
 
 def cap_sentences(sentences: Sequence[str], max_sentences: int, max_words: int) -> List[List[str]]:
