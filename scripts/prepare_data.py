@@ -23,7 +23,15 @@ def main(argv=None):
                         "(default data/demo/raw)")
     p.add_argument("--out_dir", required=True)
     p.add_argument("--images_dir", default=None)
-    p.add_argument("--split", default="random", help="random (seeded, by patient)")
+    p.add_argument("--split", default=None, choices=["random", "legacy", "r2gen"],
+                   help="default: the layout's own (r2gen for R2Gen, legacy for legacy), else random")
+    p.add_argument("--legacy_splits", default=None,
+                   help="folder with the legacy train_split.json and test_split.json")
+    p.add_argument("--r2gen_annotation", default=None, help="R2Gen annotation.json (for --split r2gen)")
+    p.add_argument("--projections_csv", default=None,
+                   help="Kaggle indiana_projections.csv: the views of NLM/legacy images")
+    p.add_argument("--reports_csv", default=None,
+                   help="Kaggle indiana_reports.csv: MeSH (normal flag) for R2Gen/legacy layouts")
     p.add_argument("--split_ratios", default=None, help="train,val,test (demo 0.7,0.1,0.2; else 0.8,0.1,0.1)")
     p.add_argument("--image_size", type=int, default=256, help="stored short side in pixels")
     p.add_argument("--missing_view", default="drop", choices=MISSING_VIEW)
@@ -41,8 +49,11 @@ def main(argv=None):
                       split=args.split, split_ratios=args.split_ratios, seed=args.seed,
                       image_size=args.image_size, missing_view=args.missing_view,
                       sections=args.sections, vocab_min_count=args.vocab_min_count,
+                      projections_csv=args.projections_csv, reports_csv=args.reports_csv,
+                      legacy_splits=args.legacy_splits, r2gen_annotation=args.r2gen_annotation,
                       quiet=args.quiet, **extra)
-    print(json.dumps({k: summary[k] for k in ("layout", "counts", "normal", "abnormal", "dropped")}, indent=1))
+    print(json.dumps({k: summary[k] for k in ("layout", "source", "counts", "normal", "abnormal",
+                                              "dropped")}, indent=1))
     print(f"Prepared dataset written to {args.out_dir}")
 
 

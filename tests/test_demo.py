@@ -56,7 +56,7 @@ def test_reports_state_the_labelled_findings(tiny_raw):
     with open(os.path.join(tiny_raw, "indiana_reports.csv")) as f:
         for row in csv.DictReader(f):
             said = demo.findings_mentioned(report_sentences(row["findings"], row["impression"]))
-            assert said == truth[row["uid"]], row
+            assert said == truth["CXR" + row["uid"]], row
             assert (row["MeSH"] == "normal") == (not any(said.values()))
 
 

@@ -31,8 +31,9 @@ def test_round_trip_preserves_images_text_and_ids(tiny_raw, tiny_data, tiny_voca
     for batch in ds:
         for i, sid in enumerate(batch["id"].numpy()):
             sid = sid.decode()
+            uid = int(sid[3:])
             src = np.asarray(Image.open(os.path.join(tiny_raw, "images",
-                                                     f"{sid}_IM-{int(sid):04d}-1001.dcm.png")), float)
+                                                     f"{uid}_IM-{uid:04d}-1001.dcm.png")), float)
             got = batch["frontal"][i, ..., 0].numpy()
             assert np.abs(got - src).mean() < 3.0  # JPEG, same size: close to the source
             assert tiny_vocab.decode_report(batch["report"][i].numpy()) == entry[sid]

@@ -120,6 +120,7 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
         "counts": {k: len(v) for k, v in kept.items()},
         "normal": {k: sum(s.normal == NORMAL for s in v) for k, v in kept.items()},
         "abnormal": {k: sum(s.normal == ABNORMAL for s in v) for k, v in kept.items()},
+        "source": dict(drops.source),
         "dropped": drops.as_dict(),
         "shards": {k: sorted(n for n in manifest["shards"] if n.startswith(k + "-"))
                    for k in kept},

@@ -384,11 +384,11 @@ def _write_csv(path: str, columns: Sequence[str], rows: Sequence[dict]) -> None:
 
 
 def read_labels(raw_dir: str) -> Dict[str, Dict[str, int]]:
-    """uid -> {demo finding: 0/1} from ``labels.csv``."""
+    """study id (``CXR<uid>``) -> {demo finding: 0/1} from ``labels.csv``."""
     path = os.path.join(raw_dir, "labels.csv")
     out = {}
     with open(path, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             names = set(filter(None, row["findings"].split(";")))
-            out[row["uid"]] = {n: int(n in names) for n in FINDINGS}
+            out["CXR" + row["uid"]] = {n: int(n in names) for n in FINDINGS}
     return out

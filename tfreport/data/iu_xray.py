@@ -1,4 +1,9 @@
-"""IU X-Ray raw layouts -> :class:`Study` lists. One function per layout, one detector.
+"""IU X-Ray raw layouts -> :class:`Study` lists: one reader per layout, one detector.
+
+Layouts: Kaggle (``indiana_reports.csv`` + ``indiana_projections.csv``), NLM original
+(``ecgen-radiology/*.xml`` + ``NLMCXR_png/``), R2Gen (``annotation.json`` +
+``images/<id>/0.png, 1.png``) and legacy (``data_entry.json`` + split files + images).
+Study ids are ``CXR<uid>`` everywhere, as in the legacy files.
 
 Normal means MeSH is exactly ``normal``; MeSH ``No Indexing`` is excluded from the
 normal/abnormal breakdown (DESIGN §2).
@@ -6,8 +11,12 @@ normal/abnormal breakdown (DESIGN §2).
 from __future__ import annotations
 
 import csv
+import glob
+import json
 import os
-from typing import Dict, List, Optional, Tuple
+import re
+import xml.etree.ElementTree as ET
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from tfreport.data.study import ABNORMAL, NORMAL, UNKNOWN, DropCounter, Study
 from tfreport.text import report_sentences, select_sections
@@ -16,6 +25,7 @@ REPORT_COLUMNS = {"uid", "MeSH", "Problems", "image", "indication", "comparison"
                   "impression"}
 PROJECTION_COLUMNS = {"uid", "filename", "projection"}
 MISSING_VIEW = ("drop", "duplicate", "mask")
+LAYOUTS = ("kaggle", "nlm", "r2gen", "legacy")
 
 
 class LayoutError(ValueError):
@@ -28,9 +38,35 @@ def detect_layout(raw_dir: str) -> str:
         raise LayoutError(f"--raw_dir {raw_dir}: no such directory")
     if os.path.exists(os.path.join(raw_dir, "indiana_reports.csv")):
         return "kaggle"
+    if os.path.isdir(os.path.join(raw_dir, "ecgen-radiology")):
+        return "nlm"
+    if os.path.exists(os.path.join(raw_dir, "annotation.json")):
+        return "r2gen"
+    if os.path.exists(os.path.join(raw_dir, "data_entry.json")):
+        return "legacy"
     raise LayoutError(
-        f"--raw_dir {raw_dir}: no IU X-Ray layout found (expected indiana_reports.csv and "
-        "indiana_projections.csv with an images/ folder)")
+        f"--raw_dir {raw_dir}: no IU X-Ray layout found. Expected one of: indiana_reports.csv "
+        "(Kaggle), ecgen-radiology/ (NLM), annotation.json (R2Gen), data_entry.json (legacy)")
+
+
+def study_id(uid: str) -> str:
+    uid = str(uid).strip()
+    return uid if uid.startswith("CXR") else "CXR" + uid
+
+
+def uid_of(name: str) -> str:
+    """'CXR2384_IM-0942' / 'CXR1_1_IM-0001-3001' / '2384' -> '2384'."""
+    m = re.match(r"(?:CXR)?(\d+)", os.path.basename(str(name)))
+    if not m:
+        raise ValueError(f"cannot read an IU X-Ray uid from {name!r}")
+    return m.group(1)
+
+
+def image_stem(name: str) -> str:
+    """A view's name without 'CXR', extension or '.dcm': the key shared by all layouts."""
+    base = os.path.basename(name)
+    base = re.sub(r"(\.dcm)?\.(png|jpe?g)$", "", base, flags=re.I)
+    return base[3:] if base.startswith("CXR") else base
 
 
 def normal_flag(mesh: str) -> int:
@@ -42,6 +78,9 @@ def normal_flag(mesh: str) -> int:
     return ABNORMAL
 
 
+# ---------------------------------------------------------------------------------------
+# Shared readers
+# ---------------------------------------------------------------------------------------
 def _read_csv(path: str, required: set) -> List[Dict[str, str]]:
     """Reads a CSV, checking its header; rows with undecodable bytes are flagged."""
     if not os.path.exists(path):
@@ -61,86 +100,254 @@ def _read_csv(path: str, required: set) -> List[Dict[str, str]]:
         return rows
 
 
-def _has_bad_bytes(row: Dict[str, str]) -> bool:
-    return any(any("\udc80" <= c <= "\udcff" for c in (v or "")) for v in row.values())
+def _has_bad_bytes(values: Iterable[str]) -> bool:
+    return any(any("\udc80" <= c <= "\udcff" for c in (v or "")) for v in values)
 
 
-def _find_images_dir(raw_dir: str, images_dir: Optional[str]) -> str:
-    if images_dir:
-        if not os.path.isdir(images_dir):
-            raise LayoutError(f"--images_dir {images_dir}: no such directory")
-        return images_dir
-    for name in ("images", "images_normalized", os.path.join("images", "images_normalized")):
+def _find_dir(raw_dir: str, given: Optional[str], candidates: Tuple[str, ...], flag: str) -> str:
+    if given:
+        if not os.path.isdir(given):
+            raise LayoutError(f"{flag} {given}: no such directory")
+        return given
+    for name in candidates:
         path = os.path.join(raw_dir, name)
         if os.path.isdir(path):
             return path
-    raise LayoutError(f"{raw_dir}: no images/ or images_normalized/ folder; pass --images_dir")
+    raise LayoutError(f"{raw_dir}: no image folder ({', '.join(candidates)}); pass {flag}")
 
 
-def read_kaggle(raw_dir: str, drops: DropCounter, images_dir: Optional[str] = None,
-                sections: str = "impression+findings", missing_view: str = "drop") -> List[Study]:
-    """Reads ``indiana_reports.csv`` + ``indiana_projections.csv`` + images."""
-    if missing_view not in MISSING_VIEW:
-        raise ValueError(f"--missing_view {missing_view!r}; valid: {', '.join(MISSING_VIEW)}")
+def read_projections(path: str, drops: DropCounter,
+                     rows: Optional[List[Dict[str, str]]] = None) -> Dict[str, str]:
+    """Kaggle's indiana_projections.csv -> {image stem: 'frontal'|'lateral'}."""
+    out = {}
+    for row in rows if rows is not None else _read_csv(path, PROJECTION_COLUMNS):
+        proj = (row["projection"] or "").strip().lower()
+        if proj not in ("frontal", "lateral"):
+            drops.drop("unknown_projection", f"{path}:{row['_line']}: projection "
+                       f"{row['projection']!r} is not Frontal or Lateral")
+            continue
+        out[image_stem(row["filename"])] = proj
+    return out
+
+
+def read_mesh(path: str) -> Dict[str, str]:
+    """indiana_reports.csv -> {study id: MeSH}, to give other layouts their normal flag."""
+    return {study_id(r["uid"]): r["MeSH"] for r in _read_csv(path, {"uid", "MeSH"})}
+
+
+def pick_views(images: List[str], projections: Optional[Dict[str, str]]
+               ) -> Tuple[Optional[str], Optional[str], bool]:
+    """(frontal, lateral, guessed): one of each, deterministically (the first in name order).
+
+    With a projection table the views are known. Without one, the IU file-name convention
+    is used (``-1001`` frontal, ``-2001`` lateral), then name order; ``guessed`` says so.
+    """
+    images = sorted(images)
+    if projections is not None:
+        frontal = [i for i in images if projections.get(image_stem(i)) == "frontal"]
+        lateral = [i for i in images if projections.get(image_stem(i)) == "lateral"]
+        return (frontal[0] if frontal else None), (lateral[0] if lateral else None), False
+    frontal = [i for i in images if image_stem(i).endswith("-1001")]
+    lateral = [i for i in images if image_stem(i).endswith("-2001")]
+    if frontal and lateral:
+        return frontal[0], lateral[0], True
+    if len(images) >= 2:
+        return images[0], images[1], True
+    return (images[0] if images else None), None, True
+
+
+class _Builder:
+    """Turns one study's parts into a Study, or a counted drop with the file named."""
+
+    def __init__(self, drops: DropCounter, sections: str, missing_view: str):
+        if missing_view not in MISSING_VIEW:
+            raise ValueError(f"--missing_view {missing_view!r}; valid: {', '.join(MISSING_VIEW)}")
+        self.drops, self.sections, self.missing_view = drops, sections, missing_view
+        self.seen = set()
+        drops.source.update(reports=0, with_both_views=0)
+
+    def make(self, sid: str, where: str, findings: str, impression: str, mesh: Optional[str],
+             frontal: Optional[str], lateral: Optional[str], guessed: bool = False,
+             sentences: Optional[List[str]] = None) -> Optional[Study]:
+        d = self.drops
+        if sid in self.seen:
+            d.drop("duplicate_uid", f"{where}: duplicate study {sid}; the first is kept")
+            return None
+        self.seen.add(sid)
+        d.source["reports"] += 1
+        d.source["with_both_views"] += frontal is not None and lateral is not None
+        if _has_bad_bytes([findings, impression, mesh or ""]):
+            d.drop("non_utf8_text", f"{where}: text is not valid UTF-8")
+            return None
+        if sentences is None:
+            sentences = report_sentences(findings, impression, self.sections)
+            text = select_sections(findings, impression, self.sections)
+        else:
+            text = ". ".join(sentences)
+        if not sentences:
+            d.drop("empty_report", f"{where}: findings and impression are empty")
+            return None
+        if frontal is None:
+            d.drop("missing_view", f"{where}: no frontal view")
+            return None
+        if lateral is None:
+            if self.missing_view == "drop":
+                d.drop("missing_view", f"{where}: no lateral view")
+                return None
+            d.counts["kept_" + self.missing_view + "_lateral"] += 1
+            lateral = frontal if self.missing_view == "duplicate" else None
+        if guessed:
+            d.counts["views_from_file_names"] += 1
+        return Study(id=sid, patient=sid, frontal=frontal, lateral=lateral, text=text,
+                     sentences=sentences, normal=normal_flag(mesh) if mesh is not None else UNKNOWN)
+
+
+# ---------------------------------------------------------------------------------------
+# The four layouts
+# ---------------------------------------------------------------------------------------
+def read_kaggle(raw_dir: str, builder: _Builder, images_dir: Optional[str] = None,
+                projections: Optional[Dict[str, str]] = None, **_) -> List[Study]:
     reports_csv = os.path.join(raw_dir, "indiana_reports.csv")
     projections_csv = os.path.join(raw_dir, "indiana_projections.csv")
     reports = _read_csv(reports_csv, REPORT_COLUMNS)
-    projections = _read_csv(projections_csv, PROJECTION_COLUMNS)
-    images = _find_images_dir(raw_dir, images_dir)
-
-    views: Dict[str, Dict[str, List[str]]] = {}
-    for row in projections:
-        proj = (row["projection"] or "").strip().lower()
-        if proj not in ("frontal", "lateral"):
-            drops.drop("unknown_projection",
-                       f"{projections_csv}:{row['_line']}: projection {row['projection']!r} is not "
-                       "Frontal or Lateral")
-            continue
-        views.setdefault(row["uid"].strip(), {"frontal": [], "lateral": []})[proj].append(
-            row["filename"].strip())
-
-    studies, seen = [], set()
+    images = _find_dir(raw_dir, images_dir, ("images", "images_normalized",
+                                              os.path.join("images", "images_normalized")),
+                       "--images_dir")
+    rows = _read_csv(projections_csv, PROJECTION_COLUMNS)
+    projections = projections or read_projections(projections_csv, builder.drops, rows)
+    by_uid: Dict[str, List[str]] = {}
+    for row in rows:
+        by_uid.setdefault(row["uid"].strip(), []).append(row["filename"].strip())
+    studies = []
     for row in reports:
         uid = (row["uid"] or "").strip()
-        where = f"{reports_csv}:{row['_line']} (uid {uid})"
-        if uid in seen:
-            drops.drop("duplicate_uid", f"{where}: duplicate uid; the first row is kept")
-            continue
-        seen.add(uid)
-        if _has_bad_bytes(row):
-            drops.drop("non_utf8_text", f"{where}: text is not valid UTF-8")
-            continue
-        text = select_sections(row["findings"], row["impression"], sections)
-        sentences = report_sentences(row["findings"], row["impression"], sections)
-        if not sentences:
-            drops.drop("empty_report", f"{where}: findings and impression are empty")
-            continue
-        frontal, lateral = _pick_views(views.get(uid, {"frontal": [], "lateral": []}))
-        if frontal is None:
-            drops.drop("missing_view", f"{where}: no frontal view in {projections_csv}")
-            continue
-        if lateral is None:
-            if missing_view == "drop":
-                drops.drop("missing_view", f"{where}: no lateral view in {projections_csv}")
-                continue
-            drops.counts["kept_" + missing_view + "_lateral"] += 1
-            lateral = frontal if missing_view == "duplicate" else None
-        studies.append(Study(
-            id=uid, patient=uid, frontal=os.path.join(images, frontal),
-            lateral=os.path.join(images, lateral) if lateral else None,
-            text=text, sentences=sentences, normal=normal_flag(row["MeSH"])))
+        frontal, lateral, _ = pick_views(by_uid.get(uid, []), projections)
+        study = builder.make(study_id(uid), f"{reports_csv}:{row['_line']} (uid {uid})",
+                             row["findings"], row["impression"], row["MeSH"],
+                             os.path.join(images, frontal) if frontal else None,
+                             os.path.join(images, lateral) if lateral else None)
+        if study:
+            studies.append(study)
     return studies
 
 
-def _pick_views(views: Dict[str, List[str]]) -> Tuple[Optional[str], Optional[str]]:
-    """One frontal and one lateral, deterministically: the first file name in sort order."""
-    frontal = sorted(views["frontal"])[0] if views["frontal"] else None
-    lateral = sorted(views["lateral"])[0] if views["lateral"] else None
-    return frontal, lateral
+def _xml_text(root, label: str) -> str:
+    for node in root.iter("AbstractText"):
+        if (node.get("Label") or "").upper() == label:
+            return "".join(node.itertext()).strip()
+    return ""
 
 
-def read_layout(raw_dir: str, drops: DropCounter, **kwargs) -> Tuple[str, List[Study]]:
-    """Detects the layout and reads it; returns (layout name, studies)."""
+def read_nlm(raw_dir: str, builder: _Builder, images_dir: Optional[str] = None,
+             projections: Optional[Dict[str, str]] = None, **_) -> List[Study]:
+    images = _find_dir(raw_dir, images_dir, ("NLMCXR_png", "images"), "--images_dir")
+    files = sorted(glob.glob(os.path.join(raw_dir, "ecgen-radiology", "*.xml")),
+                   key=lambda p: (len(p), p))
+    studies = []
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            data.decode("utf-8")
+            root = ET.fromstring(data)
+        except UnicodeDecodeError as e:
+            builder.drops.drop("non_utf8_text", f"{path}: text is not valid UTF-8 ({e})")
+            continue
+        except ET.ParseError as e:
+            builder.drops.drop("malformed_xml", f"{path}: malformed XML ({e})")
+            continue
+        node = root.find(".//uId")
+        uid = uid_of(node.get("id") if node is not None and node.get("id") else
+                     os.path.basename(path))
+        majors = [(m.text or "").strip() for m in root.iter("major")]
+        mesh = ";".join(majors)
+        names = [n.get("id") + ".png" for n in root.iter("parentImage") if n.get("id")]
+        frontal, lateral, guessed = pick_views(names, projections)
+        study = builder.make(study_id(uid), path, _xml_text(root, "FINDINGS"),
+                             _xml_text(root, "IMPRESSION"), mesh,
+                             os.path.join(images, frontal) if frontal else None,
+                             os.path.join(images, lateral) if lateral else None, guessed)
+        if study:
+            studies.append(study)
+    if not files:
+        raise LayoutError(f"{raw_dir}/ecgen-radiology: no .xml reports")
+    return studies
+
+
+def _load_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise LayoutError(f"{path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LayoutError(f"{path}: not valid JSON ({e})") from None
+
+
+def read_r2gen(raw_dir: str, builder: _Builder, images_dir: Optional[str] = None,
+               mesh: Optional[Dict[str, str]] = None, **_) -> List[Study]:
+    """R2Gen's annotation.json: the report is findings only; images/<id>/0.png is the
+    frontal view and 1.png the lateral (R2Gen's convention)."""
+    path = os.path.join(raw_dir, "annotation.json")
+    ann = _load_json(path)
+    images = _find_dir(raw_dir, images_dir, ("images",), "--images_dir")
+    studies = []
+    for split, entries in ann.items():
+        for i, e in enumerate(entries):
+            sid = study_id(uid_of(e["id"]))
+            paths = [os.path.join(images, p) for p in e.get("image_path", [])]
+            frontal = paths[0] if paths else None
+            lateral = paths[1] if len(paths) > 1 else None
+            study = builder.make(sid, f"{path}: {split}[{i}] ({e['id']})", e.get("report", ""),
+                                 "", (mesh or {}).get(sid), frontal, lateral)
+            if study:
+                study.split = split
+                studies.append(study)
+    return studies
+
+
+def read_legacy(raw_dir: str, builder: _Builder, images_dir: Optional[str] = None,
+                projections: Optional[Dict[str, str]] = None,
+                mesh: Optional[Dict[str, str]] = None, **_) -> List[Study]:
+    """The legacy project's data_entry.json (already-normalised sentences) + images named
+    ``CXR<uid>_IM-....png``."""
+    path = os.path.join(raw_dir, "data_entry.json")
+    entry = _load_json(path)
+    images = _find_dir(raw_dir, images_dir, ("images", "experiments"), "--images_dir")
+    by_uid: Dict[str, List[str]] = {}
+    for name in sorted(os.listdir(images)):
+        if re.search(r"\.(png|jpe?g)$", name, re.I):
+            by_uid.setdefault(study_id(uid_of(name)), []).append(name)
+    studies = []
+    for sid, sentences in entry.items():
+        sid = study_id(uid_of(sid))
+        frontal, lateral, guessed = pick_views(by_uid.get(sid, []), projections)
+        study = builder.make(sid, f"{path} ({sid})", "", "", (mesh or {}).get(sid),
+                             os.path.join(images, frontal) if frontal else None,
+                             os.path.join(images, lateral) if lateral else None, guessed,
+                             sentences=[s for s in sentences if len(s.split()) >= 2])
+        if study:
+            studies.append(study)
+    return studies
+
+
+READERS = {"kaggle": read_kaggle, "nlm": read_nlm, "r2gen": read_r2gen, "legacy": read_legacy}
+
+
+def read_layout(raw_dir: str, drops: DropCounter, images_dir: Optional[str] = None,
+                sections: str = "impression+findings", missing_view: str = "drop",
+                projections_csv: Optional[str] = None, reports_csv: Optional[str] = None
+                ) -> Tuple[str, List[Study]]:
+    """Detects the layout and reads it; returns (layout name, studies).
+
+    ``projections_csv`` (Kaggle's indiana_projections.csv) gives the views of the NLM and
+    legacy layouts; ``reports_csv`` (indiana_reports.csv) gives MeSH, hence the normal
+    flag, to the R2Gen and legacy layouts.
+    """
     layout = detect_layout(raw_dir)
-    readers = {"kaggle": read_kaggle}
-    return layout, readers[layout](raw_dir, drops, **kwargs)
+    builder = _Builder(drops, sections, missing_view)
+    projections = read_projections(projections_csv, drops) if projections_csv else None
+    mesh = read_mesh(reports_csv) if reports_csv else None
+    studies = READERS[layout](raw_dir, builder, images_dir=images_dir, projections=projections,
+                              mesh=mesh)
+    return layout, studies

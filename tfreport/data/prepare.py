@@ -1,30 +1,83 @@
 """``prepare_data.py``'s work: raw layout -> prepared TFRecords, for each dataset."""
 from __future__ import annotations
 
+import json
 import logging
 import os
-from typing import Optional
+import random
+from typing import Dict, List, Optional
 
 from tfreport.data import demo, iu_xray
 from tfreport.data.build import write_dataset
 from tfreport.data.records import DEFAULT_STORE_SIZE
-from tfreport.data.splits import parse_ratios, random_split
-from tfreport.data.study import DropCounter
+from tfreport.data.splits import SPLITS, parse_ratios, random_split
+from tfreport.data.study import DropCounter, Study
 
 log = logging.getLogger("tfreport.data")
 
 DATASETS = ("demo", "iu_xray")
+SPLIT_MODES = ("random", "legacy", "r2gen")
 DEMO_DATA_DIR = os.path.join("data", "demo", "prepared")
 DEMO_SPLIT_RATIOS = "0.7,0.1,0.2"  # test >= 200 studies at the default size
 DEFAULT_SPLIT_RATIOS = "0.8,0.1,0.1"
+LEGACY_VAL_FRACTION = 0.05  # the legacy split has no validation set: a seeded 5% of train
+
+
+def legacy_split(studies: List[Study], split_dir: str, seed: int,
+                 drops: DropCounter) -> Dict[str, List[Study]]:
+    """The legacy 2,811/300 lists, with a seeded 5% of train held out for validation."""
+    lists = {}
+    for name in ("train", "test"):
+        path = os.path.join(split_dir, f"{name}_split.json")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: the legacy split needs train_split.json and "
+                                    "test_split.json (pass --legacy_splits DIR)")
+        with open(path, encoding="utf-8") as f:
+            lists[name] = {iu_xray.study_id(iu_xray.uid_of(i)) for i in json.load(f)}
+    train_ids = sorted(lists["train"])
+    random.Random(seed).shuffle(train_ids)
+    val_ids = set(train_ids[: round(LEGACY_VAL_FRACTION * len(train_ids))])
+    out: Dict[str, List[Study]] = {k: [] for k in SPLITS}
+    for s in studies:
+        if s.id in lists["test"]:
+            out["test"].append(s)
+        elif s.id in val_ids:
+            out["val"].append(s)
+        elif s.id in lists["train"]:
+            out["train"].append(s)
+        else:
+            drops.drop("not_in_split", f"study {s.id} is in neither legacy split list")
+    return out
+
+
+def r2gen_split(studies: List[Study], annotation: Optional[str],
+                drops: DropCounter) -> Dict[str, List[Study]]:
+    """R2Gen's 2,069/296/590 split, from the layout itself or from ``annotation``."""
+    where: Dict[str, str] = {}
+    if annotation:
+        with open(annotation, encoding="utf-8") as f:
+            for split, entries in json.load(f).items():
+                for e in entries:
+                    where[iu_xray.study_id(iu_xray.uid_of(e["id"]))] = e.get("split", split)
+    out: Dict[str, List[Study]] = {k: [] for k in SPLITS}
+    for s in studies:
+        split = s.split or where.get(s.id)
+        split = {"validate": "val", "validation": "val"}.get(split, split)
+        if split not in out:
+            drops.drop("not_in_split", f"study {s.id} is not in the R2Gen annotation")
+            continue
+        out[split].append(s)
+    return out
 
 
 def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
-            images_dir: Optional[str] = None, split: str = "random",
+            images_dir: Optional[str] = None, split: Optional[str] = None,
             split_ratios: Optional[str] = None, seed: int = 0,
             image_size: int = DEFAULT_STORE_SIZE, missing_view: str = "drop",
             sections: str = "impression+findings", vocab_min_count: int = 1,
-            num_studies: int = demo.DEFAULT_NUM_STUDIES, quiet: bool = False) -> dict:
+            num_studies: int = demo.DEFAULT_NUM_STUDIES, projections_csv: Optional[str] = None,
+            reports_csv: Optional[str] = None, legacy_splits: Optional[str] = None,
+            r2gen_annotation: Optional[str] = None, quiet: bool = False) -> dict:
     """Builds the prepared dataset in ``out_dir`` and returns its summary."""
     if dataset not in DATASETS:
         raise ValueError(f"--dataset {dataset!r}; valid: {', '.join(DATASETS)}")
@@ -40,13 +93,25 @@ def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
 
     drops = DropCounter()
     layout, studies = iu_xray.read_layout(raw_dir, drops, images_dir=images_dir,
-                                          sections=sections, missing_view=missing_view)
+                                          sections=sections, missing_view=missing_view,
+                                          projections_csv=projections_csv,
+                                          reports_csv=reports_csv)
     log.info("%s: found the %s layout with %d usable studies", raw_dir, layout, len(studies))
-    if split != "random":
-        raise ValueError(f"--split {split!r} is not available for the {layout} layout; use random")
-    splits = random_split(studies, parse_ratios(split_ratios), seed)
+    split = split or {"r2gen": "r2gen", "legacy": "legacy"}.get(layout, "random")
+    if split not in SPLIT_MODES:
+        raise ValueError(f"--split {split!r}; valid: {', '.join(SPLIT_MODES)}")
+    if split == "random":
+        splits = random_split(studies, parse_ratios(split_ratios), seed)
+    elif split == "legacy":
+        splits = legacy_split(studies, legacy_splits or raw_dir, seed, drops)
+    else:
+        if layout != "r2gen" and not r2gen_annotation:
+            raise ValueError("--split r2gen needs --r2gen_annotation annotation.json for the "
+                             f"{layout} layout")
+        splits = r2gen_split(studies, r2gen_annotation, drops)
     return write_dataset(
         out_dir, splits, drops, dataset=dataset, layout=layout, image_size=image_size,
         vocab_min_count=vocab_min_count, quiet=quiet,
-        settings={"raw_dir": os.path.abspath(raw_dir), "split": split, "split_ratios": split_ratios, "seed": seed,
+        settings={"raw_dir": os.path.abspath(raw_dir), "split": split,
+                  "split_ratios": split_ratios if split == "random" else None, "seed": seed,
                   "sections": sections, "missing_view": missing_view})

@@ -22,6 +22,7 @@ class Study:
     sentences: List[str]  # legacy-normalised sentences, uncapped
     normal: int = UNKNOWN  # NORMAL, ABNORMAL or UNKNOWN (excluded from the breakdown)
     labels: Dict[str, float] = field(default_factory=dict)  # CheXpert observation -> 1/0/-1
+    split: Optional[str] = None  # the layout's own split, where it has one (R2Gen)
 
 
 class DropCounter:
@@ -30,12 +31,19 @@ class DropCounter:
     def __init__(self):
         self.counts: Dict[str, int] = collections.Counter()
         self.examples: Dict[str, List[str]] = collections.defaultdict(list)
+        self.source: Dict[str, int] = {}  # what the raw layout held, before any drop
+
+    LOGGED_PER_REASON = 10
 
     def drop(self, reason: str, message: str) -> None:
         self.counts[reason] += 1
         if len(self.examples[reason]) < 20:
             self.examples[reason].append(message)
-        log.warning("skipped: %s", message)
+        if self.counts[reason] <= self.LOGGED_PER_REASON:
+            log.warning("skipped: %s", message)
+        if self.counts[reason] == self.LOGGED_PER_REASON:
+            log.warning("more studies skipped for %r are counted in summary.json, not logged",
+                        reason)
 
     def as_dict(self) -> Dict[str, int]:
         return dict(sorted(self.counts.items()))
