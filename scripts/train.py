@@ -24,6 +24,9 @@ def main(argv=None):
     add_bool(p, "--text_summaries", True, "write report text and images to TensorBoard")
     p.add_argument("--no_text_summaries", dest="text_summaries", action="store_false",
                    help="keep report text and images out of TensorBoard (MIMIC-CXR)")
+    add_bool(p, "--feature_cache", False,
+             "compute frozen-backbone features once and train from them "
+             "(needs --trainable_backbone false)")
     p.add_argument("--quiet", action="store_true")
     add_model_flags(p)
     add_train_flags(p)
@@ -34,7 +37,8 @@ def main(argv=None):
     spec = RunSpec(model=args.model, preset=args.preset, data_dir=args.data_dir,
                    model_dir=args.model_dir, logdir=args.logdir, run_name=args.run_name,
                    steps_per_epoch=args.steps_per_epoch, num_studies=args.num_studies,
-                   text_summaries=args.text_summaries, quiet=args.quiet)
+                   text_summaries=args.text_summaries, feature_cache=args.feature_cache,
+                   quiet=args.quiet)
     train(spec, collect(args, MODEL_FLAGS), collect(args, TRAIN_FLAGS))
 
 

@@ -63,10 +63,13 @@ def decode_words(model, state, context, max_words: int, beam_size: int):
     return end_at_first_stop(out[:, 1:])
 
 
-def decode_hierarchical(model, frontal, lateral, lateral_present, beam_size: int = 3):
+VISUAL_KEYS = ("frontal", "lateral", "lateral_present", "grids", "view_mask")
+
+
+def decode_hierarchical(model, batch, beam_size: int = 3):
     """[B, S, W] ids: sentence by sentence, each fed back as the next one's input."""
     c = model.config
-    context = model.encode(frontal, lateral, lateral_present, training=False)
+    context = model.encode(batch, training=False)
     prev, sentences = None, []
     for _ in range(c.max_sentences):
         state = model.initial_state(context, prev, training=False)
@@ -83,11 +86,12 @@ class Decoder:
         self.model, self.vocab, self.beam_size = model, vocab, beam_size
         self._fn = tf.function(self._decode, reduce_retracing=True)
 
-    def _decode(self, frontal, lateral, lateral_present):
-        return decode_hierarchical(self.model, frontal, lateral, lateral_present, self.beam_size)
+    def _decode(self, visual):
+        return decode_hierarchical(self.model, visual, self.beam_size)
 
     def ids(self, batch: Dict[str, tf.Tensor]) -> np.ndarray:
-        return self._fn(batch["frontal"], batch["lateral"], batch["lateral_present"]).numpy()
+        """Decodes a batch of images, or of cached grids."""
+        return self._fn({k: batch[k] for k in VISUAL_KEYS if k in batch}).numpy()
 
     def reports(self, batch: Dict[str, tf.Tensor]) -> List[List[str]]:
         """Sentence lists for every study in the batch."""

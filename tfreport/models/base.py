@@ -79,9 +79,16 @@ class ReportModel(keras.Model):
     def build_layers(self):
         raise NotImplementedError
 
-    def visual_vector(self, frontal, lateral, lateral_present, training=False):
-        grids, view_mask = self.visual_encoder(frontal, lateral, lateral_present, training=training)
-        return pooled_views(grids, view_mask)
+    def visual_features(self, batch, training=False):
+        """(grids [B, 2, N, C], view_mask [B, 2]): from the images, or from a feature cache
+        (``batch["grids"]``, computed once by the frozen backbone)."""
+        if "grids" in batch:
+            return batch["grids"], batch["view_mask"]
+        return self.visual_encoder(batch["frontal"], batch["lateral"], batch["lateral_present"],
+                                   training=training)
+
+    def visual_vector(self, batch, training=False):
+        return pooled_views(*self.visual_features(batch, training))
 
     def recalibrate(self, batches) -> None:
         """Re-estimates normalisation statistics before evaluation; a no-op by default."""

@@ -68,8 +68,9 @@ class MRNA(ReportModel):
                             if c.visual_batch_norm else None)
 
     # -- shared by training and decoding -------------------------------------------------
-    def encode(self, frontal, lateral, lateral_present, training=False):
-        visual = self.visual_vector(frontal, lateral, lateral_present, training)
+    def encode(self, batch, training=False):
+        """The visual context of a batch (images or cached grids)."""
+        visual = self.visual_vector(batch, training)
         if self.visual_norm is not None:
             visual = self.visual_norm(visual, training=training)
         return {"visual": visual}
@@ -83,8 +84,7 @@ class MRNA(ReportModel):
         if self.visual_norm is None:
             return
         vectors = np.concatenate([
-            ops.convert_to_numpy(self.visual_vector(b["frontal"], b["lateral"],
-                                                    b["lateral_present"], training=False))
+            ops.convert_to_numpy(self.visual_vector(b, training=False))
             for b in batches])
         self.visual_norm.moving_mean.assign(vectors.mean(0))
         self.visual_norm.moving_variance.assign(vectors.var(0))
@@ -108,8 +108,7 @@ class MRNA(ReportModel):
     def call(self, inputs, training=False):
         c = self.config
         report = inputs["report"]  # [B, S, W] target ids
-        context = self.encode(inputs["frontal"], inputs["lateral"], inputs["lateral_present"],
-                              training)
+        context = self.encode(inputs, training)
         b, s, w = ops.shape(report)[0], c.max_sentences, c.max_words
         visual = context["visual"]
         flat_visual = ops.reshape(ops.repeat(visual[:, None], s, axis=1), (b * s, -1))

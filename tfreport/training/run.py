@@ -43,6 +43,7 @@ class RunSpec:
     steps_per_epoch: Optional[int] = None
     num_studies: Optional[int] = None
     text_summaries: bool = True
+    feature_cache: bool = False  # train from frozen-backbone features computed once
     show_samples: int = 3
     quiet: bool = False
 
@@ -101,6 +102,20 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
     with trainer.train_writer.as_default(step=0):
         tf.summary.text("config", "```\n" + json.dumps(resolved, indent=1) + "\n```")
     has_val = summary["counts"].get("val", 0) > 0
+    if spec.feature_cache:
+        if model_cfg.trainable_backbone:
+            raise ValueError("--feature_cache true needs a frozen backbone: add "
+                             "--trainable_backbone false")
+        from tfreport.data import feature_cache
+        paths = {s: feature_cache.build(trainer.model, data_dir, s, quiet=spec.quiet)
+                 for s in ("train", "val") if s == "train" or has_val}
+        print(f"Training from the feature cache in {os.path.dirname(paths['train'])}")
+
+        def make_ds(split, training):  # noqa: F811  (the cached twin of the image pipeline)
+            return feature_cache.dataset(paths[split], trainer.model,
+                                         batch_size=train_cfg.batch_size, training=training,
+                                         seed=train_cfg.seed, repeat=training,
+                                         drop_remainder=training)
     trainer.fit(make_ds("train", True), make_ds("val", False) if has_val else None,
                 evaluation.references(data_dir, "val") if has_val else None,
                 calibration_ds=make_ds("train", False).take(CALIBRATION_BATCHES))

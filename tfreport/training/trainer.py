@@ -185,5 +185,6 @@ class Trainer:
             rows.append(f"**{sid}**\n\n*generated:* {predictions.get(sid, '')}\n\n"
                         f"*reference:* {references.get(sid, '')}")
         tf.summary.text("sample_reports", "\n\n---\n\n".join(rows))
-        images = tf.concat([batch["frontal"][:n], batch["lateral"][:n]], axis=2) / 255.0
-        tf.summary.image("sample_images", images, max_outputs=n)
+        if "frontal" in batch:  # a feature-cache batch has no pixels
+            images = tf.concat([batch["frontal"][:n], batch["lateral"][:n]], axis=2) / 255.0
+            tf.summary.image("sample_images", images, max_outputs=n)
