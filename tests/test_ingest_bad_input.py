@@ -99,3 +99,28 @@ def test_interrupted_build_never_looks_complete_and_resumes(tiny_raw, tmp_path, 
     assert sum(summary["counts"].values()) == 64
     assert len(encoded) == 64 - 16  # the finished shards were not redone
     assert not os.path.exists(out + ".partial")
+
+
+def test_non_utf8_csv_text_is_skipped_and_named(tiny_raw, tmp_path):
+    raw = str(tmp_path / "raw")
+    shutil.copytree(tiny_raw, raw)
+    path = os.path.join(raw, "indiana_reports.csv")
+    data = open(path, "rb").read().replace(b"No active disease", b"No activ\xe9 disease", 1)
+    open(path, "wb").write(data)
+    summary = prepare("demo", str(tmp_path / "out"), raw, split_ratios="0.5,0.25,0.25", quiet=True)
+    assert summary["dropped"] == {"non_utf8_text": 1}
+    assert sum(summary["counts"].values()) == 63
+
+
+def test_a_stale_build_is_replaced_only_when_the_new_one_finishes(tiny_raw, tmp_path, monkeypatch):
+    from tfreport.data import build
+    out = str(tmp_path / "out")
+    first = prepare("demo", out, tiny_raw, split_ratios="0.5,0.25,0.25", quiet=True)
+
+    def boom(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "_try_encode", boom)
+    with pytest.raises(KeyboardInterrupt):  # a rebuild with other settings, interrupted
+        prepare("demo", out, tiny_raw, split_ratios="0.6,0.2,0.2", quiet=True)
+    assert json.load(open(os.path.join(out, "summary.json")))["counts"] == first["counts"]
