@@ -30,24 +30,47 @@ def end_at_first_stop(tokens):
     return ops.where(after > 0, ops.cast(PAD_ID, tokens.dtype), tokens)
 
 
-def finished_stay_finished(prompt, index, logits):
-    """A sequence that has written ``</S>`` can only write ``</S>`` again, at no cost.
+def finished(prompt, index, flat: bool):
+    """[B] bool: has the sequence ended? A sentence ends at its ``</S>``; a flat report at
+    its empty sentence (``</S>`` right after ``<S>`` or after another ``</S>``)."""
+    written = ops.arange(ops.shape(prompt)[1])[None, :] < index
+    is_end = ops.logical_and(ops.equal(prompt, END_ID), written)
+    if not flat:
+        return ops.any(is_end, axis=1)
+    prev = prompt[:, :-1]
+    after_end = ops.logical_or(ops.equal(prev, END_ID), ops.equal(prev, START_ID))
+    return ops.any(ops.logical_and(is_end[:, 1:], after_end), axis=1)
+
+
+def finished_stay_finished(prompt, index, logits, flat: bool = False):
+    """A sequence that has ended can only write ``</S>`` again, at no cost.
 
     The samplers keep stepping until every sequence has ended; without this, a finished
     beam would keep adding log-probabilities, and which beam wins would depend on the
     other studies in the batch.
     """
-    written = ops.arange(ops.shape(prompt)[1])[None, :] < index
-    done = ops.any(ops.logical_and(ops.equal(prompt, END_ID), written), axis=1)
+    done = finished(prompt, index, flat)
     vocab = ops.shape(logits)[-1]
     only_end = ops.where(ops.arange(vocab)[None, :] == END_ID, 0.0, -1e9)
     logits = ops.cast(logits, "float32")
     return ops.where(done[:, None], ops.cast(only_end, "float32"), logits)
 
 
-def decode_words(model, state, context, max_words: int, beam_size: int):
-    """One sentence per study: [B, max_words] ids ending in ``</S>`` (or cut at max)."""
-    b = ops.shape(context["visual"])[0]
+def end_flat_report(tokens):
+    """Everything after a flat report's empty sentence becomes PAD."""
+    b = ops.shape(tokens)[0]
+    prev = ops.concatenate([ops.full((b, 1), START_ID, tokens.dtype), tokens[:, :-1]], axis=1)
+    stop = ops.logical_and(ops.equal(tokens, END_ID),
+                           ops.logical_or(ops.equal(prev, END_ID), ops.equal(prev, START_ID)))
+    stop = ops.cast(stop, "int32")
+    after = ops.cumsum(stop, axis=1) - stop
+    return ops.where(after > 0, ops.cast(PAD_ID, tokens.dtype), tokens)
+
+
+def decode_words(model, state, context, max_words: int, beam_size: int, flat: bool = False):
+    """One sentence per study, [B, max_words] ids ending in ``</S>`` (or cut at max); with
+    ``flat``, a whole report ending in an empty sentence."""
+    b = ops.shape(state[0] if isinstance(state, (list, tuple)) else state)[0]
     prompt = ops.concatenate([ops.full((b, 1), START_ID, "int32"),
                               ops.full((b, max_words), PAD_ID, "int32")], axis=1)
     mask = ops.concatenate([ops.ones((b, 1), "bool"), ops.zeros((b, max_words), "bool")], axis=1)
@@ -56,11 +79,20 @@ def decode_words(model, state, context, max_words: int, beam_size: int):
         state, ctx = cache
         token = ops.take(prompt, index - 1, axis=1)
         logits, new_state = model.word_step(token, state, ctx)
-        return finished_stay_finished(prompt, index, logits), None, (new_state, ctx)
+        return finished_stay_finished(prompt, index, logits, flat), None, (new_state, ctx)
 
+    # A flat report cannot stop on the first </S>: it runs to max_words, finished
+    # sequences writing only </S> at no cost.
     out = sampler_for(beam_size)(next_fn, prompt, cache=(state, context), index=1, mask=mask,
-                                 stop_token_ids=[END_ID])
-    return end_at_first_stop(out[:, 1:])
+                                 stop_token_ids=None if flat else [END_ID])
+    return end_flat_report(out[:, 1:]) if flat else end_at_first_stop(out[:, 1:])
+
+
+def decode_flat(model, batch, beam_size: int = 3):
+    """[B, max_tokens] ids of whole reports."""
+    context = model.encode(batch, training=False)
+    state = model.initial_state(context, training=False)
+    return decode_words(model, state, context, model.config.max_tokens, beam_size, flat=True)
 
 
 VISUAL_KEYS = ("frontal", "lateral", "lateral_present", "grids", "view_mask")
@@ -87,7 +119,9 @@ class Decoder:
         self._fn = tf.function(self._decode, reduce_retracing=True)
 
     def _decode(self, visual):
-        return decode_hierarchical(self.model, visual, self.beam_size)
+        if self.model.hierarchical:
+            return decode_hierarchical(self.model, visual, self.beam_size)
+        return decode_flat(self.model, visual, self.beam_size)
 
     def ids(self, batch: Dict[str, tf.Tensor]) -> np.ndarray:
         """Decodes a batch of images, or of cached grids."""
@@ -95,7 +129,8 @@ class Decoder:
 
     def reports(self, batch: Dict[str, tf.Tensor]) -> List[List[str]]:
         """Sentence lists for every study in the batch."""
-        return [self.vocab.decode_report(r) for r in self.ids(batch)]
+        decode = self.vocab.decode_report if self.model.hierarchical else self.vocab.decode_flat
+        return [decode(r) for r in self.ids(batch)]
 
 
 def reports_to_text(reports: Sequence[Sequence[str]]) -> List[str]:

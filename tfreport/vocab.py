@@ -101,3 +101,20 @@ class Vocabulary:
                 break
             sentences.append(s)
         return sentences
+
+    def decode_flat(self, ids: Iterable[int]) -> List[str]:
+        """A flat token sequence -> sentences (split at ``</S>``), stopping at the first
+        empty sentence."""
+        sentences, words = [], []
+        for i in ids:
+            i = int(i)
+            if i == END_ID:
+                if not words:
+                    break
+                sentences.append(" ".join(words))
+                words = []
+            elif i not in (START_ID, PAD_ID):
+                words.append(self.tokens[i] if 0 <= i < len(self.tokens) else UNK)
+        if words:  # cut at the maximum length mid-sentence
+            sentences.append(" ".join(words))
+        return sentences

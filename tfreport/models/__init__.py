@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Dict, Type
 
 from tfreport.models.base import PRESETS, ReportModel
+from tfreport.models.cnn_rnn import CNNRNN, CNNRNNConfig
 from tfreport.models.mrna import MRNA, MRNAConfig
 
 MODELS: Dict[str, Type[ReportModel]] = {
+    "cnn_rnn": CNNRNN,
     "mrna": MRNA,
 }
 
@@ -28,4 +30,4 @@ def build_model(name: str, config) -> ReportModel:
     return model_class(name)(config).build_all()
 
 
-__all__ = ["MODELS", "PRESETS", "MRNA", "MRNAConfig", "model_class", "make_config", "build_model"]
+__all__ = ["MODELS", "PRESETS", "CNNRNN", "CNNRNNConfig", "MRNA", "MRNAConfig", "model_class", "make_config", "build_model"]

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 import keras
+import numpy as np
 from keras import ops
 
 from tfreport.layers.visual_encoder import VisualEncoder, pooled_views
-from tfreport.vocab import PAD_ID
+from tfreport.vocab import END_ID, PAD_ID, START_ID
 
 PRESETS = ("legacy", "paper", "demo")
 
@@ -27,6 +28,10 @@ class VisualConfig:
     share_views: bool = True
     trainable_backbone: bool = True
     backbone_width: int = 32  # the small backbone's first-stage width
+    # Standardise the pooled visual vector (BatchNorm, statistics recomputed from the current
+    # weights before evaluation). On for the demo's randomly initialised backbone, whose
+    # pooled features barely vary across studies; off for the legacy and paper presets.
+    visual_batch_norm: bool = False
 
     @classmethod
     def from_preset(cls, table: Dict[str, dict], name: str, **overrides):
@@ -74,6 +79,8 @@ class ReportModel(keras.Model):
             backbone=c.backbone, image_size=c.image_size, weights=c.backbone_weights,
             weights_dual=c.backbone_weights_dual, share_views=c.share_views,
             trainable_backbone=c.trainable_backbone, width=c.backbone_width, name="visual_encoder")
+        self.visual_norm = (keras.layers.BatchNormalization(momentum=0.9, name="visual_norm")
+                            if c.visual_batch_norm else None)
         self.build_layers()
 
     def build_layers(self):
@@ -87,11 +94,26 @@ class ReportModel(keras.Model):
         return self.visual_encoder(batch["frontal"], batch["lateral"], batch["lateral_present"],
                                    training=training)
 
-    def visual_vector(self, batch, training=False):
-        return pooled_views(*self.visual_features(batch, training))
+    def visual_vector(self, batch, training=False, normalise=True):
+        """[B, 2C]: each view's grid mean-pooled, views concatenated (standardised when
+        ``visual_batch_norm``)."""
+        visual = pooled_views(*self.visual_features(batch, training))
+        if normalise and self.visual_norm is not None:
+            visual = self.visual_norm(visual, training=training)
+        return visual
 
     def recalibrate(self, batches) -> None:
-        """Re-estimates normalisation statistics before evaluation; a no-op by default."""
+        """Sets the visual BatchNorm's statistics from the current weights ("precise BN").
+
+        A backbone trained from scratch drifts faster than BatchNorm's moving averages
+        follow, so inference would see stale statistics; this recomputes them exactly.
+        """
+        if self.visual_norm is None:
+            return
+        vectors = np.concatenate([ops.convert_to_numpy(
+            self.visual_vector(b, training=False, normalise=False)) for b in batches])
+        self.visual_norm.moving_mean.assign(vectors.mean(0))
+        self.visual_norm.moving_variance.assign(vectors.var(0))
 
     def loss_terms(self, batch, outputs) -> Dict[str, Any]:
         """{"loss_sum", "count"} (and per-term sums) for one (replica's) batch."""
@@ -120,3 +142,30 @@ class ReportModel(keras.Model):
         model = cls(**config)
         model.build_all()
         return model
+
+
+def flatten_report(report, max_tokens: int):
+    """[B, S, W] sentence grid -> [B, max_tokens] flat targets: every sentence's words and
+    ``</S>``, then the empty sentence's lone ``</S>`` that ends the report; PAD after."""
+    import tensorflow as tf
+    flat = tf.reshape(report, [tf.shape(report)[0], -1])
+    ragged = tf.ragged.boolean_mask(flat, tf.not_equal(flat, PAD_ID))
+    return ragged.to_tensor(default_value=PAD_ID, shape=[None, max_tokens])
+
+
+class FlatReportModel(ReportModel):
+    """A model that writes the whole report as one token sequence (CNN-RNN, CNN-RNN-Att,
+    M2): sentences end in ``</S>``, and an empty sentence (``</S> </S>``) ends the report."""
+
+    hierarchical = False
+
+    def targets(self, batch):
+        return flatten_report(batch["report"], self.config.max_tokens)
+
+    def decoder_inputs(self, targets):
+        b = ops.shape(targets)[0]
+        return ops.concatenate([ops.full((b, 1), START_ID, targets.dtype), targets[:, :-1]], 1)
+
+    def loss_terms(self, batch, outputs):
+        total, count = masked_token_loss(self.targets(batch), outputs)
+        return {"loss_sum": total, "count": count, "word_sum": total}

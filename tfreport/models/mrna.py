@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 from tfreport.layers.sentence_conv import SentenceConvEncoder
@@ -31,7 +30,6 @@ class MRNAConfig(VisualConfig):
     dropout_lstm: float = 0.3  # inside the word LSTM
     dropout_sentence: float = 0.5  # on [sentence features ; visual]
     state_layer_norm: bool = False  # LayerNorm before the state tanh (demo: random backbone)
-    visual_batch_norm: bool = False  # standardise the visual vector (demo: random backbone)
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "MRNAConfig":
@@ -64,30 +62,11 @@ class MRNA(ReportModel):
                                 name="word_lstm")
         self.output_dropout = layers.Dropout(c.dropout_output)
         self.logits = layers.Dense(c.vocab_size, name="logits")
-        self.visual_norm = (layers.BatchNormalization(momentum=0.9, name="visual_norm")
-                            if c.visual_batch_norm else None)
 
     # -- shared by training and decoding -------------------------------------------------
     def encode(self, batch, training=False):
         """The visual context of a batch (images or cached grids)."""
-        visual = self.visual_vector(batch, training)
-        if self.visual_norm is not None:
-            visual = self.visual_norm(visual, training=training)
-        return {"visual": visual}
-
-    def recalibrate(self, batches) -> None:
-        """Sets the visual BatchNorm's statistics from the current weights ("precise BN").
-
-        A backbone trained from scratch drifts faster than BatchNorm's moving averages
-        follow, so inference would see stale statistics; this recomputes them exactly.
-        """
-        if self.visual_norm is None:
-            return
-        vectors = np.concatenate([
-            ops.convert_to_numpy(self.visual_vector(b, training=False))
-            for b in batches])
-        self.visual_norm.moving_mean.assign(vectors.mean(0))
-        self.visual_norm.moving_variance.assign(vectors.var(0))
+        return {"visual": self.visual_vector(batch, training)}
 
     def initial_state(self, context, prev_words, training=False):
         """Word-LSTM (h, c) for a sentence; ``prev_words`` None means the first sentence."""
