@@ -5,10 +5,12 @@ from typing import Dict, Type
 
 from tfreport.models.base import PRESETS, ReportModel
 from tfreport.models.cnn_rnn import CNNRNN, CNNRNNConfig
+from tfreport.models.cnn_rnn_att import CNNRNNAtt, CNNRNNAttConfig
 from tfreport.models.mrna import MRNA, MRNAConfig
 
 MODELS: Dict[str, Type[ReportModel]] = {
     "cnn_rnn": CNNRNN,
+    "cnn_rnn_att": CNNRNNAtt,
     "mrna": MRNA,
 }
 
@@ -30,4 +32,4 @@ def build_model(name: str, config) -> ReportModel:
     return model_class(name)(config).build_all()
 
 
-__all__ = ["MODELS", "PRESETS", "CNNRNN", "CNNRNNConfig", "MRNA", "MRNAConfig", "model_class", "make_config", "build_model"]
+__all__ = ["MODELS", "PRESETS", "CNNRNN", "CNNRNNConfig", "CNNRNNAtt", "CNNRNNAttConfig", "MRNA", "MRNAConfig", "model_class", "make_config", "build_model"]

@@ -1,0 +1,90 @@
+"""CNN-RNN with attention (Show, Attend and Tell, Xu et al.): additive soft attention over
+both views' grid cells at every word; the context is joined to the word embedding (DESIGN §3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+from keras import layers, ops
+
+from tfreport.layers.soft_attention import SoftAttention
+from tfreport.layers.state_projection import StateProjection
+from tfreport.models.base import FlatReportModel, VisualConfig
+
+
+@dataclass
+class CNNRNNAttConfig(VisualConfig):
+    """Defaults are the legacy project's: LSTM(512), 512-d embeddings and attention."""
+    embed_dim: int = 512
+    hidden_dim: int = 512
+    feature_dim: int = 512  # grid cells are projected to this width
+    attention_dim: int = 512
+    dropout: float = 0.5
+    max_tokens: int = 100
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "CNNRNNAttConfig":
+        base = {
+            "legacy": dict(backbone="inception_v3", image_size=299, share_views=False),
+            "paper": dict(backbone="inception_v3", image_size=299, share_views=False),
+            "demo": dict(backbone="small", image_size=64, embed_dim=128, hidden_dim=256,
+                         feature_dim=128, attention_dim=128, max_words=20, max_tokens=80,
+                         visual_batch_norm=True),
+        }
+        return cls.from_preset(base, name, **overrides)
+
+
+@keras.saving.register_keras_serializable(package="tfreport")
+class CNNRNNAtt(FlatReportModel):
+    config_class = CNNRNNAttConfig
+
+    def build_layers(self):
+        c = self.config
+        self.embedding = layers.Embedding(c.vocab_size, c.embed_dim, name="embedding")
+        self.feature_proj = layers.Dense(c.feature_dim, name="feature_proj")
+        self.feature_norm = layers.LayerNormalization(name="feature_norm")
+        self.attention = SoftAttention(c.attention_dim, name="attention")
+        self.init_h = StateProjection(c.hidden_dim, name="init_h")
+        self.init_c = StateProjection(c.hidden_dim, name="init_c")
+        self.cell = layers.LSTMCell(c.hidden_dim, name="lstm_cell")
+        self.dropout = layers.Dropout(c.dropout)
+        self.logits = layers.Dense(c.vocab_size, name="logits")
+
+    def encode(self, batch, training=False):
+        grids, view_mask = self.visual_features(batch, training)
+        b, v, n = ops.shape(grids)[0], ops.shape(grids)[1], ops.shape(grids)[2]
+        values = self.feature_norm(self.feature_proj(ops.reshape(grids, (b, v * n, -1))))
+        mask = ops.reshape(ops.repeat(view_mask[:, :, None], n, axis=2), (b, v * n))
+        return {"values": values, "keys": self.attention.project_keys(values), "mask": mask,
+                "visual": self.visual_vector(batch, training)}
+
+    def initial_state(self, context, training=False):
+        return [self.init_h(context["visual"]), self.init_c(context["visual"])]
+
+    def _step(self, token_embedding, state, context, training=False):
+        attended, _ = self.attention(state[0], context["keys"], context["values"], context["mask"])
+        out, new_state = self.cell(ops.concatenate([token_embedding, attended], -1), state,
+                                   training=training)
+        return out, list(new_state)
+
+    def word_step(self, token, state, context):
+        out, new_state = self._step(self.embedding(token), state, context)
+        return self.logits(out), new_state
+
+    def call(self, inputs, training=False):
+        targets = self.targets(inputs)
+        context = self.encode(inputs, training)
+        words = self.embedding(self.decoder_inputs(targets))  # [B, T, E]
+        state = self.initial_state(context, training)
+
+        def step(carry, x):
+            h, c = carry
+            out, (h, c) = self._step(x, [h, c], context, training)
+            return h, c
+
+        # Time-major scan; padded steps come after the real ones and their outputs are masked
+        # out of the loss, so they never affect it.
+        hs, _ = tf.scan(step, tf.transpose(words, [1, 0, 2]), initializer=tuple(state))
+        out = tf.transpose(hs, [1, 0, 2])
+        return self.logits(self.dropout(out, training=training))
