@@ -22,8 +22,19 @@ def tiny_batch(data_dir, model, n=4, split="train"):
 
 
 def batch_loss(model, batch, training=False):
-    terms = model.loss_terms(batch, model(batch, training=training))
-    return float(terms["loss_sum"] / terms["count"])
+    return float(model.combine(model.loss_terms(batch, model(batch, training=training))))
+
+
+def logits_of(outputs):
+    return outputs["logits"] if isinstance(outputs, dict) else outputs
+
+
+def as_array(outputs):
+    """All of a model's outputs as one flat array (for equality checks)."""
+    import numpy as np
+    if isinstance(outputs, dict):
+        return np.concatenate([np.ravel(outputs[k]) for k in sorted(outputs)])
+    return np.ravel(outputs)
 
 
 def overfit(model, batch, steps=150, lr=3e-3):
@@ -33,8 +44,7 @@ def overfit(model, batch, steps=150, lr=3e-3):
     @tf.function
     def step():
         with tf.GradientTape() as tape:
-            terms = model.loss_terms(batch, model(batch, training=True))
-            loss = terms["loss_sum"] / terms["count"]
+            loss = model.combine(model.loss_terms(batch, model(batch, training=True)))
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply(grads, model.trainable_variables)
         return loss

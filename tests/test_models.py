@@ -7,15 +7,21 @@ import keras
 from tfreport.decoding import Decoder
 from tfreport.models import MODELS
 from tfreport.vocab import END_ID, PAD_ID, START_ID
-from model_helpers import batch_loss, overfit, swap_images, tiny_batch, tiny_model
+from model_helpers import (as_array, batch_loss, logits_of, overfit, swap_images, tiny_batch,
+                           tiny_model)
 
-NAMES = sorted(MODELS)
+# every registered model with its default config, plus the non-default variants
+CASES = [(name, {}) for name in sorted(MODELS)] + [
+    ("hier_rnn", {"variant": "legacy", "word_layers": 1}),
+]
 
 
-@pytest.fixture(scope="module", params=NAMES)
+@pytest.fixture(scope="module", params=CASES,
+                ids=[n + ("-" + o["variant"] if "variant" in o else "") for n, o in CASES])
 def trained(request, tiny_data, tiny_vocab):
     keras.utils.set_random_seed(0)
-    model = tiny_model(request.param, len(tiny_vocab))
+    name, overrides = request.param
+    model = tiny_model(name, len(tiny_vocab), **overrides)
     batch = tiny_batch(tiny_data, model)
     first, last = overfit(model, batch)
     return model, batch, first, last
@@ -36,7 +42,7 @@ def test_save_and_load_give_identical_outputs(trained, tmp_path, tiny_vocab):
     path = str(tmp_path / "m.keras")
     model.save(path)
     loaded = keras.saving.load_model(path, compile=False)
-    np.testing.assert_allclose(model(batch).numpy(), loaded(batch).numpy(), atol=1e-5)
+    np.testing.assert_allclose(as_array(model(batch)), as_array(loaded(batch)), atol=1e-5)
     d1, d2 = Decoder(model, tiny_vocab, 3), Decoder(loaded, tiny_vocab, 3)
     assert d1.reports(batch) == d2.reports(batch)
 
@@ -85,7 +91,7 @@ def test_beam_result_does_not_depend_on_the_rest_of_the_batch(trained, tiny_voca
 def test_padded_targets_do_not_change_the_loss(trained):
     from tfreport.models.base import masked_token_loss
     model, batch, _, _ = trained
-    out = model(batch).numpy()
+    out = logits_of(model(batch)).numpy()
     targets = (model.targets(batch) if hasattr(model, "targets") else batch["report"]).numpy()
     pad = targets == PAD_ID
     assert 0 < pad.sum() < pad.size
@@ -98,5 +104,11 @@ def test_missing_lateral_view_is_masked(trained):
     model, batch, _, _ = trained
     masked = dict(batch, lateral_present=tf.zeros_like(batch["lateral_present"]))
     other = dict(masked, lateral=tf.random.uniform(tf.shape(batch["lateral"]), 0, 255))
-    np.testing.assert_allclose(model(masked).numpy(), model(other).numpy(), atol=1e-5)
-    assert not np.allclose(model(batch).numpy(), model(masked).numpy(), atol=1e-5)
+    np.testing.assert_allclose(as_array(model(masked)), as_array(model(other)), atol=1e-5)
+    assert not np.allclose(as_array(model(batch)), as_array(model(masked)), atol=1e-5)
+
+
+def test_unknown_model_lists_the_valid_ones():
+    from tfreport.models import model_class
+    with pytest.raises(ValueError, match="valid: cnn_rnn, cnn_rnn_att, hier_rnn, mrna"):
+        model_class("transformer")

@@ -99,13 +99,24 @@ VISUAL_KEYS = ("frontal", "lateral", "lateral_present", "grids", "view_mask")
 
 
 def decode_hierarchical(model, batch, beam_size: int = 3):
-    """[B, S, W] ids: sentence by sentence, each fed back as the next one's input."""
+    """[B, S, W] ids: sentence by sentence (beam search over each sentence's words, the
+    sentences chosen greedily), each fed back as the next one's input. A model with a stop
+    head ends a report when P(stop) > 0.5; the rows after it become empty sentences, so
+    every model's report ends at its first empty sentence."""
     c = model.config
     context = model.encode(batch, training=False)
+    sentence_state = model.begin_report(context)
+    b = ops.shape(context["visual"])[0]
+    empty = ops.concatenate([ops.full((b, 1), END_ID, "int32"),
+                             ops.full((b, c.max_words - 1), PAD_ID, "int32")], axis=1)
+    stopped = ops.zeros((b,), "bool")
     prev, sentences = None, []
     for _ in range(c.max_sentences):
-        state = model.initial_state(context, prev, training=False)
+        state, sentence_state, p_stop = model.begin_sentence(context, prev, sentence_state)
         words = decode_words(model, state, context, c.max_words, beam_size)
+        words = ops.where(stopped[:, None], empty, ops.cast(words, "int32"))
+        if p_stop is not None:
+            stopped = ops.logical_or(stopped, p_stop > 0.5)
         sentences.append(words)
         prev = words
     return ops.stack(sentences, axis=1)

@@ -10,8 +10,10 @@ class SentenceConvEncoder(keras.layers.Layer):
     """[B, W, E] word embeddings + [B, W] mask -> [B, num_layers * filters].
 
     Each layer is a "valid" Conv1D with no activation (as in the legacy model); the
-    output of each layer is max-pooled over the positions whose window starts on a real
-    word, so the padding never changes the result.
+    output of each layer is max-pooled over the positions whose receptive field lies inside
+    the real words (at least the first position, for short sentences, whose field then
+    sees zeros past the end), so neither the padded tokens nor the padded length change the
+    result.
     """
 
     def __init__(self, filters: int = 1024, width: int = 3, num_layers: int = 3, **kwargs):
@@ -35,7 +37,8 @@ class SentenceConvEncoder(keras.layers.Layer):
         for i, conv in enumerate(self.convs):
             x = conv(x)
             steps = ops.shape(x)[1]
-            valid = ops.arange(steps)[None, :] < ops.maximum(ops.cast(length, "int32")[:, None], 1)
+            inside = ops.cast(length, "int32") - (i + 1) * (self.width - 1)
+            valid = ops.arange(steps)[None, :] < ops.maximum(inside, 1)[:, None]
             neg = ops.cast(-1e9, x.dtype)
             pooled.append(ops.max(ops.where(valid[..., None], x, neg), axis=1))
         return ops.concatenate(pooled, axis=-1)

@@ -6,11 +6,13 @@ from typing import Dict, Type
 from tfreport.models.base import PRESETS, ReportModel
 from tfreport.models.cnn_rnn import CNNRNN, CNNRNNConfig
 from tfreport.models.cnn_rnn_att import CNNRNNAtt, CNNRNNAttConfig
+from tfreport.models.hier_rnn import HierRNN, HierRNNConfig
 from tfreport.models.mrna import MRNA, MRNAConfig
 
 MODELS: Dict[str, Type[ReportModel]] = {
     "cnn_rnn": CNNRNN,
     "cnn_rnn_att": CNNRNNAtt,
+    "hier_rnn": HierRNN,
     "mrna": MRNA,
 }
 
@@ -32,4 +34,4 @@ def build_model(name: str, config) -> ReportModel:
     return model_class(name)(config).build_all()
 
 
-__all__ = ["MODELS", "PRESETS", "CNNRNN", "CNNRNNConfig", "CNNRNNAtt", "CNNRNNAttConfig", "MRNA", "MRNAConfig", "model_class", "make_config", "build_model"]
+__all__ = ["MODELS", "PRESETS", "CNNRNN", "CNNRNNConfig", "CNNRNNAtt", "CNNRNNAttConfig", "HierRNN", "HierRNNConfig", "MRNA", "MRNAConfig", "model_class", "make_config", "build_model"]

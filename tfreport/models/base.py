@@ -116,9 +116,21 @@ class ReportModel(keras.Model):
         self.visual_norm.moving_variance.assign(vectors.var(0))
 
     def loss_terms(self, batch, outputs) -> Dict[str, Any]:
-        """{"loss_sum", "count"} (and per-term sums) for one (replica's) batch."""
+        """One (replica's) batch: ``parts``, a list of (sum, count, weight) whose global
+        averages are weighted and added, and the word ``loss_sum``/``count`` for reporting."""
         total, count = masked_token_loss(batch["report"], outputs)
-        return {"loss_sum": total, "count": count, "word_sum": total}
+        return {"parts": [(total, count, 1.0)], "loss_sum": total, "count": count}
+
+    @staticmethod
+    def combine(terms, reduce_count=None):
+        """The training loss: sum of weight x (sum / count); ``reduce_count`` turns a local
+        count into the global one under a distribution strategy."""
+        loss = 0.0
+        for total, count, weight in terms["parts"]:
+            if reduce_count is not None:
+                count = reduce_count(count)
+            loss = loss + weight * total / ops.maximum(count, 1.0)
+        return loss
 
     def dummy_inputs(self, batch_size: int = 1):
         c = self.config
@@ -168,4 +180,4 @@ class FlatReportModel(ReportModel):
 
     def loss_terms(self, batch, outputs):
         total, count = masked_token_loss(self.targets(batch), outputs)
-        return {"loss_sum": total, "count": count, "word_sum": total}
+        return {"parts": [(total, count, 1.0)], "loss_sum": total, "count": count}

@@ -78,6 +78,13 @@ class MRNA(ReportModel):
         z = self.sentence_dropout(ops.concatenate([feats, visual], -1), training=training)
         return [self.next_h(z), self.next_c(z)]
 
+    def begin_report(self, context):
+        return None  # MRNA has no sentence-level recurrent state
+
+    def begin_sentence(self, context, prev_words, sentence_state):
+        """(word state, sentence state, stop probability): MRNA stops at an empty sentence."""
+        return self.initial_state(context, prev_words), None, None
+
     def word_step(self, token, state, context):
         """One decoding step: token [B] -> logits [B, V] and the new state."""
         out, new_state = self.lstm.cell(self.embedding(token), state, training=False)

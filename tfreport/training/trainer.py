@@ -70,8 +70,8 @@ class Trainer:
         with tf.GradientTape() as tape:
             outputs = self.model(batch, training=True)
             terms = self.model.loss_terms(batch, outputs)
-            global_count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, terms["count"])
-            loss = terms["loss_sum"] / tf.maximum(global_count, 1.0)
+            loss = self.model.combine(
+                terms, lambda n: ctx.all_reduce(tf.distribute.ReduceOp.SUM, n))
         variables = self.model.trainable_variables
         grads = tape.gradient(loss, variables)
         grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
