@@ -110,5 +110,5 @@ def test_missing_lateral_view_is_masked(trained):
 
 def test_unknown_model_lists_the_valid_ones():
     from tfreport.models import model_class
-    with pytest.raises(ValueError, match="valid: cnn_rnn, cnn_rnn_att, hier_rnn, mrna"):
+    with pytest.raises(ValueError, match="valid: cnn_rnn, cnn_rnn_att, hier_rnn, m2_transformer, mrna"):
         model_class("transformer")

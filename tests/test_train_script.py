@@ -57,7 +57,7 @@ def test_bad_flags_give_one_clear_line(tiny_data, tmp_path):
            "--data_dir", tiny_data, "--model_dir", str(tmp_path / "m"), "--logdir", str(tmp_path)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2
-    assert "unknown model 'nope'; valid: cnn_rnn, cnn_rnn_att, hier_rnn, mrna" in out.stderr
+    assert "unknown model 'nope'; valid: cnn_rnn, cnn_rnn_att, hier_rnn, m2_transformer, mrna" in out.stderr
     cmd[cmd.index("--data_dir") + 1] = str(tmp_path / "missing")
     cmd[cmd.index("--model") + 1] = "mrna"
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

@@ -7,12 +7,14 @@ from tfreport.models.base import PRESETS, ReportModel
 from tfreport.models.cnn_rnn import CNNRNN, CNNRNNConfig
 from tfreport.models.cnn_rnn_att import CNNRNNAtt, CNNRNNAttConfig
 from tfreport.models.hier_rnn import HierRNN, HierRNNConfig
+from tfreport.models.m2_transformer import M2Config, M2Transformer
 from tfreport.models.mrna import MRNA, MRNAConfig
 
 MODELS: Dict[str, Type[ReportModel]] = {
     "cnn_rnn": CNNRNN,
     "cnn_rnn_att": CNNRNNAtt,
     "hier_rnn": HierRNN,
+    "m2_transformer": M2Transformer,
     "mrna": MRNA,
 }
 
@@ -34,4 +36,4 @@ def build_model(name: str, config) -> ReportModel:
     return model_class(name)(config).build_all()
 
 
-__all__ = ["MODELS", "PRESETS", "CNNRNN", "CNNRNNConfig", "CNNRNNAtt", "CNNRNNAttConfig", "HierRNN", "HierRNNConfig", "MRNA", "MRNAConfig", "model_class", "make_config", "build_model"]
+__all__ = ["MODELS", "PRESETS", "CNNRNN", "CNNRNNConfig", "CNNRNNAtt", "CNNRNNAttConfig", "HierRNN", "HierRNNConfig", "M2Config", "M2Transformer", "MRNA", "MRNAConfig", "model_class", "make_config", "build_model"]

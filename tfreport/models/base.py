@@ -32,6 +32,8 @@ class VisualConfig:
     # weights before evaluation). On for the demo's randomly initialised backbone, whose
     # pooled features barely vary across studies; off for the legacy and paper presets.
     visual_batch_norm: bool = False
+    # The same for the grid cells (per channel), for the models that attend over them.
+    grid_batch_norm: bool = False
 
     @classmethod
     def from_preset(cls, table: Dict[str, dict], name: str, **overrides):
@@ -81,6 +83,8 @@ class ReportModel(keras.Model):
             trainable_backbone=c.trainable_backbone, width=c.backbone_width, name="visual_encoder")
         self.visual_norm = (keras.layers.BatchNormalization(momentum=0.9, name="visual_norm")
                             if c.visual_batch_norm else None)
+        self.grid_norm = (keras.layers.BatchNormalization(momentum=0.9, name="grid_norm")
+                          if c.grid_batch_norm else None)
         self.build_layers()
 
     def build_layers(self):
@@ -89,6 +93,12 @@ class ReportModel(keras.Model):
     def visual_features(self, batch, training=False):
         """(grids [B, 2, N, C], view_mask [B, 2]): from the images, or from a feature cache
         (``batch["grids"]``, computed once by the frozen backbone)."""
+        grids, view_mask = self.raw_visual_features(batch, training)
+        if self.grid_norm is not None:
+            grids = self.grid_norm(grids, training=training) * view_mask[:, :, None, None]
+        return grids, view_mask
+
+    def raw_visual_features(self, batch, training=False):
         if "grids" in batch:
             return batch["grids"], batch["view_mask"]
         return self.visual_encoder(batch["frontal"], batch["lateral"], batch["lateral_present"],
@@ -108,12 +118,20 @@ class ReportModel(keras.Model):
         A backbone trained from scratch drifts faster than BatchNorm's moving averages
         follow, so inference would see stale statistics; this recomputes them exactly.
         """
-        if self.visual_norm is None:
-            return
-        vectors = np.concatenate([ops.convert_to_numpy(
-            self.visual_vector(b, training=False, normalise=False)) for b in batches])
-        self.visual_norm.moving_mean.assign(vectors.mean(0))
-        self.visual_norm.moving_variance.assign(vectors.var(0))
+        if self.grid_norm is not None:
+            cells = []
+            for b in batches:
+                grids, mask = self.raw_visual_features(b, training=False)
+                grids, mask = ops.convert_to_numpy(grids), ops.convert_to_numpy(mask)
+                cells.append(grids[mask > 0].reshape(-1, grids.shape[-1]))
+            cells = np.concatenate(cells)
+            self.grid_norm.moving_mean.assign(cells.mean(0))
+            self.grid_norm.moving_variance.assign(cells.var(0))
+        if self.visual_norm is not None:
+            vectors = np.concatenate([ops.convert_to_numpy(
+                self.visual_vector(b, training=False, normalise=False)) for b in batches])
+            self.visual_norm.moving_mean.assign(vectors.mean(0))
+            self.visual_norm.moving_variance.assign(vectors.var(0))
 
     def loss_terms(self, batch, outputs) -> Dict[str, Any]:
         """One (replica's) batch: ``parts``, a list of (sum, count, weight) whose global

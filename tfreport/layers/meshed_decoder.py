@@ -1,0 +1,127 @@
+"""M2's meshed decoder: masked self-attention, then one cross-attention module (shared across
+encoder layers) applied to every encoder layer's output, each result weighted by its own
+sigmoid gate over [self-attention ; cross-attention], summed and scaled by 1/sqrt(N).
+
+Two paths: ``call`` for teacher forcing over a whole sequence, and ``step`` for incremental
+decoding with a cache of past self-attention keys and values.
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from tfreport.layers.m2_encoder import FeedForward
+from tfreport.layers.memory_attention import MemoryAttention
+from tfreport.vocab import PAD_ID
+
+
+def sinusoid(positions, d_model: int):
+    """Sinusoidal position encodings [len(positions), d_model] (Vaswani et al.)."""
+    i = np.arange(d_model)
+    inv = ops.convert_to_tensor((1.0 / np.power(10000.0, (2 * (i // 2)) / d_model)).astype("float32"))
+    angle = ops.cast(positions, "float32")[:, None] * inv[None, :]
+    even = ops.convert_to_tensor(i % 2 == 0)
+    return ops.where(even[None, :], ops.sin(angle), ops.cos(angle))
+
+
+@keras.saving.register_keras_serializable(package="tfreport")
+class MeshedDecoder(keras.layers.Layer):
+    def __init__(self, vocab_size: int, num_layers: int = 3, encoder_layers: int = 3,
+                 d_model: int = 512, heads: int = 8, d_ff: int = 2048, dropout: float = 0.1,
+                 max_len: int = 128, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.num_layers, self.encoder_layers = vocab_size, num_layers, encoder_layers
+        self.d_model, self.heads, self.d_ff = d_model, heads, d_ff
+        self.dropout_rate, self.max_len = dropout, max_len
+
+    def build(self, input_shape=None):
+        d, n = self.d_model, self.num_layers
+        self.embedding = layers.Embedding(self.vocab_size, d, name="embedding")
+        self.embedding.build((None, None))
+        self.self_attn = [MemoryAttention(d, self.heads, 0, self.dropout_rate, name=f"self{i}")
+                          for i in range(n)]
+        self.cross_attn = [MemoryAttention(d, self.heads, 0, self.dropout_rate, name=f"cross{i}")
+                           for i in range(n)]
+        self.self_norm = [layers.LayerNormalization(name=f"self_norm{i}") for i in range(n)]
+        self.cross_norm = [layers.LayerNormalization(name=f"cross_norm{i}") for i in range(n)]
+        # one gate per (decoder layer, encoder layer)
+        self.gates = [[layers.Dense(d, activation="sigmoid", name=f"gate{i}_{j}")
+                       for j in range(self.encoder_layers)] for i in range(n)]
+        self.ffs = [FeedForward(d, self.d_ff, self.dropout_rate, name=f"ff{i}") for i in range(n)]
+        self.logits = layers.Dense(self.vocab_size, name="logits")
+        self.drop = layers.Dropout(self.dropout_rate)
+        for i in range(n):
+            self.self_attn[i].build()
+            self.cross_attn[i].build()
+            self.self_norm[i].build((None, None, d))
+            self.cross_norm[i].build((None, None, d))
+            for g in self.gates[i]:
+                g.build((None, None, 2 * d))
+            self.ffs[i].build((None, None, d))
+        self.logits.build((None, None, d))
+        super().build(input_shape)
+
+    def _embed(self, tokens, start):
+        pos = sinusoid(start + ops.arange(ops.shape(tokens)[1]), self.d_model)
+        return self.embedding(tokens) * math.sqrt(self.d_model) + pos[None]
+
+    def _mesh(self, i, s, cross_kv, enc_mask, training):
+        """Gated sum over encoder layers of the shared cross-attention (layer i)."""
+        total = 0.0
+        for j, (k, v) in enumerate(cross_kv):
+            c = self.cross_attn[i].attend(s, k, v, enc_mask, training)
+            c = self.cross_norm[i](s + self.drop(c, training=training))
+            alpha = self.gates[i][j](ops.concatenate([s, c], axis=-1))
+            total = total + alpha * c
+        return total / math.sqrt(len(cross_kv))
+
+    def cross_kv(self, encoder_outputs):
+        """Per decoder layer, per encoder layer: the projected (k, v) of the encoder output."""
+        return [[self.cross_attn[i].project_kv(e) for e in encoder_outputs]
+                for i in range(self.num_layers)]
+
+    def call(self, tokens, encoder_outputs, enc_mask, training=False):
+        """Teacher forcing: tokens [B, T] -> logits [B, T, V]."""
+        t = ops.shape(tokens)[1]
+        causal = ops.arange(t)[None, :] <= ops.arange(t)[:, None]  # [T, T]
+        mask = ops.logical_and(causal[None], ops.not_equal(tokens, PAD_ID)[:, None, :])
+        mask = ops.logical_or(mask, ops.eye(t, dtype="bool")[None])  # a PAD query sees itself
+        x = self.drop(self._embed(tokens, 0), training=training)
+        kv = self.cross_kv(encoder_outputs)
+        for i in range(self.num_layers):
+            s = self.self_norm[i](x + self.drop(self.self_attn[i](x, x, mask, training=training),
+                                                training=training))
+            x = self.ffs[i](self._mesh(i, s, kv[i], enc_mask, training), training=training)
+        return self.logits(x)
+
+    def empty_cache(self, batch_size, length):
+        shape = (batch_size, self.num_layers, self.heads, length, self.d_model // self.heads)
+        return [ops.zeros(shape), ops.zeros(shape)]
+
+    def step(self, token, position, cache_k, cache_v, cross_kv, enc_mask):
+        """One token [B] at ``position`` -> logits [B, V] and the updated caches."""
+        x = self._embed(token[:, None], position)
+        length = ops.shape(cache_k)[3]
+        visible = ops.arange(length)[None, :] <= position  # [1, L]
+        visible = ops.broadcast_to(visible, (ops.shape(token)[0], length))
+        ks, vs = [], []
+        for i in range(self.num_layers):
+            k_new, v_new = self.self_attn[i].project_kv(x)  # [B, H, 1, d_k]
+            k = ops.slice_update(cache_k[:, i], (0, 0, position, 0), k_new)
+            v = ops.slice_update(cache_v[:, i], (0, 0, position, 0), v_new)
+            ks.append(k)
+            vs.append(v)
+            s = self.self_norm[i](x + self.self_attn[i].attend(x, k, v, visible))
+            x = self.ffs[i](self._mesh(i, s, cross_kv[i], enc_mask, False))
+        return self.logits(x)[:, 0], ops.stack(ks, axis=1), ops.stack(vs, axis=1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(vocab_size=self.vocab_size, num_layers=self.num_layers,
+                      encoder_layers=self.encoder_layers, d_model=self.d_model,
+                      heads=self.heads, d_ff=self.d_ff, dropout=self.dropout_rate,
+                      max_len=self.max_len)
+        return config

@@ -1,0 +1,91 @@
+"""Meshed-memory transformer (Cornia et al.) over both views' grid cells (DESIGN §3).
+
+Input projection (Dense, ReLU, dropout, LayerNorm) -> memory-augmented encoder (N layers,
+every output kept) -> meshed decoder. With ``backbone="dual"`` the ResNet50 and DenseNet121
+grids arrive concatenated (3,072 channels) and the input projection maps them to d_model:
+the double-feature paper's fusion.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers, ops
+
+from tfreport.layers.m2_encoder import MemoryEncoder
+from tfreport.layers.meshed_decoder import MeshedDecoder
+from tfreport.models.base import FlatReportModel, VisualConfig
+
+
+@dataclass
+class M2Config(VisualConfig):
+    """Paper preset: 3 layers, d=512, 8 heads, FF 2048, 40 memory slots, max length 60."""
+    num_layers: int = 3
+    d_model: int = 512
+    heads: int = 8
+    d_ff: int = 2048
+    memory_slots: int = 40  # 0 turns the memory off
+    dropout: float = 0.1
+    max_tokens: int = 60
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "M2Config":
+        base = {
+            "legacy": dict(backbone="inception_v3", image_size=299, share_views=False),
+            "paper": dict(backbone="dual", image_size=224),
+            "demo": dict(backbone="small", image_size=64, num_layers=2, d_model=128, heads=4,
+                         d_ff=256, memory_slots=8, max_words=20, max_tokens=80,
+                         grid_batch_norm=True),
+        }
+        return cls.from_preset(base, name, **overrides)
+
+
+@keras.saving.register_keras_serializable(package="tfreport")
+class M2Transformer(FlatReportModel):
+    config_class = M2Config
+
+    def build_layers(self):
+        c = self.config
+        self.input_proj = layers.Dense(c.d_model, activation="relu", name="input_proj")
+        self.input_drop = layers.Dropout(c.dropout)
+        self.input_norm = layers.LayerNormalization(name="input_norm")
+        self.encoder = MemoryEncoder(c.num_layers, c.d_model, c.heads, c.d_ff, c.memory_slots,
+                                     c.dropout, name="encoder")
+        self.decoder = MeshedDecoder(c.vocab_size, c.num_layers, c.num_layers, c.d_model, c.heads,
+                                     c.d_ff, c.dropout, max_len=c.max_tokens + 1, name="decoder")
+
+    def encoder_outputs(self, batch, training=False):
+        grids, view_mask = self.visual_features(batch, training)
+        b, v, n = ops.shape(grids)[0], ops.shape(grids)[1], ops.shape(grids)[2]
+        x = ops.reshape(grids, (b, v * n, ops.shape(grids)[3]))
+        x = self.input_norm(self.input_drop(self.input_proj(x), training=training))
+        mask = ops.cast(ops.reshape(ops.repeat(view_mask[:, :, None], n, axis=2), (b, v * n)),
+                        "bool")
+        return self.encoder(x, mask, training=training), mask
+
+    def encode(self, batch, training=False):
+        outputs, mask = self.encoder_outputs(batch, training)
+        kv = self.decoder.cross_kv(outputs)
+        # batch-first tensors, so the samplers can repeat and reorder them for beams
+        return {"cross_k": ops.stack([ops.stack([k for k, _ in row], 1) for row in kv], 1),
+                "cross_v": ops.stack([ops.stack([v for _, v in row], 1) for row in kv], 1),
+                "enc_mask": mask}
+
+    def initial_state(self, context, training=False):
+        b = ops.shape(context["enc_mask"])[0]
+        k, v = self.decoder.empty_cache(b, self.config.max_tokens + 1)
+        return [k, v, ops.zeros((b,), "int32")]
+
+    def word_step(self, token, state, context):
+        k_cache, v_cache, position = state
+        n = self.config.num_layers
+        cross = [[(context["cross_k"][:, i, j], context["cross_v"][:, i, j]) for j in range(n)]
+                 for i in range(n)]
+        logits, k_cache, v_cache = self.decoder.step(token, position[0], k_cache, v_cache,
+                                                     cross, context["enc_mask"])
+        return logits, [k_cache, v_cache, position + 1]
+
+    def call(self, inputs, training=False):
+        targets = self.targets(inputs)
+        outputs, mask = self.encoder_outputs(inputs, training)
+        return self.decoder(self.decoder_inputs(targets), outputs, mask, training=training)
