@@ -12,7 +12,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 import tensorflow as tf
 import keras_hub
-from keras import ops
+from keras import ops, tree
 
 from tfreport.vocab import END_ID, PAD_ID, START_ID, Vocabulary
 
@@ -75,15 +75,20 @@ def decode_words(model, state, context, max_words: int, beam_size: int, flat: bo
                               ops.full((b, max_words), PAD_ID, "int32")], axis=1)
     mask = ops.concatenate([ops.ones((b, 1), "bool"), ops.zeros((b, max_words), "bool")], axis=1)
 
+    # The visual context is constant within a study's beams, so it stays out of the sampler's
+    # cache (which the beam sampler gathers at every step) and is repeated once, in the
+    # sampler's beam order, instead.
+    if beam_size > 1:
+        context = tree.map_structure(lambda x: ops.repeat(x, beam_size, axis=0), context)
+
     def next_fn(prompt, cache, index):
-        state, ctx = cache
         token = ops.take(prompt, index - 1, axis=1)
-        logits, new_state = model.word_step(token, state, ctx)
-        return finished_stay_finished(prompt, index, logits, flat), None, (new_state, ctx)
+        logits, new_state = model.word_step(token, cache, context)
+        return finished_stay_finished(prompt, index, logits, flat), None, new_state
 
     # A flat report cannot stop on the first </S>: it runs to max_words, finished
     # sequences writing only </S> at no cost.
-    out = sampler_for(beam_size)(next_fn, prompt, cache=(state, context), index=1, mask=mask,
+    out = sampler_for(beam_size)(next_fn, prompt, cache=state, index=1, mask=mask,
                                  stop_token_ids=None if flat else [END_ID])
     return end_flat_report(out[:, 1:]) if flat else end_at_first_stop(out[:, 1:])
 
