@@ -20,12 +20,14 @@ def main(argv=None):
     p.add_argument("--beam_size", type=int, default=3)
     p.add_argument("--checkpoint", default="best.keras")
     p.add_argument("--uncertain", type=int, choices=[0, 1], default=0)
+    p.add_argument("--block_trigrams", action="store_true",
+                   help="never repeat a trigram while decoding")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     from tfreport.evaluation import evaluate
     from tfreport.metrics.table import markdown
     result = evaluate(args.model_dir, args.data_dir, args.split, args.beam_size,
-                      args.checkpoint, args.uncertain, args.quiet)
+                      args.checkpoint, args.uncertain, args.quiet, args.block_trigrams)
     print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
     print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
           f"metrics_{args.split}.json, metrics_{args.split}.md")

@@ -112,3 +112,23 @@ def test_unknown_model_lists_the_valid_ones():
     from tfreport.models import model_class
     with pytest.raises(ValueError, match="valid: cnn_rnn, cnn_rnn_att, hier_rnn, m2_transformer, mrna"):
         model_class("transformer")
+
+
+def test_trigram_blocking_never_repeats_a_trigram(trained, tiny_vocab):
+    model, batch, _, _ = trained
+    ids = Decoder(model, tiny_vocab, 3, block_trigrams=True).ids(batch)
+    rows = ids.reshape(-1, ids.shape[-1]) if model.hierarchical else ids
+    for row in rows:
+        seq = [int(t) for t in row if t != PAD_ID]
+        trigrams = [tuple(seq[i:i + 3]) for i in range(len(seq) - 2)]
+        # finished flat reports pad with </S>; only the real text must not repeat
+        trigrams = [t for t in trigrams if t != (END_ID, END_ID, END_ID)]
+        assert len(trigrams) == len(set(trigrams)), seq
+
+
+def test_block_repeated_trigrams_bans_exactly_the_repeat():
+    from tfreport.decoding import block_repeated_trigrams
+    prompt = tf.constant([[0, 5, 6, 7, 5, 6, 2, 2]])
+    logits = tf.zeros((1, 10))
+    out = block_repeated_trigrams(prompt, tf.constant(6), logits).numpy()[0]
+    assert out[7] < -1e8 and (np.delete(out, 7) == 0).all()

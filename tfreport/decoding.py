@@ -56,6 +56,20 @@ def finished_stay_finished(prompt, index, logits, flat: bool = False):
     return ops.where(done[:, None], ops.cast(only_end, "float32"), logits)
 
 
+def block_repeated_trigrams(prompt, index, logits):
+    """Bans every token that would repeat a trigram already written (trigram blocking)."""
+    a = ops.take(prompt, ops.maximum(index - 2, 0), axis=1)
+    b = ops.take(prompt, index - 1, axis=1)
+    first, second, third = prompt[:, :-2], prompt[:, 1:-1], prompt[:, 2:]
+    written = (ops.arange(ops.shape(third)[1]) + 2 < index)[None, :]
+    match = ops.logical_and(ops.logical_and(ops.equal(first, a[:, None]),
+                                            ops.equal(second, b[:, None])), written)
+    match = ops.logical_and(match, index >= 2)
+    vocab = ops.shape(logits)[-1]
+    banned = ops.any(ops.logical_and(ops.one_hot(third, vocab) > 0, match[..., None]), axis=1)
+    return ops.where(banned, ops.cast(-1e9, logits.dtype), logits)
+
+
 def end_flat_report(tokens):
     """Everything after a flat report's empty sentence becomes PAD."""
     b = ops.shape(tokens)[0]
@@ -67,7 +81,8 @@ def end_flat_report(tokens):
     return ops.where(after > 0, ops.cast(PAD_ID, tokens.dtype), tokens)
 
 
-def decode_words(model, state, context, max_words: int, beam_size: int, flat: bool = False):
+def decode_words(model, state, context, max_words: int, beam_size: int, flat: bool = False,
+                 block_trigrams: bool = False):
     """One sentence per study, [B, max_words] ids ending in ``</S>`` (or cut at max); with
     ``flat``, a whole report ending in an empty sentence."""
     b = ops.shape(state[0] if isinstance(state, (list, tuple)) else state)[0]
@@ -84,6 +99,8 @@ def decode_words(model, state, context, max_words: int, beam_size: int, flat: bo
     def next_fn(prompt, cache, index):
         token = ops.take(prompt, index - 1, axis=1)
         logits, new_state = model.word_step(token, cache, context)
+        if block_trigrams:
+            logits = block_repeated_trigrams(prompt, index, ops.cast(logits, "float32"))
         return finished_stay_finished(prompt, index, logits, flat), None, new_state
 
     # A flat report cannot stop on the first </S>: it runs to max_words, finished
@@ -93,17 +110,18 @@ def decode_words(model, state, context, max_words: int, beam_size: int, flat: bo
     return end_flat_report(out[:, 1:]) if flat else end_at_first_stop(out[:, 1:])
 
 
-def decode_flat(model, batch, beam_size: int = 3):
+def decode_flat(model, batch, beam_size: int = 3, block_trigrams: bool = False):
     """[B, max_tokens] ids of whole reports."""
     context = model.encode(batch, training=False)
     state = model.initial_state(context, training=False)
-    return decode_words(model, state, context, model.config.max_tokens, beam_size, flat=True)
+    return decode_words(model, state, context, model.config.max_tokens, beam_size, flat=True,
+                        block_trigrams=block_trigrams)
 
 
 VISUAL_KEYS = ("frontal", "lateral", "lateral_present", "grids", "view_mask")
 
 
-def decode_hierarchical(model, batch, beam_size: int = 3):
+def decode_hierarchical(model, batch, beam_size: int = 3, block_trigrams: bool = False):
     """[B, S, W] ids: sentence by sentence (beam search over each sentence's words, the
     sentences chosen greedily), each fed back as the next one's input. A model with a stop
     head ends a report when P(stop) > 0.5; the rows after it become empty sentences, so
@@ -118,7 +136,8 @@ def decode_hierarchical(model, batch, beam_size: int = 3):
     prev, sentences = None, []
     for _ in range(c.max_sentences):
         state, sentence_state, p_stop = model.begin_sentence(context, prev, sentence_state)
-        words = decode_words(model, state, context, c.max_words, beam_size)
+        words = decode_words(model, state, context, c.max_words, beam_size,
+                             block_trigrams=block_trigrams)
         words = ops.where(stopped[:, None], empty, ops.cast(words, "int32"))
         if p_stop is not None:
             stopped = ops.logical_or(stopped, p_stop > 0.5)
@@ -130,14 +149,16 @@ def decode_hierarchical(model, batch, beam_size: int = 3):
 class Decoder:
     """Compiles the decoding function once per model and beam size."""
 
-    def __init__(self, model, vocab: Vocabulary, beam_size: int = 3):
+    def __init__(self, model, vocab: Vocabulary, beam_size: int = 3,
+                 block_trigrams: bool = False):
         self.model, self.vocab, self.beam_size = model, vocab, beam_size
+        self.block_trigrams = block_trigrams
         self._fn = tf.function(self._decode, reduce_retracing=True)
 
     def _decode(self, visual):
         if self.model.hierarchical:
-            return decode_hierarchical(self.model, visual, self.beam_size)
-        return decode_flat(self.model, visual, self.beam_size)
+            return decode_hierarchical(self.model, visual, self.beam_size, self.block_trigrams)
+        return decode_flat(self.model, visual, self.beam_size, self.block_trigrams)
 
     def ids(self, batch: Dict[str, tf.Tensor]) -> np.ndarray:
         """Decodes a batch of images, or of cached grids."""

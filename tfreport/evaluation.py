@@ -30,9 +30,9 @@ def normal_flags(data_dir: str, split: str, ds: Iterable) -> Dict[str, Optional[
 
 
 def predict(model, vocab, ds, beam_size: int = 3, limit: Optional[int] = None,
-            quiet: bool = False) -> Dict[str, str]:
+            quiet: bool = False, block_trigrams: bool = False) -> Dict[str, str]:
     """Decodes every study of ``ds`` (or the first ``limit``)."""
-    decoder = Decoder(model, vocab, beam_size)
+    decoder = Decoder(model, vocab, beam_size, block_trigrams)
     out: Dict[str, str] = {}
     for batch in progress(ds, desc="decoding", disable=quiet, unit="batch"):
         for sid, sentences in zip(batch["id"].numpy(), decoder.reports(batch)):
@@ -44,7 +44,7 @@ def predict(model, vocab, ds, beam_size: int = 3, limit: Optional[int] = None,
 
 def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
              beam_size: int = 3, checkpoint: str = "best.keras", uncertain: int = 0,
-             quiet: bool = False) -> dict:
+             quiet: bool = False, block_trigrams: bool = False) -> dict:
     """Decodes a split with a trained model and scores it (all, normal, abnormal).
 
     Writes ``predictions_<split>.json``, ``metrics_<split>.json`` and ``metrics_<split>.md``
@@ -63,11 +63,13 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
     vocab = Vocabulary.load(os.path.join(model_dir, "vocabulary.json"))
     ds = pipeline.dataset(data_dir, split, batch_size=32, image_size=mc["image_size"],
                           max_sentences=mc["max_sentences"], max_words=mc["max_words"])
-    predictions = predict(model, vocab, ds, beam_size, quiet=quiet)
+    predictions = predict(model, vocab, ds, beam_size, quiet=quiet,
+                          block_trigrams=block_trigrams)
     refs = references(data_dir, split)
     normal = normal_flags(data_dir, split, ds)
     result = scoring.score(predictions, refs, normal, uncertain=uncertain)
-    result.update(split=split, beam_size=beam_size, checkpoint=checkpoint, data_dir=data_dir,
+    result.update(split=split, beam_size=beam_size, block_trigrams=block_trigrams,
+                  checkpoint=checkpoint, data_dir=data_dir,
                   scoring="tfreport default: untruncated references, legacy-normalised text")
     base = os.path.join(model_dir, f"{{}}_{split}")
     with open(base.format("predictions") + ".json", "w", encoding="utf-8") as f:
