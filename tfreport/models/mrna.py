@@ -13,6 +13,7 @@ import keras
 from keras import layers, ops
 
 from tfreport.layers.sentence_conv import SentenceConvEncoder
+from tfreport.layers.soft_attention import SoftAttention
 from tfreport.layers.state_projection import StateProjection
 from tfreport.models.base import ReportModel, VisualConfig
 from tfreport.vocab import PAD_ID, START_ID
@@ -30,6 +31,8 @@ class MRNAConfig(VisualConfig):
     dropout_lstm: float = 0.3  # inside the word LSTM
     dropout_sentence: float = 0.5  # on [sentence features ; visual]
     state_layer_norm: bool = False  # LayerNorm before the state tanh (demo: random backbone)
+    spatial_attention: bool = False  # optional: soft attention over the grid at every word
+    attention_dim: int = 512
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "MRNAConfig":
@@ -60,13 +63,33 @@ class MRNA(ReportModel):
         self.next_c = StateProjection(c.hidden_dim, c.state_layer_norm, name="next_c")
         self.lstm = layers.LSTM(c.hidden_dim, return_sequences=True, dropout=c.dropout_lstm,
                                 name="word_lstm")
+        if c.spatial_attention:
+            self.feature_proj = layers.Dense(c.attention_dim, name="feature_proj")
+            self.feature_norm = layers.LayerNormalization(name="feature_norm")
+            self.attention = SoftAttention(c.attention_dim, name="attention")
+            self.input_dropout = layers.Dropout(c.dropout_lstm)
         self.output_dropout = layers.Dropout(c.dropout_output)
         self.logits = layers.Dense(c.vocab_size, name="logits")
 
     # -- shared by training and decoding -------------------------------------------------
     def encode(self, batch, training=False):
         """The visual context of a batch (images or cached grids)."""
-        return {"visual": self.visual_vector(batch, training)}
+        context = {"visual": self.visual_vector(batch, training)}
+        if self.config.spatial_attention:
+            grids, view_mask = self.visual_features(batch, training)
+            b, v, n = ops.shape(grids)[0], ops.shape(grids)[1], ops.shape(grids)[2]
+            values = self.feature_norm(self.feature_proj(ops.reshape(grids, (b, v * n, -1))))
+            context.update(values=values, keys=self.attention.project_keys(values),
+                           mask=ops.reshape(ops.repeat(view_mask[:, :, None], n, axis=2),
+                                            (b, v * n)))
+        return context
+
+    def _word_input(self, embedded, h, context):
+        """The word LSTM's input: the word, joined (with attention) to the grid context."""
+        if not self.config.spatial_attention:
+            return embedded
+        attended, _ = self.attention(h, context["keys"], context["values"], context["mask"])
+        return ops.concatenate([embedded, attended], -1)
 
     def initial_state(self, context, prev_words, training=False):
         """Word-LSTM (h, c) for a sentence; ``prev_words`` None means the first sentence."""
@@ -87,7 +110,8 @@ class MRNA(ReportModel):
 
     def word_step(self, token, state, context):
         """One decoding step: token [B] -> logits [B, V] and the new state."""
-        out, new_state = self.lstm.cell(self.embedding(token), state, training=False)
+        x = self._word_input(self.embedding(token), state[0], context)
+        out, new_state = self.lstm.cell(x, state, training=False)
         return self.logits(out), list(new_state)
 
     # -- training: all sentences in parallel -----------------------------------------------
@@ -110,6 +134,33 @@ class MRNA(ReportModel):
         words_in = ops.concatenate(
             [ops.full((b * s, 1), START_ID, targets.dtype), targets[:, :-1]], axis=1)
         mask = ops.not_equal(targets, PAD_ID)
-        h = self.lstm(self.embedding(words_in), initial_state=state, mask=mask, training=training)
+        if c.spatial_attention:
+            h = self._attend_sequence(self.embedding(words_in), state, context, b, s, training)
+        else:
+            h = self.lstm(self.embedding(words_in), initial_state=state, mask=mask,
+                          training=training)
         logits = self.logits(self.output_dropout(h, training=training))
         return ops.reshape(logits, (b, s, w, c.vocab_size))
+
+    def _attend_sequence(self, words, state, context, b, s, training):
+        """Teacher forcing with attention: a time-major scan (padded steps come after the
+        real ones and are masked out of the loss)."""
+        import tensorflow as tf
+        flat = {k: ops.reshape(ops.repeat(context[k][:, None], s, axis=1),
+                               (b * s,) + tuple(context[k].shape[1:]))
+                for k in ("keys", "values", "mask")}
+        if not self.lstm.cell.built:
+            self.lstm.cell.build((None, self.config.embed_dim + self.config.attention_dim))
+
+        # The cell's own dropout caches its mask across calls, which a scan cannot hold:
+        # the inputs are dropped out here instead, once for the whole sequence.
+        words = self.input_dropout(words, training=training)
+
+        def step(carry, x):
+            h, cell = carry
+            out, (h, cell) = self.lstm.cell(self._word_input(x, h, flat), [h, cell],
+                                            training=False)
+            return h, cell
+
+        hs, _ = tf.scan(step, tf.transpose(words, [1, 0, 2]), initializer=tuple(state))
+        return tf.transpose(hs, [1, 0, 2])
