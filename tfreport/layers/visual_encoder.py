@@ -75,3 +75,11 @@ def pooled_views(grids, view_mask):
     """[B, 2, N, C] grids -> [B, 2C] visual vector (mean over the grid, views concatenated)."""
     pooled = ops.mean(grids, axis=2) * ops.expand_dims(view_mask, -1)
     return ops.reshape(pooled, (ops.shape(pooled)[0], -1))
+
+
+def grid_cells(grids, view_mask):
+    """[B, 2, N, C] grids -> ([B, 2N, C] cells of both views, [B, 2N] cell mask)."""
+    b, v, n = ops.shape(grids)[0], ops.shape(grids)[1], ops.shape(grids)[2]
+    cells = ops.reshape(grids, (b, v * n, ops.shape(grids)[3]))
+    mask = ops.reshape(ops.repeat(view_mask[:, :, None], n, axis=2), (b, v * n))
+    return cells, mask

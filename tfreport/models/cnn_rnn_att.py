@@ -10,6 +10,7 @@ from keras import layers, ops
 
 from tfreport.layers.soft_attention import SoftAttention
 from tfreport.layers.state_projection import StateProjection
+from tfreport.layers.visual_encoder import grid_cells
 from tfreport.models.base import FlatReportModel, VisualConfig
 
 
@@ -52,10 +53,8 @@ class CNNRNNAtt(FlatReportModel):
         self.logits = layers.Dense(c.vocab_size, name="logits")
 
     def encode(self, batch, training=False):
-        grids, view_mask = self.visual_features(batch, training)
-        b, v, n = ops.shape(grids)[0], ops.shape(grids)[1], ops.shape(grids)[2]
-        values = self.feature_norm(self.feature_proj(ops.reshape(grids, (b, v * n, -1))))
-        mask = ops.reshape(ops.repeat(view_mask[:, :, None], n, axis=2), (b, v * n))
+        cells, mask = grid_cells(*self.visual_features(batch, training))
+        values = self.feature_norm(self.feature_proj(cells))
         return {"values": values, "keys": self.attention.project_keys(values), "mask": mask,
                 "visual": self.visual_vector(batch, training)}
 

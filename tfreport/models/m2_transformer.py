@@ -14,6 +14,7 @@ from keras import layers, ops
 
 from tfreport.layers.m2_encoder import MemoryEncoder
 from tfreport.layers.meshed_decoder import MeshedDecoder
+from tfreport.layers.visual_encoder import grid_cells
 from tfreport.models.base import FlatReportModel, VisualConfig
 
 
@@ -55,12 +56,9 @@ class M2Transformer(FlatReportModel):
                                      c.d_ff, c.dropout, max_len=c.max_tokens + 1, name="decoder")
 
     def encoder_outputs(self, batch, training=False):
-        grids, view_mask = self.visual_features(batch, training)
-        b, v, n = ops.shape(grids)[0], ops.shape(grids)[1], ops.shape(grids)[2]
-        x = ops.reshape(grids, (b, v * n, ops.shape(grids)[3]))
+        x, mask = grid_cells(*self.visual_features(batch, training))
         x = self.input_norm(self.input_drop(self.input_proj(x), training=training))
-        mask = ops.cast(ops.reshape(ops.repeat(view_mask[:, :, None], n, axis=2), (b, v * n)),
-                        "bool")
+        mask = ops.cast(mask, "bool")
         return self.encoder(x, mask, training=training), mask
 
     def encode(self, batch, training=False):

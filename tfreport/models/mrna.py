@@ -15,6 +15,7 @@ from keras import layers, ops
 from tfreport.layers.sentence_conv import SentenceConvEncoder
 from tfreport.layers.soft_attention import SoftAttention
 from tfreport.layers.state_projection import StateProjection
+from tfreport.layers.visual_encoder import grid_cells
 from tfreport.models.base import ReportModel, VisualConfig
 from tfreport.vocab import PAD_ID, START_ID
 
@@ -76,12 +77,9 @@ class MRNA(ReportModel):
         """The visual context of a batch (images or cached grids)."""
         context = {"visual": self.visual_vector(batch, training)}
         if self.config.spatial_attention:
-            grids, view_mask = self.visual_features(batch, training)
-            b, v, n = ops.shape(grids)[0], ops.shape(grids)[1], ops.shape(grids)[2]
-            values = self.feature_norm(self.feature_proj(ops.reshape(grids, (b, v * n, -1))))
-            context.update(values=values, keys=self.attention.project_keys(values),
-                           mask=ops.reshape(ops.repeat(view_mask[:, :, None], n, axis=2),
-                                            (b, v * n)))
+            cells, mask = grid_cells(*self.visual_features(batch, training))
+            values = self.feature_norm(self.feature_proj(cells))
+            context.update(values=values, keys=self.attention.project_keys(values), mask=mask)
         return context
 
     def _word_input(self, embedded, h, context):
