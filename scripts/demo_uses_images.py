@@ -7,7 +7,6 @@ image) by macro-F1 over positive mentions of the demo findings.
 """
 import argparse
 import json
-import os
 
 import _bootstrap  # noqa: F401
 
@@ -22,21 +21,11 @@ def main(argv=None):
     p.add_argument("--beam_size", type=int, default=3)
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
-    from tfreport.inference import load_model
-    from tfreport import evaluation
-    from tfreport.data import pipeline
+    from tfreport.evaluation import decode_split
     from tfreport.metrics.demo_findings import demo_truth, findings_f1, most_frequent_report
-    from tfreport.vocab import Vocabulary
 
-    with open(os.path.join(args.model_dir, "config.json")) as f:
-        cfg = json.load(f)
-    data_dir = args.data_dir or cfg["data_dir"]
-    mc = cfg["model_config"]
-    model = load_model(args.model_dir)
-    vocab = Vocabulary.load(os.path.join(args.model_dir, "vocabulary.json"))
-    ds = pipeline.dataset(data_dir, args.split, batch_size=64, image_size=mc["image_size"],
-                          max_sentences=mc["max_sentences"], max_words=mc["max_words"])
-    predictions = evaluation.predict(model, vocab, ds, args.beam_size)
+    _, data_dir, _, predictions = decode_split(args.model_dir, args.data_dir, args.split,
+                                               args.beam_size)
     truth = demo_truth(data_dir)
     frequent = most_frequent_report(data_dir)
     result = {"split": args.split, "model_dir": args.model_dir,

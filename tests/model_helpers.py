@@ -31,7 +31,6 @@ def logits_of(outputs):
 
 def as_array(outputs):
     """All of a model's outputs as one flat array (for equality checks)."""
-    import numpy as np
     if isinstance(outputs, dict):
         return np.concatenate([np.ravel(outputs[k]) for k in sorted(outputs)])
     return np.ravel(outputs)

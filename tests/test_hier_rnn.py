@@ -1,5 +1,4 @@
 """Hier-RNN specifics: the 5:1 stop/word loss and the stop head ending the report."""
-import numpy as np
 import keras
 
 from tfreport.decoding import Decoder

@@ -9,7 +9,7 @@ from PIL import Image
 
 from tfreport.data import pipeline, records
 from tfreport.data.build import read_summary
-from tfreport.vocab import PAD_ID, Vocabulary
+from tfreport.vocab import PAD_ID
 
 
 def test_prepared_summary_counts(tiny_data):

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from tfreport.vocab import END_ID, PAD_ID, Vocabulary

@@ -7,7 +7,7 @@ stop at the first empty sentence (or at ``max_sentences``).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List
 
 import numpy as np
 import tensorflow as tf
@@ -168,7 +168,3 @@ class Decoder:
         """Sentence lists for every study in the batch."""
         decode = self.vocab.decode_report if self.model.hierarchical else self.vocab.decode_flat
         return [decode(r) for r in self.ids(batch)]
-
-
-def reports_to_text(reports: Sequence[Sequence[str]]) -> List[str]:
-    return [" ".join(r) for r in reports]

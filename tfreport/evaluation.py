@@ -19,7 +19,7 @@ def references(data_dir: str, split: str) -> Dict[str, str]:
     return {i: join_report(entry[i]) for i in ids}
 
 
-def normal_flags(data_dir: str, split: str, ds: Iterable) -> Dict[str, Optional[bool]]:
+def normal_flags(ds: Iterable) -> Dict[str, Optional[bool]]:
     """{id: True|False} from the records' normal field (unknown studies left out)."""
     out = {}
     for batch in ds:
@@ -42,17 +42,12 @@ def predict(model, vocab, ds, beam_size: int = 3, limit: Optional[int] = None,
     return out
 
 
-def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
-             beam_size: int = 3, checkpoint: str = "best.keras", uncertain: int = 0,
-             quiet: bool = False, block_trigrams: bool = False) -> dict:
-    """Decodes a split with a trained model and scores it (all, normal, abnormal).
-
-    Writes ``predictions_<split>.json``, ``metrics_<split>.json`` and ``metrics_<split>.md``
-    into the model directory and returns the metrics.
-    """
+def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
+                 beam_size: int = 3, checkpoint: str = "best.keras", quiet: bool = False,
+                 block_trigrams: bool = False):
+    """Loads a model directory and decodes a split: (config, data_dir, dataset, predictions)."""
     from tfreport.data import pipeline
     from tfreport.inference import load_model
-    from tfreport.metrics import scoring, table
     from tfreport.vocab import Vocabulary
 
     with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
@@ -65,8 +60,23 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
                           max_sentences=mc["max_sentences"], max_words=mc["max_words"])
     predictions = predict(model, vocab, ds, beam_size, quiet=quiet,
                           block_trigrams=block_trigrams)
+    return config, data_dir, ds, predictions
+
+
+def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
+             beam_size: int = 3, checkpoint: str = "best.keras", uncertain: int = 0,
+             quiet: bool = False, block_trigrams: bool = False) -> dict:
+    """Decodes a split with a trained model and scores it (all, normal, abnormal).
+
+    Writes ``predictions_<split>.json``, ``metrics_<split>.json`` and ``metrics_<split>.md``
+    into the model directory and returns the metrics.
+    """
+    from tfreport.metrics import scoring, table
+
+    config, data_dir, ds, predictions = decode_split(model_dir, data_dir, split, beam_size,
+                                                     checkpoint, quiet, block_trigrams)
     refs = references(data_dir, split)
-    normal = normal_flags(data_dir, split, ds)
+    normal = normal_flags(ds)
     result = scoring.score(predictions, refs, normal, uncertain=uncertain)
     result.update(split=split, beam_size=beam_size, block_trigrams=block_trigrams,
                   checkpoint=checkpoint, data_dir=data_dir,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import shutil
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 from tfreport.data import records
 from tfreport.data.study import ABNORMAL, NORMAL, DropCounter, Study

@@ -10,9 +10,11 @@ import numpy as np
 from keras import ops
 
 from tfreport.layers.visual_encoder import VisualEncoder, pooled_views
-from tfreport.vocab import END_ID, PAD_ID, START_ID
+from tfreport.vocab import PAD_ID, START_ID
 
 PRESETS = ("legacy", "paper", "demo")
+# The legacy project's visual encoder: two separate InceptionV3 networks at 299 px.
+LEGACY_VISUAL = dict(backbone="inception_v3", image_size=299, share_views=False)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers, ops
 
-from tfreport.models.base import FlatReportModel, VisualConfig
+from tfreport.models.base import FlatReportModel, LEGACY_VISUAL, VisualConfig
 from tfreport.vocab import PAD_ID
 
 
@@ -22,8 +22,8 @@ class CNNRNNConfig(VisualConfig):
     @classmethod
     def preset(cls, name: str, **overrides) -> "CNNRNNConfig":
         base = {
-            "legacy": dict(backbone="inception_v3", image_size=299, share_views=False),
-            "paper": dict(backbone="inception_v3", image_size=299, share_views=False),
+            "legacy": dict(LEGACY_VISUAL),
+            "paper": dict(LEGACY_VISUAL),
             "demo": dict(backbone="small", image_size=64, embed_dim=128, hidden_dim=256,
                          max_words=20, max_tokens=80, visual_batch_norm=True),
         }

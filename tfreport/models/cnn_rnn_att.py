@@ -11,7 +11,7 @@ from keras import layers, ops
 from tfreport.layers.soft_attention import SoftAttention
 from tfreport.layers.state_projection import StateProjection
 from tfreport.layers.visual_encoder import grid_cells
-from tfreport.models.base import FlatReportModel, VisualConfig
+from tfreport.models.base import FlatReportModel, LEGACY_VISUAL, VisualConfig
 
 
 @dataclass
@@ -27,8 +27,8 @@ class CNNRNNAttConfig(VisualConfig):
     @classmethod
     def preset(cls, name: str, **overrides) -> "CNNRNNAttConfig":
         base = {
-            "legacy": dict(backbone="inception_v3", image_size=299, share_views=False),
-            "paper": dict(backbone="inception_v3", image_size=299, share_views=False),
+            "legacy": dict(LEGACY_VISUAL),
+            "paper": dict(LEGACY_VISUAL),
             "demo": dict(backbone="small", image_size=64, embed_dim=128, hidden_dim=256,
                          feature_dim=128, attention_dim=128, max_words=20, max_tokens=80,
                          visual_batch_norm=True),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers, ops
 
-from tfreport.models.base import ReportModel, VisualConfig, masked_token_loss
+from tfreport.models.base import LEGACY_VISUAL, ReportModel, VisualConfig, masked_token_loss
 from tfreport.vocab import END_ID, PAD_ID, START_ID
 
 VARIANTS = ("krause", "legacy")
@@ -36,9 +36,8 @@ class HierRNNConfig(VisualConfig):
     @classmethod
     def preset(cls, name: str, **overrides) -> "HierRNNConfig":
         base = {
-            "legacy": dict(backbone="inception_v3", image_size=299, share_views=False,
-                           variant="legacy", word_layers=1),
-            "paper": dict(backbone="inception_v3", image_size=299, share_views=False),
+            "legacy": dict(LEGACY_VISUAL, variant="legacy", word_layers=1),
+            "paper": dict(LEGACY_VISUAL),
             "demo": dict(backbone="small", image_size=64, embed_dim=128, sentence_dim=256,
                          hidden_dim=256, topic_dim=256, max_words=20, visual_batch_norm=True),
         }

@@ -15,7 +15,7 @@ from keras import layers, ops
 from tfreport.layers.m2_encoder import MemoryEncoder
 from tfreport.layers.meshed_decoder import MeshedDecoder
 from tfreport.layers.visual_encoder import grid_cells
-from tfreport.models.base import FlatReportModel, VisualConfig
+from tfreport.models.base import FlatReportModel, LEGACY_VISUAL, VisualConfig
 
 
 @dataclass
@@ -32,7 +32,7 @@ class M2Config(VisualConfig):
     @classmethod
     def preset(cls, name: str, **overrides) -> "M2Config":
         base = {
-            "legacy": dict(backbone="inception_v3", image_size=299, share_views=False),
+            "legacy": dict(LEGACY_VISUAL),
             "paper": dict(backbone="dual", image_size=224),
             "demo": dict(backbone="small", image_size=64, num_layers=2, d_model=128, heads=4,
                          d_ff=256, memory_slots=8, max_words=20, max_tokens=80,

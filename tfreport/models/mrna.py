@@ -16,7 +16,7 @@ from tfreport.layers.sentence_conv import SentenceConvEncoder
 from tfreport.layers.soft_attention import SoftAttention
 from tfreport.layers.state_projection import StateProjection
 from tfreport.layers.visual_encoder import grid_cells
-from tfreport.models.base import ReportModel, VisualConfig
+from tfreport.models.base import LEGACY_VISUAL, ReportModel, VisualConfig
 from tfreport.vocab import PAD_ID, START_ID
 
 
@@ -38,8 +38,8 @@ class MRNAConfig(VisualConfig):
     @classmethod
     def preset(cls, name: str, **overrides) -> "MRNAConfig":
         base = {
-            "legacy": dict(backbone="inception_v3", image_size=299, share_views=False),
-            "paper": dict(backbone="inception_v3", image_size=299, share_views=False),
+            "legacy": dict(LEGACY_VISUAL),
+            "paper": dict(LEGACY_VISUAL),
             "demo": dict(backbone="small", image_size=64, embed_dim=128, hidden_dim=256,
                          conv_filters=128, max_words=20, state_layer_norm=True,
                          visual_batch_norm=True),
