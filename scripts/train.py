@@ -2,6 +2,8 @@
 
     python scripts/train.py --model mrna
     tensorboard --logdir summary
+    python scripts/train.py --model m2_transformer --backbone dual --strategy mirrored
+    python scripts/train.py --model mrna --model_dir models/RUN --resume   # after a kill
 """
 import argparse
 import logging
@@ -27,6 +29,12 @@ def main(argv=None):
     add_bool(p, "--feature_cache", False,
              "compute frozen-backbone features once and train from them "
              "(needs --trainable_backbone false)")
+    p.add_argument("--strategy", default="auto",
+                   choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
+                   help="auto: mirrored over all GPUs when there are several, else one device; "
+                        "multi_worker reads TF_CONFIG")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --model_dir from its last saved state")
     p.add_argument("--quiet", action="store_true")
     add_model_flags(p)
     add_train_flags(p)
@@ -38,7 +46,7 @@ def main(argv=None):
                    model_dir=args.model_dir, logdir=args.logdir, run_name=args.run_name,
                    steps_per_epoch=args.steps_per_epoch, num_studies=args.num_studies,
                    text_summaries=args.text_summaries, feature_cache=args.feature_cache,
-                   quiet=args.quiet)
+                   strategy=args.strategy, resume=args.resume, quiet=args.quiet)
     train(spec, collect(args, MODEL_FLAGS), collect(args, TRAIN_FLAGS))
 
 

@@ -35,15 +35,36 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
 def add_train_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training (override the preset)")
     g.add_argument("--epochs", type=int, default=None)
-    g.add_argument("--batch_size", type=int, default=None, help="global batch size")
-    g.add_argument("--learning_rate", type=float, default=None)
+    g.add_argument("--batch_size", type=int, default=None,
+                   help="per replica; the global batch is this x the number of replicas")
+    g.add_argument("--learning_rate", type=float, default=None, help="(the peak, for noam)")
+    g.add_argument("--lr_schedule", default=None, choices=["step", "noam"],
+                   help="step: x lr_decay every decay_epochs (legacy); noam: warm-up then 1/sqrt")
     g.add_argument("--lr_decay", type=float, default=None)
     g.add_argument("--decay_epochs", type=int, default=None)
-    g.add_argument("--clip_norm", type=float, default=None)
-    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--warmup", type=float, default=None,
+                   help="noam warm-up, as a fraction of all training steps")
+    g.add_argument("--backbone_learning_rate", type=float, default=None,
+                   help="learning rate of a fine-tuned backbone (default: --learning_rate)")
+    g.add_argument("--clip_norm", type=float, default=None, help="global-norm clip; 0 = off")
+    add_seed_flags(g)
+    g.add_argument("--mixed_precision", default=None,
+                   choices=["auto", "float16", "bfloat16", "off"],
+                   help="auto: float16 (with loss scaling) on GPU, off on CPU")
+    add_bool(g, "--jit_compile", None, "XLA-compile the training step")
     g.add_argument("--beam_size", type=int, default=None)
-    g.add_argument("--val_metric", default=None, choices=["BLEU-4", "CIDEr"])
+    g.add_argument("--val_metric", default=None, choices=["BLEU-4", "CIDEr"],
+                   help="validation metric that picks best.keras")
     g.add_argument("--val_samples", type=int, default=None, help="studies decoded per validation")
+    g.add_argument("--early_stopping", type=int, default=None, metavar="EPOCHS",
+                   help="stop after this many epochs without a better --val_metric; 0 = off")
+
+
+def add_seed_flags(g) -> None:
+    """``--seed`` and ``--deterministic``, the same on every entry point."""
+    g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    g.add_argument("--deterministic", action="store_true", default=None,
+                   help="deterministic TF ops: exact reruns and resumes, slower")
 
 
 def collect(args: argparse.Namespace, names: Iterable[str]) -> dict:

@@ -74,10 +74,10 @@ def build(model, data_dir: str, split: str, batch_size: int = 32, quiet: bool = 
 
 
 def dataset(path: str, model, *, batch_size: int, training: bool = False,
-            seed: Optional[int] = None, repeat: bool = False,
-            drop_remainder: bool = False) -> tf.data.Dataset:
+            seed: Optional[int] = None, epoch: int = 0, skip_batches: int = 0,
+            input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
     """Batches shaped like :func:`pipeline.dataset`'s, with ``grids``/``view_mask`` in place
-    of the images."""
+    of the images; ``training`` and ``skip_batches`` mean what they mean there."""
     c = model.config
     n_cells = None
     features = {
@@ -97,13 +97,14 @@ def dataset(path: str, model, *, batch_size: int, training: bool = False,
         ex["report"] = tf.reshape(tf.cast(ex["report"], tf.int32), [c.max_sentences, c.max_words])
         return ex
 
-    ds = tf.data.TFRecordDataset(path)
+    ds = pipeline.read_records([path], input_context)
     if training:
-        ds = ds.shuffle(2048, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
+        ds = pipeline.training_order(ds, seed, epoch, 2048).map(lambda _, r: r)
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=training)
+    if skip_batches:
+        ds = ds.skip(skip_batches)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def clear(data_dir: str) -> None:

@@ -18,7 +18,9 @@ from tfreport.data.build import read_summary
 from tfreport.data.prepare import DEMO_DATA_DIR, prepare
 from tfreport.metrics.table import markdown
 from tfreport.models import build_model, make_config
+from tfreport.training import precision
 from tfreport.training.config import TrainConfig
+from tfreport.training.strategy import batch_plan, is_chief, make_strategy
 from tfreport.training.trainer import BEST, Trainer
 from tfreport.vocab import Vocabulary
 
@@ -27,8 +29,10 @@ log = logging.getLogger("tfreport.train")
 CALIBRATION_BATCHES = 16  # unaugmented training batches for recalibrate()
 MODEL_FLAGS = ("backbone", "image_size", "backbone_weights", "backbone_weights_dual",
                "share_views", "trainable_backbone", "max_sentences", "max_words")
-TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_decay", "decay_epochs", "clip_norm",
-               "seed", "beam_size", "val_metric", "val_samples")
+TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_schedule", "lr_decay", "decay_epochs",
+               "warmup", "backbone_learning_rate", "clip_norm", "seed", "deterministic",
+               "mixed_precision", "jit_compile", "beam_size", "val_metric", "val_samples",
+               "early_stopping")
 
 
 @dataclasses.dataclass
@@ -45,6 +49,8 @@ class RunSpec:
     text_summaries: bool = True
     feature_cache: bool = False  # train from frozen-backbone features computed once
     show_samples: int = 3
+    strategy: str = "auto"  # auto | one_device | mirrored | multi_worker | tpu
+    resume: bool = False  # continue the run in model_dir from its saved state
     quiet: bool = False
 
 
@@ -62,64 +68,124 @@ def ensure_data(spec: RunSpec) -> str:
     return DEMO_DATA_DIR
 
 
+def _resolve_configs(spec: RunSpec, preset: str, vocab_size: int, model_overrides: dict,
+                     train_overrides: dict):
+    """The model and training configs: from the preset and flags, or, when resuming, from
+    the run's own config.json (only --epochs may change)."""
+    saved = os.path.join(spec.model_dir or "", "config.json")
+    if spec.resume and os.path.exists(saved):
+        with open(saved) as f:
+            cfg = json.load(f)
+        if cfg["model"] != spec.model:
+            raise ValueError(f"--resume: {saved} is a {cfg['model']} run, not {spec.model}")
+        ignored = sorted(set(model_overrides) | (set(train_overrides) - {"epochs"}))
+        if ignored:
+            print(f"--resume: using the saved config; ignoring --{', --'.join(ignored)}")
+        train_values = dict(cfg["train_config"])
+        if "epochs" in train_overrides:
+            train_values["epochs"] = train_overrides["epochs"]
+        model_cfg = make_config(spec.model, cfg["preset"], **cfg["model_config"])
+        return cfg["preset"], model_cfg, TrainConfig(**train_values)
+    model_cfg = make_config(spec.model, preset, vocab_size=vocab_size, **model_overrides)
+    return preset, model_cfg, TrainConfig.preset(preset, spec.model, **train_overrides)
+
+
+def set_determinism(seed: int, deterministic: bool) -> None:
+    """Seeds Python, NumPy and TF; ``deterministic`` also makes TF ops deterministic."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
 def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
     """Trains, evaluates the best checkpoint on the test split and returns the test scores."""
+    if spec.resume and not spec.model_dir:
+        raise ValueError("--resume needs --model_dir (the directory of the run to continue)")
+    strategy = make_strategy(spec.strategy)  # first: multi-worker wants it before other TF ops
     data_dir = ensure_data(spec)
     summary = read_summary(data_dir)
     preset = spec.preset or ("demo" if summary["dataset"] == "demo" else "legacy")
     print(f"Using the '{preset}' preset" + (" (the default for the demo dataset)"
                                              if not spec.preset and preset == "demo" else ""))
     vocab = Vocabulary.load(os.path.join(data_dir, "vocabulary.json"))
-    model_cfg = make_config(spec.model, preset, vocab_size=len(vocab), **model_overrides)
-    train_cfg = TrainConfig.preset(preset, spec.model, **train_overrides)
-    keras.utils.set_random_seed(train_cfg.seed)
+    preset, model_cfg, train_cfg = _resolve_configs(spec, preset, len(vocab), model_overrides,
+                                                    train_overrides)
+    set_determinism(train_cfg.seed, train_cfg.deterministic)
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_name = spec.run_name or f"{spec.model}-{preset}-{stamp}"
+    run_name = spec.run_name or (os.path.basename(os.path.normpath(spec.model_dir))
+                                 if spec.resume else f"{spec.model}-{preset}-{stamp}")
     model_dir = spec.model_dir or os.path.join("models", run_name)
     logdir = os.path.join(spec.logdir, run_name)
-    os.makedirs(model_dir, exist_ok=True)
+    plan = batch_plan(strategy, train_cfg.batch_size)
     resolved = {"model": spec.model, "preset": preset, "data_dir": os.path.abspath(data_dir),
-                "run_name": run_name, "model_config": model_cfg.to_dict(),
-                "train_config": train_cfg.to_dict()}
-    with open(os.path.join(model_dir, "config.json"), "w") as f:
-        json.dump(resolved, f, indent=1)
-    shutil.copy(os.path.join(data_dir, "vocabulary.json"), os.path.join(model_dir, "vocabulary.json"))
-    print(f"Model directory: {model_dir}\nTensorBoard logs: {logdir}  "
-          f"(tensorboard --logdir {spec.logdir})")
+                "run_name": run_name, "strategy": spec.strategy,
+                "replicas": plan.replicas, "workers": plan.workers,
+                "global_batch_size": plan.global_batch,
+                "mixed_precision_policy": precision.resolve(train_cfg.mixed_precision),
+                "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict()}
+    chief = is_chief(strategy)
+    if chief:
+        os.makedirs(model_dir, exist_ok=True)
+        with open(os.path.join(model_dir, "config.json"), "w") as f:
+            json.dump(resolved, f, indent=1)
+        shutil.copy(os.path.join(data_dir, "vocabulary.json"),
+                    os.path.join(model_dir, "vocabulary.json"))
+        print(f"Model directory: {model_dir}\nTensorBoard logs: {logdir}  "
+              f"(tensorboard --logdir {spec.logdir})")
+        print(f"Strategy: {type(strategy).__name__}, {plan.replicas} replica(s) x batch "
+              f"{plan.per_replica} = global batch {plan.global_batch}; precision "
+              f"{resolved['mixed_precision_policy']}")
 
-    def make_ds(split, training):
-        return pipeline.dataset(data_dir, split, batch_size=train_cfg.batch_size,
-                                image_size=model_cfg.image_size,
+    def image_ds(split, training, **kw):
+        return pipeline.dataset(data_dir, split, image_size=model_cfg.image_size,
                                 max_sentences=model_cfg.max_sentences,
                                 max_words=model_cfg.max_words, training=training,
-                                seed=train_cfg.seed, repeat=training, drop_remainder=training)
+                                seed=train_cfg.seed, **kw)
 
-    n_train = summary["counts"]["train"]
-    steps = spec.steps_per_epoch or max(1, n_train // train_cfg.batch_size)
+    make_ds = image_ds
     trainer = Trainer(lambda: build_model(spec.model, model_cfg), vocab, train_cfg, model_dir,
-                      logdir, steps, text_summaries=spec.text_summaries, quiet=spec.quiet)
-    with trainer.train_writer.as_default(step=0):
-        tf.summary.text("config", "```\n" + json.dumps(resolved, indent=1) + "\n```")
-    has_val = summary["counts"].get("val", 0) > 0
-    if spec.feature_cache:
-        if model_cfg.trainable_backbone:
-            raise ValueError("--feature_cache true needs a frozen backbone: add "
-                             "--trainable_backbone false")
-        from tfreport.data import feature_cache
-        paths = {s: feature_cache.build(trainer.model, data_dir, s, quiet=spec.quiet)
-                 for s in ("train", "val") if s == "train" or has_val}
-        print(f"Training from the feature cache in {os.path.dirname(paths['train'])}")
+                      logdir, summary["counts"]["train"], strategy=strategy,
+                      steps_per_epoch=spec.steps_per_epoch, text_summaries=spec.text_summaries,
+                      quiet=spec.quiet)
+    try:
+        trainer.write_hparams(resolved)
+        has_val = summary["counts"].get("val", 0) > 0
+        if spec.feature_cache:
+            if model_cfg.trainable_backbone:
+                raise ValueError("--feature_cache true needs a frozen backbone: add "
+                                 "--trainable_backbone false")
+            from tfreport.data import feature_cache
+            paths = {s: feature_cache.build(trainer.model, data_dir, s, quiet=trainer.quiet)
+                     for s in ("train", "val") if s == "train" or has_val}
+            if chief:
+                print(f"Training from the feature cache in {os.path.dirname(paths['train'])}")
 
-        def make_ds(split, training):  # noqa: F811  (the cached twin of the image pipeline)
-            return feature_cache.dataset(paths[split], trainer.model,
-                                         batch_size=train_cfg.batch_size, training=training,
-                                         seed=train_cfg.seed, repeat=training,
-                                         drop_remainder=training)
-    trainer.fit(make_ds("train", True), make_ds("val", False) if has_val else None,
-                evaluation.references(data_dir, "val") if has_val else None,
-                calibration_ds=make_ds("train", False).take(CALIBRATION_BATCHES))
+            def cached_ds(split, training, **kw):  # the cached twin of image_ds
+                return feature_cache.dataset(paths[split], trainer.model, training=training,
+                                             seed=train_cfg.seed, **kw)
+            make_ds = cached_ds
 
+        def train_fn(epoch, skip, ctx, per_replica):
+            return make_ds("train", True, batch_size=per_replica, epoch=epoch,
+                           skip_batches=skip, input_context=ctx)
+
+        eval_batch = plan.per_replica
+        trainer.fit(train_fn,
+                    make_ds("val", False, batch_size=eval_batch) if has_val else None,
+                    evaluation.references(data_dir, "val") if has_val else None,
+                    calibration_ds=make_ds("train", False, batch_size=eval_batch).take(
+                        CALIBRATION_BATCHES),
+                    resume=spec.resume)
+    finally:
+        precision.apply("float32")  # evaluation and later models run in full precision
+    if not chief:
+        return {}
+    return report_test(spec, model_dir, data_dir, train_cfg)
+
+
+def report_test(spec: RunSpec, model_dir: str, data_dir: str, train_cfg: TrainConfig) -> dict:
+    """Evaluates best.keras on the test split and prints samples and scores."""
     result = evaluation.evaluate(model_dir, data_dir, "test", train_cfg.beam_size, BEST,
                                  quiet=spec.quiet)
     with open(os.path.join(model_dir, "predictions_test.json"), encoding="utf-8") as f:

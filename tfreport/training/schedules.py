@@ -1,4 +1,4 @@
-"""Learning-rate schedules: the legacy step decay (and, later, the Noam warm-up)."""
+"""Learning-rate schedules: the legacy step decay and the transformer's Noam warm-up."""
 from __future__ import annotations
 
 import keras
@@ -21,3 +21,30 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self):
         return dict(learning_rate=self.learning_rate, decay=self.decay,
                     decay_epochs=self.decay_epochs, steps_per_epoch=self.steps_per_epoch)
+
+
+@keras.saving.register_keras_serializable(package="tfreport")
+class Noam(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to ``peak`` over ``warmup_steps``, then decay as 1/sqrt(step).
+
+    The transformer's d_model**-0.5 * min(s**-0.5, s * w**-1.5), rescaled so that its
+    maximum (at s = w) is ``peak``; step s counts from 1.
+    """
+
+    def __init__(self, peak: float, warmup_steps: int):
+        self.peak, self.warmup_steps = peak, max(1, int(warmup_steps))
+
+    def __call__(self, step):
+        s = ops.cast(step, "float32") + 1.0
+        w = float(self.warmup_steps)
+        return self.peak * ops.minimum(s / w, ops.sqrt(w / s))
+
+    def get_config(self):
+        return dict(peak=self.peak, warmup_steps=self.warmup_steps)
+
+
+def make_schedule(cfg, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """The schedule a TrainConfig asks for."""
+    if cfg.lr_schedule == "noam":
+        return Noam(cfg.learning_rate, round(cfg.warmup * cfg.epochs * steps_per_epoch))
+    return StepDecay(cfg.learning_rate, cfg.lr_decay, cfg.decay_epochs, steps_per_epoch)

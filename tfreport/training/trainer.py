@@ -1,7 +1,11 @@
-"""The trainer owns its loop (``strategy.run``), so it works under every tf.distribute strategy.
+"""The trainer owns its loop (``strategy.run``), so it works under every tf.distribute strategy
+(Keras 3 ``model.fit`` fails under MultiWorkerMirroredStrategy, keras-team/keras#20585).
 
-Each replica returns its token-loss *sum* and token count; the loss is divided by the
-global count, so averaging never depends on how the batch is split.
+- Each replica returns its token-loss *sum* and token count; the loss is divided by the global
+  count, so averaging never depends on how the batch is split.
+- Gradients are summed over replicas once, clipped by their global norm, then applied.
+- Each epoch's data order is fixed by (seed, epoch); the resume state records the epoch and
+  step, so a resumed run continues exactly where an uninterrupted one would be.
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import json
 import logging
 import math
 import os
+import signal
 import time
 from typing import Callable, Dict, List, Optional
 
@@ -19,17 +24,26 @@ import keras
 from tfreport.decoding import Decoder
 from tfreport.metrics import nlg
 from tfreport.progress import progress
+from tfreport.training import checkpoint, precision
 from tfreport.training.config import TrainConfig
-from tfreport.training.schedules import StepDecay
+from tfreport.training.optimizer import backbone_lr_factors, loss_scale, make_optimizer
+from tfreport.training.schedules import make_schedule
+from tfreport.training.strategy import batch_plan, is_chief, worker_index
 from tfreport.vocab import Vocabulary
 
 log = logging.getLogger("tfreport.train")
 
 LAST, BEST = "last.keras", "best.keras"
+# (epoch, steps to skip in it, input context) -> that epoch's dataset of per-replica batches
+DatasetFn = Callable[[int, int, tf.distribute.InputContext, int], tf.data.Dataset]
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGTERM arrived; the state was saved and ``--resume`` continues from it."""
 
 
 def save_model(model: keras.Model, path: str) -> None:
@@ -39,116 +53,217 @@ def save_model(model: keras.Model, path: str) -> None:
     os.replace(tmp, path)
 
 
+def _hparams(config: dict) -> dict:
+    """A flat {name: scalar} view of a nested config, for TensorBoard's HParams tab."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in _hparams(value).items()})
+        elif isinstance(value, (bool, int, float, str)):
+            flat[key] = value
+        else:
+            flat[key] = str(value)
+    return flat
+
+
 class Trainer:
     def __init__(self, model_fn: Callable[[], keras.Model], vocab: Vocabulary,
                  train_config: TrainConfig, model_dir: str, logdir: str,
-                 steps_per_epoch: int, strategy: Optional[tf.distribute.Strategy] = None,
-                 text_summaries: bool = True, quiet: bool = False):
-        self.cfg = train_config
+                 train_examples: int, strategy: Optional[tf.distribute.Strategy] = None,
+                 steps_per_epoch: Optional[int] = None, text_summaries: bool = True,
+                 quiet: bool = False):
+        self.cfg = cfg = train_config
         self.vocab = vocab
-        self.model_dir, self.logdir = model_dir, logdir
-        self.steps_per_epoch = steps_per_epoch
         self.strategy = strategy or tf.distribute.get_strategy()
+        self.plan = batch_plan(self.strategy, cfg.batch_size)
+        self.steps_per_epoch = steps_per_epoch or self.plan.steps_per_epoch(train_examples)
+        self.chief = is_chief(self.strategy)
+        # Non-chief workers keep their own copy of the checkpoints, apart from the chief's.
+        self.model_dir = model_dir if self.chief else os.path.join(
+            model_dir, "workers", f"worker{worker_index(self.strategy)}")
         self.text_summaries = text_summaries
-        self.quiet = quiet
+        self.quiet = quiet or not self.chief
+        self.policy = precision.resolve(cfg.mixed_precision)
+        precision.apply(self.policy)
         with self.strategy.scope():
             self.model = model_fn()
-            self.schedule = StepDecay(self.cfg.learning_rate, self.cfg.lr_decay,
-                                      self.cfg.decay_epochs, steps_per_epoch)
-            self.optimizer = keras.optimizers.Adam(self.schedule)
-            self.optimizer.build(self.model.trainable_variables)
-        self.train_writer = tf.summary.create_file_writer(os.path.join(logdir, "train"))
-        self.val_writer = tf.summary.create_file_writer(os.path.join(logdir, "val"))
-        self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
-        self._eval_step = tf.function(self._distributed_eval, reduce_retracing=True)
+            self.schedule = make_schedule(cfg, self.steps_per_epoch)
+            factors = backbone_lr_factors(self.model, cfg.learning_rate,
+                                          cfg.backbone_learning_rate)
+            self.optimizer = make_optimizer(self.schedule, self.model.trainable_variables,
+                                            factors, precision.needs_loss_scaling(self.policy),
+                                            beta_2=cfg.adam_beta_2)
+        if self.chief:
+            self.train_writer = tf.summary.create_file_writer(os.path.join(logdir, "train"))
+            self.val_writer = tf.summary.create_file_writer(os.path.join(logdir, "val"))
+        else:
+            self.train_writer = self.val_writer = tf.summary.create_noop_writer()
+        replica_step = (tf.function(self._replica_step, jit_compile=True)
+                        if cfg.jit_compile else self._replica_step)
+        self._replica_fn = replica_step
+        self._train_step = tf.function(self._distributed_step)
+        self._eval_step = tf.function(self._eval, reduce_retracing=True)
         self.history: List[Dict[str, float]] = []
         self._decoder: Optional[Decoder] = None
+        self._stop_signal: Optional[int] = None
 
     # -- steps ---------------------------------------------------------------------------
     def _replica_step(self, batch):
         ctx = tf.distribute.get_replica_context()
+        variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             outputs = self.model(batch, training=True)
             terms = self.model.loss_terms(batch, outputs)
             loss = self.model.combine(
                 terms, lambda n: ctx.all_reduce(tf.distribute.ReduceOp.SUM, n))
-        variables = self.model.trainable_variables
-        grads = tape.gradient(loss, variables)
-        grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, variables)
+        present = [i for i, g in enumerate(grads) if g is not None]
+        reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [grads[i] for i in present])
         if self.cfg.clip_norm:
-            grads, _ = tf.clip_by_global_norm(grads, self.cfg.clip_norm)
-        self.optimizer.apply(grads, variables)
+            scale = loss_scale(self.optimizer)  # the grads are still scaled under float16
+            limit = self.cfg.clip_norm * (tf.cast(scale, tf.float32) if scale is not None else 1.0)
+            reduced, _ = tf.clip_by_global_norm(reduced, limit)
+        self.optimizer.apply(reduced, [variables[i] for i in present])
         return terms["loss_sum"], terms["count"]
 
     def _distributed_step(self, batch):
-        loss_sum, count = self.strategy.run(self._replica_step, args=(batch,))
+        loss_sum, count = self.strategy.run(self._replica_fn, args=(batch,))
         loss_sum = self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss_sum, axis=None)
         count = self.strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None)
         return loss_sum / tf.maximum(count, 1.0)
 
-    def _replica_eval(self, batch):
-        outputs = self.model(batch, training=False)
-        terms = self.model.loss_terms(batch, outputs)
+    def _eval(self, batch):
+        """Validation loss terms of a whole (undistributed) batch, on this worker alone."""
+        terms = self.model.loss_terms(batch, self.model(batch, training=False))
         return terms["loss_sum"], terms["count"]
 
-    def _distributed_eval(self, batch):
-        loss_sum, count = self.strategy.run(self._replica_eval, args=(batch,))
-        return (self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss_sum, axis=None),
-                self.strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None))
-
     # -- loop ----------------------------------------------------------------------------
-    def fit(self, train_ds: tf.data.Dataset, val_ds: Optional[tf.data.Dataset],
-            val_references: Optional[Dict[str, str]] = None,
-            calibration_ds: Optional[tf.data.Dataset] = None) -> List[Dict[str, float]]:
-        """Trains for ``epochs``; saves last.keras every epoch and best.keras on validation.
+    def write_hparams(self, config: dict) -> None:
+        if not self.chief:
+            return
+        from tensorboard.plugins.hparams import api as hp
+        with self.train_writer.as_default(step=0):
+            hp.hparams(_hparams(config))
+            tf.summary.text("config", "```\n" + json.dumps(config, indent=1) + "\n```")
 
-        ``calibration_ds`` (unaugmented training batches) lets a model re-estimate its
-        normalisation statistics before each validation and save.
+    def _on_sigterm(self, signum, frame):
+        self._stop_signal = signum
+
+    def _state(self, epoch: int, step_in_epoch: int, best: float, stale: int) -> dict:
+        return {"epoch": epoch, "step_in_epoch": step_in_epoch, "best": best, "stale": stale,
+                "history": self.history, "steps_per_epoch": self.steps_per_epoch}
+
+    def restore(self) -> Optional[dict]:
+        """Loads the saved state of ``model_dir`` (None when there is none)."""
+        path = checkpoint.find_state(self.model_dir)
+        if path is None:
+            return None
+        meta = checkpoint.load_state(path, self.model, self.optimizer)
+        if meta["steps_per_epoch"] != self.steps_per_epoch:
+            raise ValueError(f"{path}: saved with {meta['steps_per_epoch']} steps per epoch, "
+                             f"this run has {self.steps_per_epoch}; resume with the same "
+                             "--batch_size, --steps_per_epoch and number of replicas")
+        self.history = meta["history"]
+        return meta
+
+    def fit(self, train_fn: DatasetFn, val_ds: Optional[tf.data.Dataset],
+            val_references: Optional[Dict[str, str]] = None,
+            calibration_ds: Optional[tf.data.Dataset] = None,
+            resume: bool = False) -> List[Dict[str, float]]:
+        """Trains to ``epochs``; saves last.keras and the resume state every epoch, and
+        best.keras on the validation metric.
+
+        ``train_fn(epoch, skip_batches, input_context, per_replica_batch)`` makes one
+        epoch's dataset. ``calibration_ds`` (unaugmented training batches) lets a model
+        re-estimate its normalisation statistics before each validation and save.
         """
+        cfg = self.cfg
         os.makedirs(self.model_dir, exist_ok=True)
-        dist_train = self.strategy.experimental_distribute_dataset(train_ds)
-        iterator = iter(dist_train)
-        best = -math.inf
-        step = 0
-        for epoch in range(1, self.cfg.epochs + 1):
-            start, seen, losses = time.time(), 0, []
-            bar = progress(range(self.steps_per_epoch), desc=f"epoch {epoch}/{self.cfg.epochs}",
-                           disable=self.quiet, unit="step")
-            for _ in bar:
-                loss = float(self._train_step(next(iterator)))
-                if not math.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"loss is {loss} at epoch {epoch}, step {step}: training stopped. Try a "
-                        "lower --learning_rate or --clip_norm; the last good checkpoint is "
-                        f"{os.path.join(self.model_dir, LAST)}")
-                losses.append(loss)
-                step += 1
-                seen += self.cfg.batch_size
-                rate = seen / max(1e-9, time.time() - start)
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", ex_s=f"{rate:.1f}")
-                if step % 10 == 0:
-                    with self.train_writer.as_default(step=step):
-                        tf.summary.scalar("loss", loss)
-                        tf.summary.scalar("learning_rate", float(self.schedule(step)))
-                        tf.summary.scalar("examples_per_second", rate)
-            if calibration_ds is not None:
-                self.model.recalibrate(list(calibration_ds))
-            record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-                      "examples_per_second": seen / (time.time() - start)}
-            if val_ds is not None:
-                record.update(self.validate(val_ds, val_references or {}, step))
-            self.history.append(record)
-            save_model(self.model, os.path.join(self.model_dir, LAST))
-            metric = record.get("val_" + self.cfg.val_metric, -record.get("val_loss", 0.0))
-            if metric > best:
-                best = metric
-                save_model(self.model, os.path.join(self.model_dir, BEST))
-                record["best"] = True
-            with open(os.path.join(self.model_dir, "history.json"), "w") as f:
-                json.dump(self.history, f, indent=1)
-            log.info("epoch %d: %s", epoch, {k: round(v, 4) if isinstance(v, float) else v
-                                            for k, v in record.items()})
+        first_epoch, first_step, best, stale = 1, 0, -math.inf, 0
+        if resume:
+            meta = self.restore()
+            if meta is None:
+                print(f"--resume: no saved state in {self.model_dir}; starting from scratch")
+            else:
+                first_epoch, first_step = meta["epoch"], meta["step_in_epoch"]
+                best, stale = meta["best"], meta["stale"]
+                if first_step >= self.steps_per_epoch:
+                    first_epoch, first_step = first_epoch + 1, 0
+                if not self.quiet:
+                    print(f"Resuming at epoch {first_epoch}, step {first_step} "
+                          f"(state in {self.model_dir})")
+        local_replicas = max(1, self.plan.replicas // self.plan.workers)
+        sigterm = self.plan.workers == 1  # a lone worker can stop mid-epoch by itself
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm) if sigterm else None
+        try:
+            for epoch in range(first_epoch, cfg.epochs + 1):
+                skip = first_step if epoch == first_epoch else 0
+                record = self._train_epoch(train_fn, epoch, skip, local_replicas, best, stale)
+                if calibration_ds is not None:
+                    self.model.recalibrate(list(calibration_ds))
+                if val_ds is not None:
+                    record.update(self.validate(val_ds, val_references or {},
+                                                epoch * self.steps_per_epoch))
+                metric = record.get("val_" + cfg.val_metric, -record.get("val_loss", 0.0))
+                improved = metric > best
+                best, stale = (metric, 0) if improved else (best, stale + 1)
+                record["best"] = improved
+                self.history.append(record)
+                save_model(self.model, os.path.join(self.model_dir, LAST))
+                if improved:
+                    save_model(self.model, os.path.join(self.model_dir, BEST))
+                checkpoint.save_state(self.model_dir, self.model, self.optimizer,
+                                      self._state(epoch + 1, 0, best, stale))
+                with open(os.path.join(self.model_dir, "history.json"), "w") as f:
+                    json.dump(self.history, f, indent=1)
+                log.info("epoch %d: %s", epoch, {k: round(v, 4) if isinstance(v, float) else v
+                                                for k, v in record.items()})
+                if cfg.early_stopping and stale >= cfg.early_stopping:
+                    print(f"Early stopping: validation {cfg.val_metric} has not improved for "
+                          f"{stale} epochs (best {best:.4f})")
+                    break
+        finally:
+            if sigterm:
+                signal.signal(signal.SIGTERM, previous)
         return self.history
+
+    def _train_epoch(self, train_fn: DatasetFn, epoch: int, skip: int, local_replicas: int,
+                     best: float, stale: int) -> dict:
+        cfg = self.cfg
+        per_replica = self.plan.per_replica
+        dist = self.strategy.distribute_datasets_from_function(
+            lambda ctx: train_fn(epoch, skip * local_replicas, ctx, per_replica))
+        iterator = iter(dist)
+        start, losses = time.time(), []
+        step = (epoch - 1) * self.steps_per_epoch + skip
+        bar = progress(range(skip, self.steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}",
+                       disable=self.quiet, unit="step", total=self.steps_per_epoch - skip)
+        for i in bar:
+            if self._stop_signal is not None:
+                path = checkpoint.save_state(self.model_dir, self.model, self.optimizer,
+                                             self._state(epoch, i, best, stale))
+                raise TrainingInterrupted(
+                    f"stopped by signal {self._stop_signal} at epoch {epoch}, step {i}; state "
+                    f"saved in {path}. Rerun the same command with --resume to continue")
+            loss = float(self._train_step(next(iterator)))
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss is {loss} at epoch {epoch}, step {i}: training stopped. Try a lower "
+                    "--learning_rate or --clip_norm; the last good checkpoint is "
+                    f"{os.path.join(self.model_dir, LAST)}")
+            losses.append(loss)
+            step += 1
+            rate = (i + 1 - skip) * self.plan.global_batch / max(1e-9, time.time() - start)
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", ex_s=f"{rate:.1f}")
+            if step % 10 == 0:
+                with self.train_writer.as_default(step=step):
+                    tf.summary.scalar("loss", loss)
+                    tf.summary.scalar("learning_rate", float(self.schedule(step)))
+                    tf.summary.scalar("examples_per_second", rate)
+        elapsed = time.time() - start
+        return {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else math.nan,
+                "examples_per_second": len(losses) * self.plan.global_batch / max(elapsed, 1e-9)}
 
     def validate(self, val_ds, references: Dict[str, str], step: int) -> Dict[str, float]:
         loss_sum = count = 0.0

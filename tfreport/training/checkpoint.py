@@ -1,0 +1,74 @@
+"""Resumable training state: every model variable (random-seed states included), every
+optimizer variable (moments, step, loss scale) and where the loop stood.
+
+``.keras`` files hold the model for inference; they carry no optimizer state, since the
+trainer never compiles. This state lives in ``<model_dir>/resume/`` and is replaced atomically,
+so a kill mid-save leaves the previous state intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+STATE_DIR = "resume"
+_ARRAYS, _META = "variables.npz", "state.json"
+
+
+def _arrays(model, optimizer) -> Dict[str, np.ndarray]:
+    out = {}
+    for prefix, variables in (("model", model.variables), ("optimizer", optimizer.variables)):
+        for i, v in enumerate(variables):
+            out[f"{prefix}/{i:05d}"] = np.asarray(v.numpy())
+    return out
+
+
+def save_state(model_dir: str, model, optimizer, meta: Dict[str, Any]) -> str:
+    """Writes the state; returns its directory."""
+    final = os.path.join(model_dir, STATE_DIR)
+    tmp, old = final + ".tmp", final + ".old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    np.savez(os.path.join(tmp, _ARRAYS), **_arrays(model, optimizer))
+    with open(os.path.join(tmp, _META), "w") as f:
+        json.dump(meta, f, indent=1)
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(final):
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def find_state(model_dir: str) -> Optional[str]:
+    """The saved state's directory, or None. A save interrupted between its two renames
+    left the previous state in ``resume.old``; that one is complete."""
+    for name in (STATE_DIR, STATE_DIR + ".old"):
+        path = os.path.join(model_dir, name)
+        if os.path.exists(os.path.join(path, _META)):
+            return path
+    return None
+
+
+def load_state(path: str, model, optimizer) -> Dict[str, Any]:
+    """Restores the variables; returns the loop's meta. A mismatch names the variable."""
+    with open(os.path.join(path, _META)) as f:
+        meta = json.load(f)
+    with np.load(os.path.join(path, _ARRAYS)) as data:
+        for prefix, variables in (("model", model.variables),
+                                  ("optimizer", optimizer.variables)):
+            saved = sorted(k for k in data.files if k.startswith(prefix + "/"))
+            if len(saved) != len(variables):
+                raise ValueError(
+                    f"{path}: the saved state has {len(saved)} {prefix} variables, this "
+                    f"{prefix} has {len(variables)}; was it trained with other flags?")
+            for key, v in zip(saved, variables):
+                value = data[key]
+                if tuple(value.shape) != tuple(v.shape):
+                    raise ValueError(f"{path}: {prefix} variable {v.path} has shape "
+                                     f"{tuple(v.shape)}, the saved state {value.shape}")
+                v.assign(value)
+    return meta
