@@ -12,6 +12,8 @@ import math
 import keras
 from keras import layers, ops
 
+from tfreport.layers.masking import masked_fill
+
 
 @keras.saving.register_keras_serializable(package="tfreport")
 class MemoryAttention(keras.layers.Layer):
@@ -79,8 +81,11 @@ class MemoryAttention(keras.layers.Layer):
             if self.memory_slots:  # memory slots are never masked
                 extra = ops.ones((b, ops.shape(mask)[1], self.memory_slots), "bool")
                 mask = ops.concatenate([mask, extra], axis=-1)
-            scores = ops.where(mask[:, None], scores, ops.cast(-1e9, scores.dtype))
-        weights = self.drop(ops.softmax(scores, axis=-1), training=training)
+        scores = ops.cast(scores, "float32")  # softmax in float32 under mixed precision
+        if mask is not None:
+            scores = masked_fill(scores, mask[:, None])
+        weights = ops.cast(ops.softmax(scores, axis=-1), v.dtype)
+        weights = self.drop(weights, training=training)
         out = ops.reshape(ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3)),
                           (b, nq, self.d_model))
         return self.o(out)

@@ -66,7 +66,8 @@ class MeshedDecoder(keras.layers.Layer):
 
     def _embed(self, tokens, start):
         pos = sinusoid(start + ops.arange(ops.shape(tokens)[1]), self.d_model)
-        return self.embedding(tokens) * math.sqrt(self.d_model) + pos[None]
+        x = self.embedding(tokens)
+        return x * math.sqrt(self.d_model) + ops.cast(pos, x.dtype)[None]
 
     def _mesh(self, i, s, cross_kv, enc_mask, training):
         """Gated sum over encoder layers of the shared cross-attention (layer i)."""
@@ -99,7 +100,7 @@ class MeshedDecoder(keras.layers.Layer):
 
     def empty_cache(self, batch_size, length):
         shape = (batch_size, self.num_layers, self.heads, length, self.d_model // self.heads)
-        return [ops.zeros(shape), ops.zeros(shape)]
+        return [ops.zeros(shape, self.compute_dtype), ops.zeros(shape, self.compute_dtype)]
 
     def step(self, token, position, cache_k, cache_v, cross_kv, enc_mask):
         """One token [B] at ``position`` -> logits [B, V] and the updated caches."""

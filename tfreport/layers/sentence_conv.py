@@ -4,6 +4,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from tfreport.layers.masking import masked_fill
+
 
 @keras.saving.register_keras_serializable(package="tfreport")
 class SentenceConvEncoder(keras.layers.Layer):
@@ -39,8 +41,7 @@ class SentenceConvEncoder(keras.layers.Layer):
             steps = ops.shape(x)[1]
             inside = ops.cast(length, "int32") - (i + 1) * (self.width - 1)
             valid = ops.arange(steps)[None, :] < ops.maximum(inside, 1)[:, None]
-            neg = ops.cast(-1e9, x.dtype)
-            pooled.append(ops.max(ops.where(valid[..., None], x, neg), axis=1))
+            pooled.append(ops.max(masked_fill(x, valid[..., None]), axis=1))
         return ops.concatenate(pooled, axis=-1)
 
     def compute_output_shape(self, input_shape):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from tfreport.layers.masking import masked_fill
+
 
 @keras.saving.register_keras_serializable(package="tfreport")
 class SoftAttention(keras.layers.Layer):
@@ -30,8 +32,8 @@ class SoftAttention(keras.layers.Layer):
 
     def call(self, query, keys, values, mask):
         e = self.score(ops.tanh(keys + self.query_proj(query)[:, None, :]))[..., 0]  # [B, N]
-        e = ops.where(ops.cast(mask, "bool"), e, ops.cast(-1e9, e.dtype))
-        alpha = ops.softmax(e, axis=-1)
+        e = masked_fill(ops.cast(e, "float32"), ops.cast(mask, "bool"))
+        alpha = ops.cast(ops.softmax(e, axis=-1), values.dtype)
         return ops.sum(alpha[..., None] * values, axis=1), alpha
 
     def get_config(self):

@@ -86,20 +86,20 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     """The strategy for ``--strategy``; errors name what is missing."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown --strategy {name!r}; valid: {', '.join(STRATEGIES)}")
-    gpus = tf.config.list_logical_devices("GPU")
-    if name == "auto":
-        name = "mirrored" if len(gpus) > 1 else "one_device"
-    if name == "one_device":
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    if name == "mirrored":
-        # Without GPUs, mirror over the logical CPUs (one unless configured otherwise).
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
-    if name == "multi_worker":
+    if name == "multi_worker":  # before anything initialises TF's devices
         problem = _tf_config_error()
         if problem:
             raise ValueError(problem)
         return tf.distribute.MultiWorkerMirroredStrategy()
+    if name != "tpu":
+        gpus = tf.config.list_logical_devices("GPU")
+        if name == "auto":
+            name = "mirrored" if len(gpus) > 1 else "one_device"
+        if name == "one_device":
+            return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+        # Without GPUs, mirror over the logical CPUs (one unless configured otherwise).
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)

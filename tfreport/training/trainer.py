@@ -104,6 +104,7 @@ class Trainer:
         self._train_step = tf.function(self._distributed_step)
         self._eval_step = tf.function(self._eval, reduce_retracing=True)
         self.history: List[Dict[str, float]] = []
+        self.step_losses: List[float] = []  # this process's steps, in order
         self._decoder: Optional[Decoder] = None
         self._stop_signal: Optional[int] = None
 
@@ -253,6 +254,7 @@ class Trainer:
                     "--learning_rate or --clip_norm; the last good checkpoint is "
                     f"{os.path.join(self.model_dir, LAST)}")
             losses.append(loss)
+            self.step_losses.append(loss)
             step += 1
             rate = (i + 1 - skip) * self.plan.global_batch / max(1e-9, time.time() - start)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", ex_s=f"{rate:.1f}")
