@@ -35,6 +35,7 @@ def main(argv=None):
                         "multi_worker reads TF_CONFIG")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --model_dir from its last saved state")
+    add_bool(p, "--evaluate_test", True, "score best.keras on the test split at the end")
     p.add_argument("--quiet", action="store_true")
     add_model_flags(p)
     add_train_flags(p)
@@ -46,7 +47,8 @@ def main(argv=None):
                    model_dir=args.model_dir, logdir=args.logdir, run_name=args.run_name,
                    steps_per_epoch=args.steps_per_epoch, num_studies=args.num_studies,
                    text_summaries=args.text_summaries, feature_cache=args.feature_cache,
-                   strategy=args.strategy, resume=args.resume, quiet=args.quiet)
+                   strategy=args.strategy, resume=args.resume,
+                   evaluate_test=args.evaluate_test, quiet=args.quiet)
     train(spec, collect(args, MODEL_FLAGS), collect(args, TRAIN_FLAGS))
 
 

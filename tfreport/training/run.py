@@ -51,6 +51,7 @@ class RunSpec:
     show_samples: int = 3
     strategy: str = "auto"  # auto | one_device | mirrored | multi_worker | tpu
     resume: bool = False  # continue the run in model_dir from its saved state
+    evaluate_test: bool = True  # score best.keras on the test split at the end
     quiet: bool = False
 
 
@@ -78,7 +79,10 @@ def _resolve_configs(spec: RunSpec, preset: str, vocab_size: int, model_override
             cfg = json.load(f)
         if cfg["model"] != spec.model:
             raise ValueError(f"--resume: {saved} is a {cfg['model']} run, not {spec.model}")
-        ignored = sorted(set(model_overrides) | (set(train_overrides) - {"epochs"}))
+        ignored = sorted(
+            [k for k, v in model_overrides.items() if cfg["model_config"].get(k) != v]
+            + [k for k, v in train_overrides.items()
+               if k != "epochs" and cfg["train_config"].get(k) != v])
         if ignored:
             print(f"--resume: using the saved config; ignoring --{', --'.join(ignored)}")
         train_values = dict(cfg["train_config"])
@@ -179,7 +183,7 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
                     resume=spec.resume)
     finally:
         precision.apply("float32")  # evaluation and later models run in full precision
-    if not chief:
+    if not chief or not spec.evaluate_test:
         return {}
     return report_test(spec, model_dir, data_dir, train_cfg)
 

@@ -191,7 +191,7 @@ class Trainer:
                 best, stale = meta["best"], meta["stale"]
                 if first_step >= self.steps_per_epoch:
                     first_epoch, first_step = first_epoch + 1, 0
-                if not self.quiet:
+                if self.chief:
                     print(f"Resuming at epoch {first_epoch}, step {first_step} "
                           f"(state in {self.model_dir})")
         local_replicas = max(1, self.plan.replicas // self.plan.workers)
