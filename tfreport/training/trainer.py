@@ -71,7 +71,7 @@ class Trainer:
                  train_config: TrainConfig, model_dir: str, logdir: str,
                  train_examples: int, strategy: Optional[tf.distribute.Strategy] = None,
                  steps_per_epoch: Optional[int] = None, text_summaries: bool = True,
-                 quiet: bool = False):
+                 quiet: bool = False, write_logs: bool = True):
         self.cfg = cfg = train_config
         self.vocab = vocab
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -93,7 +93,7 @@ class Trainer:
             self.optimizer = make_optimizer(self.schedule, self.model.trainable_variables,
                                             factors, precision.needs_loss_scaling(self.policy),
                                             beta_2=cfg.adam_beta_2)
-        if self.chief:
+        if self.chief and write_logs:
             self.train_writer = tf.summary.create_file_writer(os.path.join(logdir, "train"))
             self.val_writer = tf.summary.create_file_writer(os.path.join(logdir, "val"))
         else:
@@ -142,7 +142,7 @@ class Trainer:
     # -- loop ----------------------------------------------------------------------------
     def write_hparams(self, config: dict) -> None:
         if not self.chief:
-            return
+            return  # the no-op writer would swallow them anyway; skip building them
         from tensorboard.plugins.hparams import api as hp
         with self.train_writer.as_default(step=0):
             hp.hparams(_hparams(config))

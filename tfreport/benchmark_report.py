@@ -1,0 +1,144 @@
+"""Writing a benchmark: results.md, results.csv, results.json and the per-condition chart."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import Dict, List, Optional
+
+from tfreport.benchmark import GROUPS
+from tfreport.labels import CHEXPERT_OBSERVATIONS
+from tfreport.metrics.table import COLUMNS
+from tfreport.published import published
+
+CHART = "ce_f1_per_condition.png"
+
+
+def _cell(block: dict, col: str) -> str:
+    if col not in block:
+        return ""
+    sd = block.get(col + "_sd")
+    return f"{block[col]:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
+
+
+def _seconds(value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 60:.1f} min" if value >= 60 else f"{value:.0f} s"
+
+
+def markdown(rows: List[dict], meta: dict) -> str:
+    lines = [f"# Benchmark: {meta['name']}", ""]
+    lines += [f"- Dataset: `{meta['data_dir']}` ({meta['dataset']}; test split "
+              f"{meta['counts'].get('test', '?')} studies: {meta['normal_test']} normal, "
+              f"{meta['abnormal_test']} abnormal; normal = {meta['normal_definition']})",
+              f"- Preset: {meta['preset']}; seeds: {meta['seeds']}"
+              + (" (mean ± sd)" if meta["seeds"] > 1 else ""),
+              f"- Command: `{meta['command']}`",
+              "- Scoring: pycocoevalcap 1.2 on legacy-normalised text, untruncated references "
+              "(tfreport default); each group scored as its own corpus. CE-F1: tfreport's "
+              "rule-based CheXpert labeler on prediction and reference, micro over the 14 "
+              "observations, positive only.",
+              "- Training time is the whole train.py run (training, validation, checkpoints); "
+              "decoding is best.keras on the test split after a warm-up batch.", ""]
+    cols = list(COLUMNS)
+    lines.append("| model | weights | group | studies | " + " | ".join(cols)
+                 + " | training | reports/s |")
+    lines.append("|---|---|---|---|" + "---|" * len(cols) + "---|---|")
+    for r in rows:
+        for name, _ in GROUPS:
+            block = r["groups"].get(name, {})
+            first = name == "All"
+            rate = r.get("reports_per_second")
+            lines.append(
+                f"| {r['label'] if first else ''} | {r['weights'] if first else ''} | {name} | "
+                f"{int(block['studies']) if 'studies' in block else ''} | "
+                + " | ".join(_cell(block, c) for c in cols)
+                + f" | {_seconds(r.get('train_seconds')) if first else ''} | "
+                + (f"{rate:.1f}" if first and rate else "") + " |")
+    lines += ["", "## Published results (reported, not run here)", "",
+              "Different datasets, splits, scoring and labelers: not comparable cell by cell "
+              "with the rows above.", ""]
+    pub_cols = [c for c in COLUMNS + ("CE-5-micro-F1",)]
+    lines.append("| source | model | dataset | split | scoring | group | "
+                 + " | ".join(pub_cols) + " |")
+    lines.append("|---|---|---|---|---|---|" + "---|" * len(pub_cols))
+    for p in published():
+        lines.append(f"| {p['source']} | {p['model']} | {p['dataset']} | {p['split']} | "
+                     f"{p['scoring']} | {p['group']} | "
+                     + " | ".join(f"{p[c]:.4f}" if c in p else "" for c in pub_cols) + " |")
+    lines += ["", f"![CE-F1 per condition]({CHART})", "",
+              "## Per-condition CE-F1 (mean over seeds)", ""]
+    present = [o for o in CHEXPERT_OBSERVATIONS
+               if any(r["support_per_condition"].get(o) for r in rows)]
+    lines.append("| model | " + " | ".join(present) + " |")
+    lines.append("|---|" + "---|" * len(present))
+    support = rows[0]["support_per_condition"]
+    lines.append("| (test positives) | " + " | ".join(str(support.get(o, 0)) for o in present)
+                 + " |")
+    for r in rows:
+        lines.append(f"| {r['label']} | " + " | ".join(
+            f"{r['ce_f1_per_condition'].get(o, 0):.3f}" for o in present) + " |")
+    lines += ["", "## Commands", ""]
+    for r in rows:
+        for cmd in r["commands"]:
+            lines.append(f"- {r['label']}: `{cmd}`")
+    lines.append("")
+    lines.append("Each row's resolved config is in `results.json` and in "
+                 "`runs/<row>/seed<N>/config.json`.")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(path: str, rows: List[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["model", "weights", "group", "studies"]
+                   + [x for c in COLUMNS for x in (c, c + "_sd")]
+                   + ["train_seconds", "reports_per_second"])
+        for r in rows:
+            for name, _ in GROUPS:
+                block = r["groups"].get(name, {})
+                w.writerow([r["label"], r["weights"], name, block.get("studies", "")]
+                           + [block.get(x, "") if block.get(x) is not None else ""
+                              for c in COLUMNS for x in (c, c + "_sd")]
+                           + [r.get("train_seconds") or "", r.get("reports_per_second") or ""])
+
+
+def chart(path: str, rows: List[dict]) -> None:
+    """Grouped bars: CE-F1 per observation (those with test positives), one bar per model."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    support = rows[0]["support_per_condition"]
+    present = [o for o in CHEXPERT_OBSERVATIONS if support.get(o)]
+    x = np.arange(len(present))
+    width = 0.8 / max(1, len(rows))
+    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(present) + 3), 4.5))
+    for i, r in enumerate(rows):
+        ax.bar(x + i * width - 0.4 + width / 2,
+               [r["ce_f1_per_condition"].get(o, 0.0) for o in present], width, label=r["label"])
+    ax.set_xticks(x, [f"{o}\n(n={support[o]})" for o in present], rotation=30, ha="right",
+                  fontsize=8)
+    ax.set_ylabel("CE-F1 (test)")
+    ax.set_ylim(0, 1)
+    ax.set_title("CE-F1 per condition, by model")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(out: str, rows: List[dict], meta: dict) -> Dict[str, str]:
+    """Writes the four files into ``out``; returns their paths."""
+    os.makedirs(out, exist_ok=True)
+    paths = {k: os.path.join(out, v) for k, v in
+             (("md", "results.md"), ("csv", "results.csv"), ("json", "results.json"),
+              ("png", CHART))}
+    with open(paths["md"], "w", encoding="utf-8") as f:
+        f.write(markdown(rows, meta))
+    write_csv(paths["csv"], rows)
+    with open(paths["json"], "w", encoding="utf-8") as f:
+        json.dump({"meta": meta, "rows": rows, "published": published()}, f, indent=1)
+    chart(paths["png"], rows)
+    return paths
