@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Optional, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import keras
 import numpy as np
 
 import tfreport.models  # noqa: F401  (registers the model classes for loading)
 from tfreport.decoding import Decoder
+from tfreport.text import join_report
 from tfreport.vocab import Vocabulary
 
 ArrayOrPath = Union[str, np.ndarray]
@@ -28,13 +29,30 @@ class ReportGenerator:
     """A trained model with its vocabulary: the object scripts and exports reuse."""
 
     def __init__(self, model_dir: str, checkpoint: str = "best.keras"):
+        vocab_path = os.path.join(model_dir, "vocabulary.json")
+        if not os.path.exists(vocab_path):
+            raise FileNotFoundError(f"{vocab_path}: not found; a model directory holds the "
+                                    "checkpoint, vocabulary.json and config.json")
         self.model = load_model(os.path.join(model_dir, checkpoint))
-        self.vocab = Vocabulary.load(os.path.join(model_dir, "vocabulary.json"))
-        with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
-            self.config = json.load(f)
+        self.vocab = Vocabulary.load(vocab_path)
+        config_path = os.path.join(model_dir, "config.json")
+        self.config = {}
+        if os.path.exists(config_path):
+            with open(config_path, encoding="utf-8") as f:
+                self.config = json.load(f)
         self._decoders = {}
 
-    def _image(self, image: ArrayOrPath) -> np.ndarray:
+    @classmethod
+    def from_path(cls, path: str) -> "ReportGenerator":
+        """From a model directory (its best.keras) or a ``.keras`` file inside one."""
+        if os.path.isdir(path):
+            return cls(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no such model file or directory")
+        return cls(os.path.dirname(os.path.abspath(path)), os.path.basename(path))
+
+    def image(self, image: ArrayOrPath) -> np.ndarray:
+        """A file path or an array -> [size, size, 1] float32 in 0..255."""
         import tensorflow as tf
         from tfreport.data.pipeline import decode_image
         size = self.model.config.image_size
@@ -43,23 +61,35 @@ class ReportGenerator:
                 raise FileNotFoundError(f"{image}: image file not found")
             with open(image, "rb") as f:
                 data = f.read()
+            if not data:
+                raise ValueError(f"{image}: empty file")
             try:
                 return decode_image(tf.constant(data), size).numpy()
             except tf.errors.InvalidArgumentError:
-                raise ValueError(f"{image}: unreadable image") from None
+                raise ValueError(f"{image}: unreadable image (tfreport reads PNG, JPEG, "
+                                 "BMP and GIF; convert DICOM first)") from None
         arr = np.asarray(image, np.float32)
         if arr.ndim == 3 and arr.shape[-1] == 3:
             arr = arr.mean(-1)
         arr = arr.reshape(arr.shape[0], arr.shape[1], 1) if arr.ndim == 2 else arr
         return tf.image.resize(arr, [size, size], antialias=True).numpy()
 
+    def _decoder(self, beam_size: int) -> Decoder:
+        if beam_size not in self._decoders:
+            self._decoders[beam_size] = Decoder(self.model, self.vocab, beam_size)
+        return self._decoders[beam_size]
+
+    def generate_batch(self, studies: Sequence[Tuple[ArrayOrPath, Optional[ArrayOrPath]]],
+                       beam_size: int = 3) -> List[str]:
+        """Reports for (frontal, lateral or None) pairs, decoded as one batch."""
+        frontal = np.stack([self.image(f) for f, _ in studies])
+        lateral = np.stack([self.image(l) if l is not None else np.zeros_like(frontal[0])
+                            for _, l in studies])
+        present = np.array([float(l is not None) for _, l in studies], np.float32)
+        batch = {"frontal": frontal, "lateral": lateral, "lateral_present": present}
+        return [join_report(s) for s in self._decoder(beam_size).reports(batch)]
+
     def generate(self, frontal: ArrayOrPath, lateral: Optional[ArrayOrPath] = None,
                  beam_size: int = 3) -> str:
         """One report for one study; a missing lateral view is masked out."""
-        f = self._image(frontal)[None]
-        l = self._image(lateral)[None] if lateral is not None else np.zeros_like(f)
-        batch = {"frontal": f, "lateral": l,
-                 "lateral_present": np.array([float(lateral is not None)], np.float32)}
-        if beam_size not in self._decoders:
-            self._decoders[beam_size] = Decoder(self.model, self.vocab, beam_size)
-        return " ".join(self._decoders[beam_size].reports(batch)[0])
+        return self.generate_batch([(frontal, lateral)], beam_size)[0]

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import time
 from typing import Callable, Dict, List, Optional
@@ -51,6 +52,12 @@ def save_model(model: keras.Model, path: str) -> None:
     tmp = path + ".tmp.keras"
     model.save(tmp)
     os.replace(tmp, path)
+
+
+def copy_file(src: str, dst: str) -> None:
+    """Copies atomically (via a temporary name)."""
+    shutil.copyfile(src, dst + ".tmp")
+    os.replace(dst + ".tmp", dst)
 
 
 def _hparams(config: dict) -> dict:
@@ -212,8 +219,9 @@ class Trainer:
                 record["best"] = improved
                 self.history.append(record)
                 save_model(self.model, os.path.join(self.model_dir, LAST))
-                if improved:
-                    save_model(self.model, os.path.join(self.model_dir, BEST))
+                if improved:  # the same weights: copy rather than serialise again
+                    copy_file(os.path.join(self.model_dir, LAST),
+                              os.path.join(self.model_dir, BEST))
                 checkpoint.save_state(self.model_dir, self.model, self.optimizer,
                                       self._state(epoch + 1, 0, best, stale))
                 with open(os.path.join(self.model_dir, "history.json"), "w") as f:

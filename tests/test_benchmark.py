@@ -1,0 +1,75 @@
+"""benchmark.py --quick: every row trains, is scored for All/Normal/Abnormal, and the four
+output files agree with each other; --reuse picks finished rows up."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+from tfreport.metrics.table import COLUMNS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROWS = ["cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna", "m2_transformer (ResNet50)",
+        "m2_transformer (DenseNet121)", "m2_transformer (dual)", "most frequent training report"]
+
+
+def bench(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "benchmark.py"),
+                           *map(str, args)], capture_output=True, text=True, timeout=1200)
+
+
+def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
+    out = str(tmp_path / "bench")
+    run = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet")
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.load(open(os.path.join(out, "results.json")))
+    rows = result["rows"]
+    assert [r["label"] for r in rows] == ROWS
+    n_test = len(json.load(open(os.path.join(tiny_data, "test_split.json"))))
+    for r in rows:
+        groups = r["groups"]
+        assert groups["All"]["studies"] == n_test
+        assert groups["Normal"]["studies"] + groups["Abnormal"]["studies"] == n_test
+        for col in COLUMNS:
+            assert 0.0 <= groups["All"][col] <= 10.0, (r["label"], col)
+        if r["model"]:
+            assert r["train_seconds"] > 0 and r["reports_per_second"] > 0
+            assert r["commands"][0].startswith("python scripts/train.py --model " + r["model"])
+            assert r["config"]["model"] == r["model"]
+    by_label = {r["label"]: r for r in rows}
+    assert by_label["m2_transformer (dual)"]["config"]["model_config"]["backbone"] == "dual"
+    assert by_label["m2_transformer (dual)"]["weights"].startswith("ResNet50: random init")
+    assert by_label["most frequent training report"]["train_seconds"] is None
+
+    # the most-frequent row is exactly that report, scored as the table says
+    from tfreport import baselines
+    from tfreport.metrics import nlg
+    preds = json.load(open(os.path.join(out, "runs", "most_frequent", "seed0",
+                                        "predictions_test.json")))
+    assert set(preds.values()) == {baselines.most_frequent_report(tiny_data)}
+    from tfreport.evaluation import references
+    bleu4 = nlg.score(preds, references(tiny_data, "test"), metrics=("BLEU-4",))["BLEU-4"]
+    assert abs(by_label["most frequent training report"]["groups"]["All"]["BLEU-4"] - bleu4) < 1e-9
+
+    table = open(os.path.join(out, "results.md")).read()
+    for label in ROWS:
+        assert f"| {label} |" in table
+    assert "reported, not run here" in table and "| legacy project (TF1) | MRNA |" in table
+    assert "![CE-F1 per condition](ce_f1_per_condition.png)" in table
+    with open(os.path.join(out, "results.csv")) as f:
+        csv_rows = list(csv.DictReader(f))
+    assert len(csv_rows) == 3 * len(ROWS)
+    assert float(csv_rows[0]["BLEU-4"]) == rows[0]["groups"]["All"]["BLEU-4"]
+    assert open(os.path.join(out, "ce_f1_per_condition.png"), "rb").read(4) == b"\x89PNG"
+
+    again = bench("--quick", "--data_dir", tiny_data, "--out", out, "--reuse", "--quiet",
+                  "--models", "cnn_rnn", "most_frequent")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "cnn_rnn] seed 0: reusing" in again.stdout
+    assert json.load(open(os.path.join(out, "results.json")))["rows"][0]["groups"] == \
+        rows[0]["groups"]
+
+
+def test_unknown_row_is_a_clear_error(tmp_path):
+    run = bench("--out", str(tmp_path), "--models", "resnet")
+    assert run.returncode == 2 and "unknown --models resnet" in run.stderr

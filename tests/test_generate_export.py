@@ -1,0 +1,118 @@
+"""generate.py (legacy flags and folder mode) and the SavedModel export agree on every report."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from model_helpers import overfit, tiny_batch, tiny_model
+from tfreport.export import ids_to_text
+from tfreport.text import join_report
+from tfreport.vocab import END_ID, PAD_ID, START_ID
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def script(name, *args):
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", name), *map(str, args)],
+                         capture_output=True, text=True, timeout=600)
+    return out
+
+
+def raw_image(tiny_raw, uid, view):
+    return os.path.join(tiny_raw, "images", f"{uid}_IM-{uid:04d}-{view}.dcm.png")
+
+
+@pytest.fixture(scope="module", params=["m2_transformer", "mrna"])
+def model_dir(request, tiny_data, tiny_vocab, tmp_path_factory):
+    """A briefly trained tiny model saved as a model directory."""
+    keras.utils.set_random_seed(0)
+    model = tiny_model(request.param, len(tiny_vocab))
+    overfit(model, tiny_batch(tiny_data, model, n=8), steps=60)
+    out = tmp_path_factory.mktemp(request.param)
+    model.save(str(out / "best.keras"))
+    shutil.copy(os.path.join(tiny_data, "vocabulary.json"), out / "vocabulary.json")
+    return str(out)
+
+
+def test_ids_to_text_matches_the_vocabulary(tiny_vocab):
+    rng = np.random.default_rng(0)
+    words = [4, 5, 6, 7, 8]
+    flat = rng.choice(words + [END_ID] * 3, size=(64, 20)).astype(np.int32)
+    flat[0] = [4, 5, END_ID, END_ID, 6] + [PAD_ID] * 15  # closing empty sentence
+    flat[1] = [END_ID] + [4] * 19  # empty report
+    flat[2] = [4] * 20  # cut at the maximum length mid-sentence
+    got = ids_to_text(tf.constant(flat), tf.constant(tiny_vocab.tokens), False).numpy()
+    for row, text in zip(flat, got):
+        assert text.decode() == join_report(tiny_vocab.decode_flat(row))
+    grid = rng.choice(words + [END_ID, PAD_ID, START_ID], size=(64, 4, 6)).astype(np.int32)
+    grid[0, 1] = [END_ID] + [4] * 5  # the second sentence is empty: the report ends there
+    got = ids_to_text(tf.constant(grid), tf.constant(tiny_vocab.tokens), True).numpy()
+    for row, text in zip(grid, got):
+        assert text.decode() == join_report(tiny_vocab.decode_report(row))
+
+
+def test_generate_and_export_write_the_same_report(model_dir, tiny_raw, tmp_path):
+    frontal, lateral = raw_image(tiny_raw, 3, 1001), raw_image(tiny_raw, 3, 2001)
+    out = script("generate.py", "--img_frontal_path", frontal, "--img_lateral_path", lateral,
+                 "--model_path", model_dir, "--beam_size", 2)
+    assert out.returncode == 0, out.stderr[-3000:]
+    printed = out.stdout.strip()
+    assert printed  # a non-empty report
+
+    exported = str(tmp_path / "saved")
+    out = script("export.py", "--model_path", os.path.join(model_dir, "best.keras"),
+                 "--out", exported, "--beam_size", 2)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert not os.path.exists(exported + ".partial")
+    serve = tf.saved_model.load(exported).signatures["serving_default"]
+    data = [open(p, "rb").read() for p in (frontal, lateral)]
+    served = serve(frontal=tf.constant(data[:1]), lateral=tf.constant(data[1:]))["report"]
+    assert served.numpy()[0].decode() == printed
+
+    # a missing lateral view: an empty string there, no --img_lateral_path here
+    out = script("generate.py", "--img_frontal_path", frontal, "--model_path", model_dir,
+                 "--beam_size", 2)
+    assert out.returncode == 0, out.stderr[-3000:]
+    served = serve(frontal=tf.constant(data[:1]), lateral=tf.constant([b""]))["report"]
+    assert served.numpy()[0].decode() == out.stdout.strip()
+
+
+def test_folder_mode_skips_a_bad_study_and_writes_the_rest(model_dir, tiny_raw, tmp_path):
+    folder = tmp_path / "studies"
+    for uid in (1, 2):  # one sub-folder per study
+        (folder / f"s{uid}").mkdir(parents=True)
+        shutil.copy(raw_image(tiny_raw, uid, 1001), folder / f"s{uid}" / "frontal.png")
+        shutil.copy(raw_image(tiny_raw, uid, 2001), folder / f"s{uid}" / "lateral.png")
+    shutil.copy(raw_image(tiny_raw, 3, 1001), folder / "s3_frontal.png")  # flat, frontal only
+    (folder / "s4").mkdir()
+    (folder / "s4" / "frontal.png").write_bytes(b"not an image")
+    out_path = str(tmp_path / "preds.jsonl")
+    out = script("generate.py", "--images_dir", folder, "--out", out_path,
+                 "--model_path", model_dir, "--beam_size", 1, "--quiet")
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = [json.loads(x) for x in open(out_path)]
+    assert [x["id"] for x in lines] == ["s1", "s2", "s3"]
+    assert "s4" in out.stderr and "frontal.png: unreadable image" in out.stderr
+
+    from tfreport.inference import ReportGenerator
+    gen = ReportGenerator.from_path(model_dir)
+    assert lines[2]["report"] == gen.generate(raw_image(tiny_raw, 3, 1001), None, beam_size=1)
+
+
+def test_bad_paths_give_clear_errors(model_dir, tiny_raw, tmp_path):
+    out = script("generate.py", "--img_frontal_path", tmp_path / "missing.png",
+                 "--model_path", model_dir)
+    assert out.returncode == 2 and "missing.png: image file not found" in out.stderr
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG broken")
+    out = script("generate.py", "--img_frontal_path", bad, "--model_path", model_dir)
+    assert out.returncode == 2 and "bad.png: unreadable image" in out.stderr
+    out = script("generate.py", "--img_frontal_path", raw_image(tiny_raw, 1, 1001),
+                 "--model_path", tmp_path / "nope")
+    assert out.returncode == 2 and "nope: no such model file or directory" in out.stderr
