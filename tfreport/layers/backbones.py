@@ -25,12 +25,22 @@ def _applications(name: str):
     }[name]
 
 
+PRETRAINED_FILE = "backbone.weights.h5"  # what pretrain_backbone.py writes into its --out
+
+
 def resolve_weights(weights: Optional[str], name: str) -> Optional[str]:
-    """'none' -> None, 'imagenet' -> 'imagenet', anything else must be an existing file."""
+    """'none' -> None, 'imagenet' -> 'imagenet', a pretrain_backbone.py output directory ->
+    its weights file; anything else must be an existing file."""
     if weights in (None, "", "none"):
         return None
     if weights == "imagenet":
         return "imagenet"
+    if os.path.isdir(weights):
+        inside = os.path.join(weights, PRETRAINED_FILE)
+        if not os.path.exists(inside):
+            raise FileNotFoundError(f"--backbone_weights {weights}: a directory without "
+                                    f"{PRETRAINED_FILE} (pretrain_backbone.py's output)")
+        return inside
     if not os.path.exists(weights):
         raise FileNotFoundError(f"--backbone_weights {weights}: no such file for backbone {name}")
     return weights
@@ -54,27 +64,13 @@ def small_cnn(image_size: int, width: int = 32, name: str = "small") -> keras.Mo
     return keras.Model(inp, x, name=name)
 
 
-def keras_application(name: str, image_size: int, weights: Optional[str]) -> keras.Model:
-    """A keras.applications backbone with its own preprocessing in front."""
-    weights = resolve_weights(weights, name)
+def keras_application(name: str, image_size: int) -> keras.Model:
+    """A keras.applications backbone (random init) with its own preprocessing in front."""
     ctor, preprocess = _applications(name)
     inp = keras.Input((image_size, image_size, 1))
     rgb = layers.Concatenate()([inp, inp, inp])
     x = layers.Lambda(preprocess, name=f"{name}_preprocess")(rgb)
-    file_weights = weights not in (None, "imagenet")
-    try:
-        net = ctor(include_top=False, weights=None if file_weights else weights,
-                   input_shape=(image_size, image_size, 3))
-    except Exception as e:  # offline machines cannot download imagenet weights
-        if weights == "imagenet":
-            raise RuntimeError(
-                f"could not download Keras' ImageNet weights for {name} ({e}). This machine "
-                "may be offline: download them on a machine with network access (see README, "
-                "'Backbone weights') and pass --backbone_weights PATH, or use none") from None
-        raise
-    if file_weights:
-        from tfreport.layers.weights import load_backbone_weights
-        load_backbone_weights(net, weights)
+    net = ctor(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
     return keras.Model(inp, net(x), name=name)
 
 
@@ -82,17 +78,61 @@ def build_backbone(name: str, image_size: int, weights: Optional[str] = None,
                    weights_dual: Optional[str] = None, width: int = 32) -> keras.Model:
     """Any backbone by name; ``weights`` is imagenet|none|PATH (for dual: the ResNet50
     branch, with ``weights_dual`` for the DenseNet121 branch)."""
+    net = backbone_architecture(name, image_size, width)
+    load_weights(net, name, weights, weights_dual)
+    return net
+
+
+def backbone_architecture(name: str, image_size: int, width: int = 32) -> keras.Model:
+    """The network alone, randomly initialised (see :func:`load_weights`)."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
     if name == "small":
-        net = small_cnn(image_size, width)
-        if weights not in (None, "", "none"):
-            from tfreport.layers.weights import load_backbone_weights
-            load_backbone_weights(net, resolve_weights(weights, name))
-        return net
+        return small_cnn(image_size, width)
     if name != "dual":
-        return keras_application(name, image_size, weights)
+        return keras_application(name, image_size)
     inp = keras.Input((image_size, image_size, 1))
-    a = keras_application("resnet50", image_size, weights)(inp)
-    b = keras_application("densenet121", image_size, weights_dual)(inp)
+    a = keras_application("resnet50", image_size)(inp)
+    b = keras_application("densenet121", image_size)(inp)
     return keras.Model(inp, layers.Concatenate(name="dual_concat")([a, b]), name="dual")
+
+
+def _inner(wrapper: keras.Model) -> keras.Model:
+    """The keras.applications network inside a preprocessing wrapper."""
+    return [layer for layer in wrapper.layers if isinstance(layer, keras.Model)][-1]
+
+
+def _imagenet(name: str, net: keras.Model) -> None:
+    ctor, _ = _applications(name)
+    try:
+        source = ctor(include_top=False, weights="imagenet", input_shape=net.input_shape[1:])
+    except Exception as e:  # offline machines cannot download imagenet weights
+        raise RuntimeError(
+            f"could not download Keras' ImageNet weights for {name} ({e}). This machine "
+            "may be offline: download them on a machine with network access (see README, "
+            "'Backbone weights') and pass --backbone_weights PATH, or use none") from None
+    net.set_weights(source.get_weights())
+
+
+def load_weights(net: keras.Model, name: str, weights: Optional[str],
+                 weights_dual: Optional[str] = None) -> None:
+    """Loads imagenet|PATH weights into a built backbone (nothing for none).
+
+    Runs eagerly, after the model is built: weights assigned while Keras traces a model's
+    first call symbolically would be lost."""
+    from tfreport.layers.weights import load_backbone_weights
+    if name == "dual":
+        wrappers = {layer.name: layer for layer in net.layers if isinstance(layer, keras.Model)}
+        load_weights(wrappers["resnet50"], "resnet50", weights)
+        load_weights(wrappers["densenet121"], "densenet121", weights_dual)
+        return
+    weights = resolve_weights(weights, name)
+    if weights is None:
+        return
+    target = net if name == "small" else _inner(net)
+    if weights == "imagenet":
+        if name == "small":
+            raise ValueError("the small backbone has no ImageNet weights")
+        _imagenet(name, target)
+    else:
+        load_backbone_weights(target, weights)

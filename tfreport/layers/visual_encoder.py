@@ -6,7 +6,7 @@ from typing import Optional
 import keras
 from keras import ops
 
-from tfreport.layers.backbones import build_backbone
+from tfreport.layers.backbones import backbone_architecture, load_weights
 
 
 @keras.saving.register_keras_serializable(package="tfreport")
@@ -33,8 +33,7 @@ class VisualEncoder(keras.layers.Layer):
 
     def build(self, input_shape=None):
         def make(suffix):
-            net = build_backbone(self.backbone_name, self.image_size, self.weights_path,
-                                 self.weights_dual, self.width)
+            net = backbone_architecture(self.backbone_name, self.image_size, self.width)
             net.name = net.name + suffix  # unique names when the views have their own
             net.trainable = self.trainable_backbone
             return net
@@ -46,6 +45,13 @@ class VisualEncoder(keras.layers.Layer):
             self.lateral_net.build(shape)
         self.channels = int(self.frontal_net.output.shape[-1])
         super().build(input_shape)
+
+    def load_pretrained(self) -> None:
+        """Loads the configured imagenet|PATH weights into each view's backbone; call it
+        eagerly once the encoder is built (ReportModel.build_all does)."""
+        nets = [self.frontal_net] + ([] if self.share_views else [self.lateral_net])
+        for net in nets:
+            load_weights(net, self.backbone_name, self.weights_path, self.weights_dual)
 
     def call(self, frontal, lateral, lateral_present, training=None):
         # A frozen backbone always runs BatchNorm in inference mode (never the legacy bug

@@ -161,9 +161,12 @@ class ReportModel(keras.Model):
             "report": ops.full((batch_size, c.max_sentences, c.max_words), PAD_ID, "int32"),
         }
 
-    def build_all(self):
-        """Creates every weight by running one dummy batch."""
+    def build_all(self, pretrained: bool = True):
+        """Creates every weight by running one dummy batch, then loads the backbone's
+        configured weights (``pretrained=False`` when the weights come from a saved model)."""
         self(self.dummy_inputs(), training=False)
+        if pretrained:
+            self.visual_encoder.load_pretrained()
         return self
 
     def get_config(self):
@@ -172,7 +175,7 @@ class ReportModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         model = cls(**config)
-        model.build_all()
+        model.build_all(pretrained=False)  # the saved weights are loaded next
         return model
 
 
