@@ -33,6 +33,8 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=1, help="train each row N times; mean ± sd")
     p.add_argument("--epochs", type=int, default=None, help="override the preset for every row")
     p.add_argument("--steps_per_epoch", type=int, default=None)
+    p.add_argument("--frozen_backbone", action="store_true",
+                   help="freeze every backbone and train from cached features (fast on a CPU)")
     p.add_argument("--quick", action="store_true",
                    help="a tiny demo dataset and tiny settings (the CI smoke run)")
     p.add_argument("--reuse", action="store_true", help="reuse rows that already finished")
@@ -73,6 +75,8 @@ def main(argv=None):
         train_overrides["epochs"] = args.epochs
     if args.deterministic:
         train_overrides["deterministic"] = True
+    if args.frozen_backbone:
+        model_overrides["trainable_backbone"] = False
 
     rows = benchmark.default_rows(args.resnet_weights, args.densenet_weights)
     if args.models:
@@ -80,7 +84,8 @@ def main(argv=None):
     settings = benchmark.Settings(data_dir=data_dir, out=args.out, preset=args.preset,
                                   model_overrides=model_overrides,
                                   train_overrides=train_overrides, steps_per_epoch=steps,
-                                  seeds=args.seeds, reuse=args.reuse, quiet=args.quiet)
+                                  seeds=args.seeds, feature_cache=args.frozen_backbone,
+                                  reuse=args.reuse, quiet=args.quiet)
     results = benchmark.run(rows, settings)
     definitions = {"demo": "the study has no findings", "iu_xray": "MeSH is exactly 'normal'",
                    "mimic_cxr": "CheXpert No Finding is 1"}
@@ -90,7 +95,7 @@ def main(argv=None):
             "abnormal_test": summary["abnormal"].get("test", 0),
             "normal_definition": definitions.get(summary["dataset"], "see the dataset"),
             "preset": args.preset or ("demo" if summary["dataset"] == "demo" else "legacy"),
-            "seeds": args.seeds, "quick": args.quick,
+            "seeds": args.seeds, "quick": args.quick, "frozen_backbone": args.frozen_backbone,
             "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     paths = benchmark_report.write(args.out, results, meta)
     print(open(paths["md"], encoding="utf-8").read().split("## Published")[0])

@@ -67,6 +67,7 @@ class Settings:
     train_overrides: Dict = dataclasses.field(default_factory=dict)
     steps_per_epoch: Optional[int] = None
     seeds: int = 1
+    feature_cache: bool = False  # frozen backbones, trained from cached features
     reuse: bool = False
     quiet: bool = False
 
@@ -86,6 +87,8 @@ def train_command(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]
         cmd += ["--preset", s.preset]
     if s.steps_per_epoch:
         cmd += ["--steps_per_epoch", str(s.steps_per_epoch)]
+    if s.feature_cache:
+        cmd += ["--feature_cache", "true"]
     for k, v in {**s.model_overrides, **row.overrides}.items():
         cmd += _flag(k, v)
     for k, v in {**s.train_overrides, "seed": seed}.items():
@@ -165,7 +168,8 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
         spec = RunSpec(model=row.model, preset=s.preset, data_dir=s.data_dir,
                        model_dir=row_dir, logdir=os.path.join(s.out, "summary"),
                        run_name=f"{row.key}-seed{seed}", steps_per_epoch=s.steps_per_epoch,
-                       evaluate_test=False, show_samples=0, quiet=s.quiet)
+                       feature_cache=s.feature_cache, evaluate_test=False, show_samples=0,
+                       quiet=s.quiet)
         start = time.perf_counter()
         train(spec, {**s.model_overrides, **row.overrides},
               {**s.train_overrides, "seed": seed})
