@@ -181,11 +181,21 @@ class ReportModel(keras.Model):
 
 def flatten_report(report, max_tokens: int):
     """[B, S, W] sentence grid -> [B, max_tokens] flat targets: every sentence's words and
-    ``</S>``, then the empty sentence's lone ``</S>`` that ends the report; PAD after."""
-    import tensorflow as tf
-    flat = tf.reshape(report, [tf.shape(report)[0], -1])
-    ragged = tf.ragged.boolean_mask(flat, tf.not_equal(flat, PAD_ID))
-    return ragged.to_tensor(default_value=PAD_ID, shape=[None, max_tokens])
+    ``</S>``, then the empty sentence's lone ``</S>`` that ends the report; PAD after.
+
+    Dense ops only (a sort that moves the PADs to the end), so the step XLA-compiles."""
+    b = ops.shape(report)[0]
+    n = report.shape[1] * report.shape[2]
+    flat = ops.reshape(report, (b, n))
+    keep = ops.not_equal(flat, PAD_ID)
+    index = ops.arange(n, dtype="int32")[None, :]
+    order = ops.argsort(ops.where(keep, index, index + n), axis=1)  # unique keys: stable
+    packed = ops.take_along_axis(flat, order, axis=1)
+    kept = ops.sum(ops.cast(keep, "int32"), axis=1, keepdims=True)
+    packed = ops.where(index < kept, packed, ops.cast(PAD_ID, packed.dtype))
+    if n >= max_tokens:
+        return packed[:, :max_tokens]
+    return ops.pad(packed, ((0, 0), (0, max_tokens - n)), constant_values=PAD_ID)
 
 
 class FlatReportModel(ReportModel):

@@ -54,6 +54,11 @@ def save_model(model: keras.Model, path: str) -> None:
     os.replace(tmp, path)
 
 
+def _tensors(batch: dict) -> dict:
+    """The batch without its string fields (ids), which XLA cannot take as arguments."""
+    return {k: v for k, v in batch.items() if v.dtype != tf.string}
+
+
 def copy_file(src: str, dst: str) -> None:
     """Copies atomically (via a temporary name)."""
     shutil.copyfile(src, dst + ".tmp")
@@ -242,7 +247,7 @@ class Trainer:
         cfg = self.cfg
         per_replica = self.plan.per_replica
         dist = self.strategy.distribute_datasets_from_function(
-            lambda ctx: train_fn(epoch, skip * local_replicas, ctx, per_replica))
+            lambda ctx: train_fn(epoch, skip * local_replicas, ctx, per_replica).map(_tensors))
         iterator = iter(dist)
         start, losses = time.time(), []
         step = (epoch - 1) * self.steps_per_epoch + skip

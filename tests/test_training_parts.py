@@ -1,0 +1,122 @@
+"""The trainer's parts: schedules, the backbone's own learning rate, early stopping, NaN,
+XLA, TensorBoard contents."""
+import glob
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from model_helpers import TINY
+from tfreport.data import pipeline
+from tfreport.models import build_model, make_config
+from tfreport.training.config import TrainConfig
+from tfreport.training.optimizer import ReportAdam
+from tfreport.training.schedules import Noam, StepDecay, make_schedule
+from tfreport.training.trainer import Trainer, TrainingDiverged
+
+
+def test_step_decay_is_the_legacy_schedule():
+    s = StepDecay(1e-4, 0.9, 5, steps_per_epoch=100)
+    assert float(s(0)) == pytest.approx(1e-4)
+    assert float(s(499)) == pytest.approx(1e-4)  # epoch 4
+    assert float(s(500)) == pytest.approx(0.9e-4)  # epoch 5
+    assert float(s(1500)) == pytest.approx(1e-4 * 0.9 ** 3)
+
+
+def test_noam_warms_up_to_its_peak_then_decays_as_inverse_sqrt():
+    s = Noam(peak=4.4e-4, warmup_steps=100)
+    assert float(s(0)) == pytest.approx(4.4e-6)  # step 1 of 100
+    assert float(s(99)) == pytest.approx(4.4e-4)  # the peak, at step = warm-up
+    assert float(s(399)) == pytest.approx(4.4e-4 * 0.5)  # sqrt(100 / 400)
+    # the transformer's formula, rescaled: d**-0.5 * min(s**-0.5, s * w**-1.5)
+    d, w = 512, 100
+    for step in (1, 50, 100, 1000):
+        paper = d ** -0.5 * min(step ** -0.5, step * w ** -1.5)
+        assert float(s(step - 1)) / 4.4e-4 == pytest.approx(paper / (d ** -0.5 * w ** -0.5))
+    cfg = TrainConfig(epochs=10, lr_schedule="noam", warmup=0.25, learning_rate=1e-3)
+    assert make_schedule(cfg, steps_per_epoch=40).warmup_steps == 100
+
+
+def test_backbone_learning_rate_factor():
+    """Adam's first step moves a variable by about lr; the backbone's by its own lr."""
+    head, backbone = keras.Variable(np.zeros(3, "float32")), keras.Variable(np.zeros(3, "float32"))
+    opt = ReportAdam(learning_rate=1e-3, lr_factors={backbone.path: 0.1})
+    opt.build([head, backbone])
+    g = tf.constant([1.0, -2.0, 0.5])
+    opt.apply([g, g], [head, backbone])
+    np.testing.assert_allclose(np.abs(head.numpy()), 1e-3, rtol=1e-3)
+    np.testing.assert_allclose(np.abs(backbone.numpy()), 1e-4, rtol=1e-3)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="unknown --lr_schedule 'cosine'"):
+        TrainConfig(lr_schedule="cosine")
+    with pytest.raises(ValueError, match="--warmup is a fraction"):
+        TrainConfig(warmup=5)
+    with pytest.raises(ValueError, match="--batch_size must be at least 1"):
+        TrainConfig(batch_size=0)
+
+
+def _trainer(tiny_data, tiny_vocab, tmp_path, **cfg):
+    keras.utils.set_random_seed(0)
+    mc = make_config("cnn_rnn", "demo", vocab_size=len(tiny_vocab), **TINY)
+    tc = TrainConfig(**{**dict(epochs=3, batch_size=4, beam_size=1, val_samples=4,
+                               mixed_precision="off", learning_rate=3e-3), **cfg})
+    trainer = Trainer(lambda: build_model("cnn_rnn", mc), tiny_vocab, tc, str(tmp_path / "m"),
+                      str(tmp_path / "logs"), 32, steps_per_epoch=2, quiet=True)
+
+    def train_fn(epoch, skip, ctx, per_replica):
+        return pipeline.dataset(tiny_data, "train", batch_size=per_replica, image_size=32,
+                                max_sentences=4, max_words=12, training=True, epoch=epoch,
+                                skip_batches=skip, input_context=ctx)
+    val = pipeline.dataset(tiny_data, "val", batch_size=8, image_size=32, max_sentences=4,
+                           max_words=12)
+    return trainer, train_fn, val
+
+
+def test_early_stopping_and_best_checkpoint_follow_validation(tiny_data, tiny_vocab, tmp_path):
+    from tfreport.evaluation import references
+    trainer, train_fn, val = _trainer(tiny_data, tiny_vocab, tmp_path, epochs=6,
+                                      early_stopping=1, learning_rate=1e-9)
+    history = trainer.fit(train_fn, val, references(tiny_data, "val"))
+    # a learning rate of ~0 never improves on epoch 1: stop after one stale epoch
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert [r["best"] for r in history] == [True, False]
+
+
+def test_nan_loss_stops_with_a_clear_message(tiny_data, tiny_vocab, tmp_path):
+    trainer, train_fn, _ = _trainer(tiny_data, tiny_vocab, tmp_path)
+    w = trainer.model.trainable_variables[-1]
+    w.assign(np.full(w.shape, np.nan, "float32"))
+    with pytest.raises(TrainingDiverged, match="loss is nan at epoch 1, step 0"):
+        trainer.fit(train_fn, None)
+
+
+def test_jit_compiled_step_trains(tiny_data, tiny_vocab, tmp_path):
+    trainer, train_fn, _ = _trainer(tiny_data, tiny_vocab, tmp_path, jit_compile=True, epochs=3)
+    trainer.fit(train_fn, None)
+    losses = trainer.step_losses
+    assert len(losses) == 6 and all(math.isfinite(v) for v in losses)
+    assert losses[-1] < losses[0]
+
+
+def test_tensorboard_holds_what_the_issue_lists(tiny_data, tiny_vocab, tmp_path):
+    from tfreport.evaluation import references
+    trainer, train_fn, val = _trainer(tiny_data, tiny_vocab, tmp_path, epochs=5)
+    trainer.write_hparams({"model": "cnn_rnn", "train_config": {"batch_size": 4}})
+    trainer.fit(train_fn, val, references(tiny_data, "val"))
+    trainer.train_writer.flush()
+    trainer.val_writer.flush()
+    tags = {}
+    for sub in ("train", "val"):
+        for path in glob.glob(os.path.join(str(tmp_path / "logs"), sub, "events.out.tfevents.*")):
+            for event in tf.compat.v1.train.summary_iterator(path):
+                for v in event.summary.value:
+                    tags.setdefault(sub, set()).add(v.tag)
+    assert {"loss", "learning_rate", "examples_per_second", "config",
+            "_hparams_/session_start_info"} <= tags["train"]
+    assert {"loss", "BLEU-4", "CIDEr", "sample_reports"} <= tags["val"]
+    assert any(t.startswith("sample_images") for t in tags["val"])
