@@ -9,7 +9,7 @@ import argparse
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import run_main
+from tfreport.cli import add_seed_flags, run_main
 
 
 def main(argv=None):
@@ -22,12 +22,21 @@ def main(argv=None):
     p.add_argument("--uncertain", type=int, choices=[0, 1], default=0)
     p.add_argument("--block_trigrams", action="store_true",
                    help="never repeat a trigram while decoding")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="95%% bootstrap intervals from N resamples of the studies (e.g. 1000)")
+    add_seed_flags(p)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    if args.bootstrap < 0:
+        p.error("--bootstrap must be 0 or more")
+    if args.deterministic:
+        import tensorflow as tf
+        tf.config.experimental.enable_op_determinism()
     from tfreport.evaluation import evaluate
     from tfreport.metrics.table import markdown
     result = evaluate(args.model_dir, args.data_dir, args.split, args.beam_size,
-                      args.checkpoint, args.uncertain, args.quiet, args.block_trigrams)
+                      args.checkpoint, args.uncertain, args.quiet, args.block_trigrams,
+                      bootstrap=args.bootstrap, seed=args.seed or 0)
     print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
     print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
           f"metrics_{args.split}.json, metrics_{args.split}.md")

@@ -4,14 +4,15 @@
 
 Each file is a JSON object {id: report text}; N.json is {id: true|false}. Prints one JSON
 object: BLEU-1..4, METEOR, ROUGE-L, CIDEr, the CE figures and, with --normal, a "groups"
-block with "normal" and "abnormal".
+block with "normal" and "abnormal". --bootstrap 1000 adds "ci": {metric: [low, high]}, 95%
+intervals from resampling the studies (seeded by --seed).
 """
 import argparse
 import json
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import load_json_object, run_main
+from tfreport.cli import add_seed_flags, load_json_object, run_main
 
 
 def main(argv=None):
@@ -23,7 +24,12 @@ def main(argv=None):
                    help="count uncertain CheXpert labels as 0 (default) or 1")
     p.add_argument("--predicted_labels", default=None, help="external label CSV for the predictions")
     p.add_argument("--reference_labels", default=None, help="external label CSV for the references")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="95%% bootstrap intervals ('ci') from N resamples of the studies")
+    add_seed_flags(p)
     args = p.parse_args(argv)
+    if args.bootstrap < 0:
+        p.error("--bootstrap must be 0 or more")
     from tfreport.labeler import read_label_csv
     from tfreport.metrics.scoring import score
     preds = load_json_object(args.predictions, str)
@@ -32,7 +38,7 @@ def main(argv=None):
     pl = read_label_csv(args.predicted_labels, list(preds)) if args.predicted_labels else None
     rl = read_label_csv(args.reference_labels, list(refs)) if args.reference_labels else None
     result = score(preds, refs, normal, uncertain=args.uncertain, predicted_labels=pl,
-                   reference_labels=rl)
+                   reference_labels=rl, bootstrap=args.bootstrap, seed=args.seed or 0)
     print(json.dumps(result, indent=1))
 
 

@@ -65,8 +65,10 @@ def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "t
 
 def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
              beam_size: int = 3, checkpoint: str = "best.keras", uncertain: int = 0,
-             quiet: bool = False, block_trigrams: bool = False) -> dict:
-    """Decodes a split with a trained model and scores it (all, normal, abnormal).
+             quiet: bool = False, block_trigrams: bool = False, bootstrap: int = 0,
+             seed: int = 0) -> dict:
+    """Decodes a split with a trained model and scores it (all, normal, abnormal), with
+    ``bootstrap`` resamples for 95% intervals when asked.
 
     Writes ``predictions_<split>.json``, ``metrics_<split>.json`` and ``metrics_<split>.md``
     into the model directory and returns the metrics.
@@ -77,7 +79,8 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
                                                      checkpoint, quiet, block_trigrams)
     refs = references(data_dir, split)
     normal = normal_flags(ds)
-    result = scoring.score(predictions, refs, normal, uncertain=uncertain)
+    result = scoring.score(predictions, refs, normal, uncertain=uncertain, bootstrap=bootstrap,
+                           seed=seed)
     result.update(split=split, beam_size=beam_size, block_trigrams=block_trigrams,
                   checkpoint=checkpoint, data_dir=data_dir,
                   scoring="tfreport default: untruncated references, legacy-normalised text")

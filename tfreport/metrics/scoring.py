@@ -27,10 +27,13 @@ def score_group(predictions: Mapping[str, str], references: Mapping[str, str],
 def score(predictions: Mapping[str, str], references: Mapping[str, str],
           normal: Optional[Mapping[str, bool]] = None, uncertain: int = 0,
           predicted_labels: Optional[Labels] = None, reference_labels: Optional[Labels] = None,
-          metrics=None) -> dict:
+          metrics=None, bootstrap: int = 0, seed: int = 0) -> dict:
     """Scores predictions against references; with ``normal`` ({id: bool}) the normal and
     abnormal studies are also scored, each as its own corpus (ids without a flag are left
-    out of both groups). Labels default to tfreport's labeler on each text."""
+    out of both groups). Labels default to tfreport's labeler on each text.
+
+    ``bootstrap`` > 0 adds ``ci``, {metric: [low, high]} 95% intervals over that many
+    resamples of the studies (seeded), to the whole and to each group."""
     if not predictions:
         raise ValueError("no predictions to score")
     missing = [k for k in predictions if k not in references]
@@ -41,6 +44,7 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
     result = score_group(predictions, references, pl, rl, uncertain, metrics)
     result["CE-labeler"] = ("external labels" if predicted_labels is not None
                             else "tfreport rule-based labeler")
+    subsets = {None: list(predictions)}
     if normal is not None:
         groups: Dict[str, dict] = {}
         for name, flag in (("normal", True), ("abnormal", False)):
@@ -48,5 +52,15 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
             if ids:
                 groups[name] = score_group({k: predictions[k] for k in ids}, references, pl, rl,
                                            uncertain, metrics)
+                subsets[name] = ids
         result["groups"] = groups
+    if bootstrap:
+        from tfreport.metrics import bootstrap as boot
+        with boot.open_meteor() as meteor:
+            for name, ids in subsets.items():
+                stats = boot.collect({k: predictions[k] for k in ids}, references, pl, rl,
+                                     uncertain, meteor)
+                block = result if name is None else result["groups"][name]
+                block["ci"] = boot.intervals(stats, bootstrap, seed, meteor)
+        result["bootstrap"] = {"resamples": bootstrap, "seed": seed, "level": boot.LEVEL}
     return result

@@ -13,14 +13,26 @@ def group_rows(result: Mapping) -> List[tuple]:
     return rows
 
 
+def cell(block: Mapping, col: str) -> str:
+    """"0.1234", or "0.1234 [0.1100, 0.1350]" with a bootstrap interval."""
+    if col not in block:
+        return ""
+    ci = block.get("ci", {}).get(col)
+    return f"{block[col]:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
+
+
 def markdown(result: Mapping, title: str = "") -> str:
     cols = [c for c in COLUMNS if c in result]
     lines = [f"### {title}", ""] if title else []
     lines.append("| group | studies | " + " | ".join(cols) + " |")
     lines.append("|---|---|" + "---|" * len(cols))
     for name, block in group_rows(result):
-        cells = " | ".join(f"{block[c]:.4f}" if c in block else "" for c in cols)
+        cells = " | ".join(cell(block, c) for c in cols)
         lines.append(f"| {name} | {block.get('studies', '')} | {cells} |")
+    if "bootstrap" in result:
+        b = result["bootstrap"]
+        lines += ["", f"[low, high]: {b['level']:.0%} bootstrap interval, {b['resamples']} "
+                      f"resamples of the studies, seed {b['seed']}."]
     if "CE" in result:
         lines.append("")
         lines.append(f"CE-F1: micro over the 14 CheXpert observations; {result['CE']['recipe']}"
