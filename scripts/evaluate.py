@@ -24,6 +24,8 @@ def main(argv=None):
                    help="never repeat a trigram while decoding")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="95%% bootstrap intervals from N resamples of the studies (e.g. 1000)")
+    p.add_argument("--legacy_scoring", action="store_true",
+                   help="score as the legacy project: references cut to 8 sentences of 49 words")
     add_seed_flags(p)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -36,7 +38,8 @@ def main(argv=None):
     from tfreport.metrics.table import markdown
     result = evaluate(args.model_dir, args.data_dir, args.split, args.beam_size,
                       args.checkpoint, args.uncertain, args.quiet, args.block_trigrams,
-                      bootstrap=args.bootstrap, seed=args.seed or 0)
+                      bootstrap=args.bootstrap, seed=args.seed or 0,
+                      legacy_scoring=args.legacy_scoring)
     print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
     print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
           f"metrics_{args.split}.json, metrics_{args.split}.md")

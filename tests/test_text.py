@@ -32,3 +32,12 @@ def test_cap():
     sents = [" ".join(["w"] * 60)] * 10
     capped = cap_sentences(sents, 8, 50)
     assert len(capped) == 8 and all(len(s) == 49 for s in capped)
+
+
+def test_legacy_reference_cuts_to_8_sentences_of_49_words():
+    from tfreport.text import legacy_reference
+    sentences = [" ".join(f"w{i}x{j}" for j in range(60)) for i in range(10)]
+    words = legacy_reference(sentences).split()
+    assert len(words) == 8 * 49
+    assert words[0] == "w0x0" and words[48] == "w0x48" and words[49] == "w1x0"
+    assert legacy_reference(["a b", "c d"]) == "a b c d"  # short reports are unchanged

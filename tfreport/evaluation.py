@@ -7,16 +7,23 @@ from typing import Dict, Iterable, Optional
 
 from tfreport.decoding import Decoder
 from tfreport.progress import progress
-from tfreport.text import join_report
+from tfreport.text import join_report, legacy_reference
 
 
-def references(data_dir: str, split: str) -> Dict[str, str]:
-    """Untruncated reference text (legacy-normalised sentences joined) for a split."""
+SCORING_DEFAULT = "tfreport default: untruncated references, legacy-normalised text"
+SCORING_LEGACY = ("legacy: references cut to 8 sentences of 49 words, legacy-normalised text "
+                  "(--legacy_scoring)")
+
+
+def references(data_dir: str, split: str, legacy_scoring: bool = False) -> Dict[str, str]:
+    """Reference text (legacy-normalised sentences joined) for a split: untruncated, or with
+    ``legacy_scoring`` cut as the legacy project scored (8 sentences of 49 words)."""
     with open(os.path.join(data_dir, "data_entry.json"), encoding="utf-8") as f:
         entry = json.load(f)
     with open(os.path.join(data_dir, f"{split}_split.json"), encoding="utf-8") as f:
         ids = json.load(f)
-    return {i: join_report(entry[i]) for i in ids}
+    join = legacy_reference if legacy_scoring else join_report
+    return {i: join(entry[i]) for i in ids}
 
 
 def normal_flags(ds: Iterable) -> Dict[str, Optional[bool]]:
@@ -66,7 +73,7 @@ def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "t
 def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
              beam_size: int = 3, checkpoint: str = "best.keras", uncertain: int = 0,
              quiet: bool = False, block_trigrams: bool = False, bootstrap: int = 0,
-             seed: int = 0) -> dict:
+             seed: int = 0, legacy_scoring: bool = False) -> dict:
     """Decodes a split with a trained model and scores it (all, normal, abnormal), with
     ``bootstrap`` resamples for 95% intervals when asked.
 
@@ -77,13 +84,13 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
 
     config, data_dir, ds, predictions = decode_split(model_dir, data_dir, split, beam_size,
                                                      checkpoint, quiet, block_trigrams)
-    refs = references(data_dir, split)
+    refs = references(data_dir, split, legacy_scoring)
     normal = normal_flags(ds)
     result = scoring.score(predictions, refs, normal, uncertain=uncertain, bootstrap=bootstrap,
                            seed=seed)
     result.update(split=split, beam_size=beam_size, block_trigrams=block_trigrams,
                   checkpoint=checkpoint, data_dir=data_dir,
-                  scoring="tfreport default: untruncated references, legacy-normalised text")
+                  scoring=SCORING_LEGACY if legacy_scoring else SCORING_DEFAULT)
     base = os.path.join(model_dir, f"{{}}_{split}")
     with open(base.format("predictions") + ".json", "w", encoding="utf-8") as f:
         json.dump(predictions, f, indent=1)

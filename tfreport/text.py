@@ -80,3 +80,14 @@ def cap_sentences(sentences: Sequence[str], max_sentences: int, max_words: int) 
 def join_report(sentences: Iterable[str]) -> str:
     """Sentences -> one scoring string (legacy text has no punctuation)."""
     return " ".join(s.strip() for s in sentences if s.strip())
+
+
+# The legacy project's scoring: references cut to 8 sentences of 49 words (its record cap).
+LEGACY_REFERENCE_SENTENCES, LEGACY_REFERENCE_WORDS = 8, 49
+
+
+def legacy_reference(sentences: Sequence[str]) -> str:
+    """A reference as the legacy project scored it: at most 8 sentences of 49 words each,
+    joined without punctuation."""
+    return join_report(" ".join(s.split()[:LEGACY_REFERENCE_WORDS])
+                       for s in list(sentences)[:LEGACY_REFERENCE_SENTENCES])
