@@ -132,10 +132,11 @@ def weight_source(model_config: dict) -> str:
             return "random init"
         return "ImageNet" if w == "imagenet" else os.path.basename(str(w))
     backbone = model_config["backbone"]
+    mode = "fine-tuned" if model_config.get("trainable_backbone", True) else "frozen"
     if backbone == "dual":
         return (f"ResNet50: {name(model_config.get('backbone_weights'))}; "
-                f"DenseNet121: {name(model_config.get('backbone_weights_dual'))}")
-    return f"{backbone}: {name(model_config.get('backbone_weights'))}"
+                f"DenseNet121: {name(model_config.get('backbone_weights_dual'))} ({mode})")
+    return f"{backbone}: {name(model_config.get('backbone_weights'))} ({mode})"
 
 
 def _atomic_json(path: str, obj) -> None:

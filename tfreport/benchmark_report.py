@@ -34,8 +34,8 @@ def markdown(rows: List[dict], meta: dict) -> str:
               f"{meta['abnormal_test']} abnormal; normal = {meta['normal_definition']})",
               f"- Preset: {meta['preset']}; seeds: {meta['seeds']}"
               + (" (mean ± sd)" if meta["seeds"] > 1 else "")
-              + ("; backbones frozen, trained from cached features"
-                 if meta.get("frozen_backbone") else ""),
+              + ("; rows marked (frozen) train from cached features of a frozen extractor, "
+                 "rows marked (fine-tuned) train it end to end"),
               f"- Command: `{meta['command']}`",
               "- Scoring: pycocoevalcap 1.2 on legacy-normalised text, untruncated references "
               "(tfreport default); each group scored as its own corpus. CE-F1: tfreport's "
