@@ -31,6 +31,7 @@ def main(argv=None):
     p.add_argument("--densenet_weights", default="none",
                    help="imagenet | none | PATH (a domain-pretrained DenseNet121 where available)")
     p.add_argument("--seeds", type=int, default=1, help="train each row N times; mean ± sd")
+    p.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
     p.add_argument("--epochs", type=int, default=None, help="override the preset for every row")
     p.add_argument("--steps_per_epoch", type=int, default=None)
     p.add_argument("--frozen_backbone", action="store_true",
@@ -84,7 +85,8 @@ def main(argv=None):
     settings = benchmark.Settings(data_dir=data_dir, out=args.out, preset=args.preset,
                                   model_overrides=model_overrides,
                                   train_overrides=train_overrides, steps_per_epoch=steps,
-                                  seeds=args.seeds, feature_cache=args.frozen_backbone,
+                                  seeds=args.seeds, first_seed=args.seed,
+                                  feature_cache=args.frozen_backbone,
                                   reuse=args.reuse, quiet=args.quiet)
     results = benchmark.run(rows, settings)
     definitions = {"demo": "the study has no findings", "iu_xray": "MeSH is exactly 'normal'",

@@ -13,7 +13,7 @@ import time
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 
 def main(argv=None):
@@ -23,7 +23,9 @@ def main(argv=None):
     p.add_argument("--beam_size", type=int, default=1)
     p.add_argument("--vocab_size", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=3)
+    add_seed_flags(p)
     args = p.parse_args(argv)
+    apply_seed_flags(args)
     import numpy as np
     import tensorflow as tf
     import keras

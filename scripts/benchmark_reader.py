@@ -10,7 +10,7 @@ import time
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 
 def main(argv=None):
@@ -20,7 +20,9 @@ def main(argv=None):
     p.add_argument("--image_size", type=int, default=299, help="model input size")
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3, help="passes over the split; the best counts")
+    add_seed_flags(p)
     args = p.parse_args(argv)
+    apply_seed_flags(args)
     import numpy as np
     import tensorflow as tf
     from tfreport.data import pipeline

@@ -9,7 +9,7 @@ import argparse
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 
 def main(argv=None):
@@ -18,7 +18,9 @@ def main(argv=None):
     p.add_argument("--precisions", nargs="+", default=["off", "bfloat16"])
     p.add_argument("--steps", type=int, default=5, help="timed steps (best one counts)")
     p.add_argument("--vocab_size", type=int, default=2068, help="legacy IU X-Ray vocabulary")
+    add_seed_flags(p)
     args = p.parse_args(argv)
+    apply_seed_flags(args)
     import os
     import platform
     from tfreport.models import MODELS

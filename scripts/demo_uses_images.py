@@ -10,7 +10,7 @@ import json
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 
 def main(argv=None):
@@ -20,7 +20,9 @@ def main(argv=None):
     p.add_argument("--split", default="test")
     p.add_argument("--beam_size", type=int, default=3)
     p.add_argument("--out", default=None, help="write the figures as JSON here")
+    add_seed_flags(p)
     args = p.parse_args(argv)
+    apply_seed_flags(args)
     from tfreport.evaluation import decode_split
     from tfreport.metrics.demo_findings import demo_truth, findings_f1, most_frequent_report
 

@@ -11,7 +11,7 @@ import argparse
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 
 def main(argv=None):
@@ -19,7 +19,9 @@ def main(argv=None):
     p.add_argument("--model_path", required=True, help="model directory or .keras file")
     p.add_argument("--out", required=True, help="SavedModel directory to write")
     p.add_argument("--beam_size", type=int, default=3)
+    add_seed_flags(p)
     args = p.parse_args(argv)
+    apply_seed_flags(args)
     if args.beam_size < 1:
         p.error("--beam_size must be at least 1")
     from tfreport.export import export

@@ -9,14 +9,16 @@ import argparse
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import load_json_object, run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, load_json_object, run_main
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reports", required=True)
     p.add_argument("--out", required=True)
+    add_seed_flags(p)
     args = p.parse_args(argv)
+    apply_seed_flags(args)
     from tfreport.labeler import label_reports, write_label_csv
     reports = load_json_object(args.reports, str)
     write_label_csv(args.out, label_reports(reports))

@@ -6,13 +6,15 @@ import argparse
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reports_csv", required=True, help="IU X-Ray indiana_reports.csv")
+    add_seed_flags(p)
     args = p.parse_args(argv)
+    apply_seed_flags(args)
     from tfreport.metrics.mesh_agreement import MESH_FOR, agreement
     result = agreement(args.reports_csv)
     print(f"{result.pop('_reports')['count']} reports (MeSH 'No Indexing' left out)\n")

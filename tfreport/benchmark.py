@@ -67,6 +67,7 @@ class Settings:
     train_overrides: Dict = dataclasses.field(default_factory=dict)
     steps_per_epoch: Optional[int] = None
     seeds: int = 1
+    first_seed: int = 0  # seeds first_seed .. first_seed + seeds - 1
     feature_cache: bool = False  # frozen backbones, trained from cached features
     reuse: bool = False
     quiet: bool = False
@@ -232,4 +233,5 @@ def summarise(results: List[dict]) -> dict:
 def run(rows: List[Row], s: Settings) -> List[dict]:
     """Runs every row for every seed; returns one summary per row."""
     os.makedirs(s.out, exist_ok=True)
-    return [summarise([run_row(row, s, seed) for seed in range(s.seeds)]) for row in rows]
+    seeds = range(s.first_seed, s.first_seed + s.seeds)
+    return [summarise([run_row(row, s, seed) for seed in seeds]) for row in rows]

@@ -67,6 +67,18 @@ def add_seed_flags(g) -> None:
                    help="deterministic TF ops: exact reruns and resumes, slower")
 
 
+def apply_seed_flags(args: argparse.Namespace) -> int:
+    """Seeds Python, NumPy and TF from ``--seed`` (default 0) and turns on TF op determinism
+    with ``--deterministic``; returns the seed."""
+    seed = args.seed or 0
+    import keras
+    keras.utils.set_random_seed(seed)
+    if args.deterministic:
+        import tensorflow as tf
+        tf.config.experimental.enable_op_determinism()
+    return seed
+
+
 def collect(args: argparse.Namespace, names: Iterable[str]) -> dict:
     """The flags among ``names`` that were given (None means: keep the preset's)."""
     values = vars(args)
