@@ -2,6 +2,7 @@
 
     python scripts/prepare_data.py --dataset demo --out_dir data/demo/prepared
     python scripts/prepare_data.py --dataset iu_xray --raw_dir RAW --out_dir OUT
+    python scripts/prepare_data.py --dataset mimic_cxr --raw_dir JPG_ROOT [--reports_dir REPORTS_ROOT] --out_dir OUT
 """
 import argparse
 import json
@@ -23,8 +24,12 @@ def main(argv=None):
                         "(default data/demo/raw)")
     p.add_argument("--out_dir", required=True)
     p.add_argument("--images_dir", default=None)
-    p.add_argument("--split", default=None, choices=["random", "legacy", "r2gen"],
-                   help="default: the layout's own (r2gen for R2Gen, legacy for legacy), else random")
+    p.add_argument("--split", default=None, choices=["random", "legacy", "r2gen", "official"],
+                   help="default: the layout's own (r2gen for R2Gen, legacy for legacy, official "
+                        "for MIMIC-CXR), else random")
+    p.add_argument("--reports_dir", default=None,
+                   help="MIMIC-CXR: root of the report files files/pXX/p<subject>/s<study>.txt "
+                        "(default: --raw_dir)")
     p.add_argument("--legacy_splits", default=None,
                    help="folder with the legacy train_split.json and test_split.json")
     p.add_argument("--r2gen_annotation", default=None, help="R2Gen annotation.json (for --split r2gen)")
@@ -34,9 +39,14 @@ def main(argv=None):
                    help="Kaggle indiana_reports.csv: MeSH (normal flag) for R2Gen/legacy layouts")
     p.add_argument("--split_ratios", default=None, help="train,val,test (demo 0.7,0.1,0.2; else 0.8,0.1,0.1)")
     p.add_argument("--image_size", type=int, default=256, help="stored short side in pixels")
-    p.add_argument("--missing_view", default="drop", choices=MISSING_VIEW)
-    p.add_argument("--sections", default="impression+findings", choices=SECTIONS)
-    p.add_argument("--vocab_min_count", type=int, default=1, help="vocabulary frequency threshold")
+    p.add_argument("--missing_view", default=None, choices=MISSING_VIEW,
+                   help="a study without a lateral view (default: drop for IU X-Ray, mask for "
+                        "MIMIC-CXR)")
+    p.add_argument("--sections", default=None, choices=SECTIONS,
+                   help="default: impression+findings for IU X-Ray, findings_or_impression for "
+                        "MIMIC-CXR")
+    p.add_argument("--vocab_min_count", type=int, default=None,
+                   help="vocabulary frequency threshold (default 1; 10 for MIMIC-CXR)")
     p.add_argument("--num_studies", type=int, default=None, help="demo only: studies to generate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -51,7 +61,7 @@ def main(argv=None):
                       sections=args.sections, vocab_min_count=args.vocab_min_count,
                       projections_csv=args.projections_csv, reports_csv=args.reports_csv,
                       legacy_splits=args.legacy_splits, r2gen_annotation=args.r2gen_annotation,
-                      quiet=args.quiet, **extra)
+                      reports_dir=args.reports_dir, quiet=args.quiet, **extra)
     print(json.dumps({k: summary[k] for k in ("layout", "source", "counts", "normal", "abnormal",
                                               "dropped")}, indent=1))
     print(f"Prepared dataset written to {args.out_dir}")

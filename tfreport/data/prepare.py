@@ -15,8 +15,16 @@ from tfreport.data.study import DropCounter, Study
 
 log = logging.getLogger("tfreport.data")
 
-DATASETS = ("demo", "iu_xray")
-SPLIT_MODES = ("random", "legacy", "r2gen")
+DATASETS = ("demo", "iu_xray", "mimic_cxr")
+SPLIT_MODES = ("random", "legacy", "r2gen", "official")
+# Per-dataset defaults of the shared flags (DESIGN §5): IU legacy keeps impression+findings and
+# both views; MIMIC-CXR takes findings (else impression), masks a missing lateral view and
+# keeps words seen at least 10 times.
+DEFAULTS = {
+    "demo": dict(sections="impression+findings", missing_view="drop", vocab_min_count=1),
+    "iu_xray": dict(sections="impression+findings", missing_view="drop", vocab_min_count=1),
+    "mimic_cxr": dict(sections="findings_or_impression", missing_view="mask", vocab_min_count=10),
+}
 DEMO_DATA_DIR = os.path.join("data", "demo", "prepared")
 DEMO_SPLIT_RATIOS = "0.7,0.1,0.2"  # test >= 200 studies at the default size
 DEFAULT_SPLIT_RATIOS = "0.8,0.1,0.1"
@@ -73,14 +81,24 @@ def r2gen_split(studies: List[Study], annotation: Optional[str],
 def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
             images_dir: Optional[str] = None, split: Optional[str] = None,
             split_ratios: Optional[str] = None, seed: int = 0,
-            image_size: int = DEFAULT_STORE_SIZE, missing_view: str = "drop",
-            sections: str = "impression+findings", vocab_min_count: int = 1,
+            image_size: int = DEFAULT_STORE_SIZE, missing_view: Optional[str] = None,
+            sections: Optional[str] = None, vocab_min_count: Optional[int] = None,
             num_studies: int = demo.DEFAULT_NUM_STUDIES, projections_csv: Optional[str] = None,
             reports_csv: Optional[str] = None, legacy_splits: Optional[str] = None,
-            r2gen_annotation: Optional[str] = None, quiet: bool = False) -> dict:
+            r2gen_annotation: Optional[str] = None, reports_dir: Optional[str] = None,
+            quiet: bool = False) -> dict:
     """Builds the prepared dataset in ``out_dir`` and returns its summary."""
     if dataset not in DATASETS:
         raise ValueError(f"--dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+    defaults = DEFAULTS[dataset]
+    missing_view = missing_view or defaults["missing_view"]
+    sections = sections or defaults["sections"]
+    vocab_min_count = defaults["vocab_min_count"] if vocab_min_count is None else vocab_min_count
+    if dataset == "mimic_cxr":
+        return prepare_mimic(out_dir, raw_dir, images_dir=images_dir, split=split,
+                             image_size=image_size, missing_view=missing_view,
+                             sections=sections, vocab_min_count=vocab_min_count,
+                             reports_dir=reports_dir, quiet=quiet)
     if dataset == "demo":
         raw_dir = raw_dir or demo.DEFAULT_RAW_DIR
         if not os.path.exists(os.path.join(raw_dir, "indiana_reports.csv")):
@@ -114,4 +132,27 @@ def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
         vocab_min_count=vocab_min_count, quiet=quiet,
         settings={"raw_dir": os.path.abspath(raw_dir), "split": split,
                   "split_ratios": split_ratios if split == "random" else None, "seed": seed,
+                  "sections": sections, "missing_view": missing_view})
+
+
+def prepare_mimic(out_dir: str, raw_dir: Optional[str], *, images_dir: Optional[str],
+                  split: Optional[str], image_size: int, missing_view: str, sections: str,
+                  vocab_min_count: int, reports_dir: Optional[str], quiet: bool) -> dict:
+    """MIMIC-CXR-JPG (or R2Gen's MIMIC annotation) with the official split by patient."""
+    from tfreport.data import mimic_cxr
+    if raw_dir is None:
+        raise ValueError("--dataset mimic_cxr needs --raw_dir (the MIMIC-CXR-JPG top level)")
+    if split not in (None, "official"):
+        raise ValueError(f"--split {split} is not available for MIMIC-CXR; it uses the "
+                         "official split by patient")
+    drops = DropCounter()
+    layout, studies = mimic_cxr.read_layout(raw_dir, drops, sections=sections,
+                                            missing_view=missing_view, reports_dir=reports_dir,
+                                            images_dir=images_dir)
+    log.info("%s: found the %s layout with %d usable studies", raw_dir, layout, len(studies))
+    return write_dataset(
+        out_dir, mimic_cxr.official_splits(studies), drops, dataset="mimic_cxr", layout=layout,
+        image_size=image_size, vocab_min_count=vocab_min_count, quiet=quiet,
+        settings={"raw_dir": os.path.abspath(raw_dir), "split": "official",
+                  "reports_dir": os.path.abspath(reports_dir) if reports_dir else None,
                   "sections": sections, "missing_view": missing_view})
