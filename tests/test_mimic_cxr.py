@@ -194,3 +194,16 @@ def test_train_runs_on_the_result(prepared, tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "| All |" in run.stdout
+
+
+def test_tfds_builder_with_manual_dir(tree, tmp_path):
+    import tensorflow_datasets as tfds
+    import tfreport.data.tfds_mimic_cxr  # noqa: F401  (registers mimic_cxr_reports)
+    config = tfds.download.DownloadConfig(manual_dir=tree)
+    ds, info = tfds.load("mimic_cxr_reports", split="train", data_dir=str(tmp_path),
+                         with_info=True, download_and_prepare_kwargs={"download_config": config})
+    assert {s: info.splits[s].num_examples for s in info.splits} == \
+        {"train": 6, "val": 1, "test": 1}
+    examples = {ex["id"].numpy().decode(): ex for ex in ds}
+    assert not bool(examples["s59999902"]["lateral_present"])
+    assert examples["s59999901"]["labels"].numpy()[CHEXPERT_OBSERVATIONS.index("No Finding")] == 1
