@@ -207,3 +207,20 @@ def test_tfds_builder_with_manual_dir(tree, tmp_path):
     examples = {ex["id"].numpy().decode(): ex for ex in ds}
     assert not bool(examples["s59999902"]["lateral_present"])
     assert examples["s59999901"]["labels"].numpy()[CHEXPERT_OBSERVATIONS.index("No Finding")] == 1
+
+
+def test_beam_path_runs_locally_with_the_direct_runner(tree, tmp_path):
+    """The same build through Apache Beam (DirectRunner here; Dataflow, Spark or Flink at
+    scale) gives the same examples."""
+    beam = pytest.importorskip("apache_beam", reason="pip install -r requirements-beam.txt")
+    import tensorflow_datasets as tfds
+    import tfreport.data.tfds_mimic_cxr  # noqa: F401
+    config = tfds.download.DownloadConfig(
+        manual_dir=tree, beam_options=beam.options.pipeline_options.PipelineOptions(
+            ["--runner=DirectRunner", "--direct_num_workers=1"]))
+    builder = tfds.builder("mimic_cxr_reports/beam", data_dir=str(tmp_path))
+    builder.download_and_prepare(download_config=config)
+    assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == \
+        {"train": 6, "val": 1, "test": 1}
+    ids = sorted(ex["id"].numpy().decode() for ex in builder.as_dataset(split="train"))
+    assert ids == ["s59999901", "s59999902", "s59999903", "s59999904", "s59999905", "s59999906"]
