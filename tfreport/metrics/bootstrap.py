@@ -141,14 +141,5 @@ def intervals(s: ReportStats, resamples: int = 1000, seed: int = 0, meteor=None,
 
 @contextlib.contextmanager
 def open_meteor():
-    """A pycocoevalcap Meteor process (None without Java), closed afterwards."""
-    if not nlg.java_available():
-        yield None
-        return
-    from pycocoevalcap.meteor.meteor import Meteor
-    meteor = Meteor()
-    try:
-        yield meteor
-    finally:
-        with contextlib.suppress(Exception):
-            meteor.close()
+    """The shared pycocoevalcap Meteor process (None without Java)."""
+    yield nlg.meteor_scorer() if nlg.java_available() else None

@@ -5,6 +5,7 @@ METEOR's Java bridge). An empty prediction is scored as empty.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import logging
@@ -39,6 +40,28 @@ def java_available() -> bool:
     return shutil.which("java") is not None
 
 
+_METEOR = None
+
+
+def meteor_scorer():
+    """One METEOR Java process per Python process, started on first use and reused: its
+    start-up costs seconds, a scoring call milliseconds."""
+    global _METEOR
+    if _METEOR is None or _METEOR.meteor_p.poll() is not None:
+        from pycocoevalcap.meteor.meteor import Meteor
+        _METEOR = Meteor()
+        atexit.register(close_meteor)
+    return _METEOR
+
+
+def close_meteor() -> None:
+    global _METEOR
+    if _METEOR is not None:
+        with contextlib.suppress(Exception):
+            _METEOR.close()
+        _METEOR = None
+
+
 def score(predictions: Mapping[str, str], references: Mapping[str, str],
           metrics: Optional[Iterable[str]] = None) -> Dict[str, float]:
     """Corpus-level scores for the ids in ``predictions``.
@@ -61,13 +84,12 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
         out.update({m: float(v) for m, v in zip(BLEU, bleu) if m in metrics})
     if "METEOR" in metrics:
         if java_available():
-            from pycocoevalcap.meteor.meteor import Meteor
-            meteor = Meteor()
+            meteor = meteor_scorer()
             try:
                 out["METEOR"] = float(meteor.compute_score(gts, _nonempty(res))[0])
-            finally:
-                with contextlib.suppress(Exception):
-                    meteor.close()
+            except Exception:
+                close_meteor()  # its pipe may be out of step: start afresh next time
+                raise
         else:
             log.warning("METEOR needs Java, which is not installed: METEOR is not reported "
                         "(install a JRE, e.g. apt-get install default-jre-headless)")

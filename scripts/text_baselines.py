@@ -1,0 +1,51 @@
+"""Image-free floors on the real IU X-Ray reports, for the legacy and R2Gen splits.
+
+    python scripts/text_baselines.py --shared_dir ../shared/data --out docs/benchmarks/iu_xray_text \
+        [--seeds 5] [--bootstrap 1000] [--seed 0]
+
+Rows: the most frequent training report and a random training report (mean ± sd over
+--seeds), each scored with tfreport's default scoring and the legacy scoring, for All, Normal
+and Abnormal (MeSH "normal"), with 95% bootstrap intervals [low, high]. Writes results.md and
+results.json. Reads the report files only; no images are needed.
+"""
+import argparse
+import json
+import os
+
+import _bootstrap  # noqa: F401
+
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shared_dir", default=os.path.join("..", "shared", "data"),
+                   help="holds iu_xray/{indiana_reports.csv, annotation.json} and iu_xray_legacy/")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seeds", type=int, default=5, help="random-report seeds")
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the intervals")
+    add_seed_flags(p)
+    args = p.parse_args(argv)
+    seed = apply_seed_flags(args)
+    from tfreport import text_benchmark as tb
+    reports_csv = os.path.join(args.shared_dir, "iu_xray", "indiana_reports.csv")
+    for path in (reports_csv, os.path.join(args.shared_dir, "iu_xray_legacy", "data_entry.json"),
+                 os.path.join(args.shared_dir, "iu_xray", "annotation.json")):
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: not found (--shared_dir)")
+    splits = [tb.legacy_text_split(os.path.join(args.shared_dir, "iu_xray_legacy"), reports_csv),
+              tb.r2gen_text_split(os.path.join(args.shared_dir, "iu_xray", "annotation.json"),
+                                  reports_csv)]
+    rows = tb.run(splits, seeds=args.seeds, bootstrap=args.bootstrap, boot_seed=seed)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"rows": rows, "seeds": args.seeds, "bootstrap": args.bootstrap,
+                   "bootstrap_seed": seed}, f, indent=1)
+    table = tb.markdown(rows)
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    run_main(main)

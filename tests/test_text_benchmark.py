@@ -1,0 +1,72 @@
+"""Image-free baselines on a small fixture in the legacy and R2Gen formats."""
+import csv
+import json
+import os
+
+import pytest
+
+from tfreport import text_benchmark as tb
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture(scope="module")
+def fixture(tmp_path_factory):
+    root = tmp_path_factory.mktemp("text")
+    reports = ["the heart is normal", "no pleural effusion", "the heart is enlarged",
+               "small left effusion", "lungs are clear"]
+    entry, mesh = {}, {}
+    for uid in range(1, 31):
+        entry[f"CXR{uid}"] = [reports[uid % 5], f"finding number {uid}"]
+        mesh[str(uid)] = "normal" if uid % 3 == 0 else "No Indexing" if uid == 7 else "Cardiomegaly"
+    entry["CXR1"] = entry["CXR2"] = ["the heart is normal", "lungs are clear"]
+    legacy = root / "legacy"
+    legacy.mkdir()
+    json.dump(entry, open(legacy / "data_entry.json", "w"))
+    json.dump([f"CXR{u}" for u in range(1, 21)], open(legacy / "train_split.json", "w"))
+    json.dump([f"CXR{u}" for u in range(21, 31)], open(legacy / "test_split.json", "w"))
+    with open(root / "indiana_reports.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["uid", "MeSH"])
+        w.writerows(sorted(mesh.items()))
+    ann = {name: [{"id": f"CXR{u}_IM-{u:04d}", "report": ". ".join(entry[f"CXR{u}"]) + ".",
+                   "split": name} for u in ids]
+           for name, ids in (("train", range(1, 16)), ("val", range(16, 21)),
+                             ("test", range(21, 31)))}
+    json.dump(ann, open(root / "annotation.json", "w"))
+    return root
+
+
+def test_splits_and_floors(fixture):
+    legacy = tb.legacy_text_split(str(fixture / "legacy"), str(fixture / "indiana_reports.csv"))
+    r2gen = tb.r2gen_text_split(str(fixture / "annotation.json"), str(fixture / "indiana_reports.csv"))
+    assert (len(legacy.train), len(legacy.test)) == (20, 10)
+    assert (len(r2gen.train), len(r2gen.test)) == (15, 10)
+    assert legacy.normal == {f"CXR{u}": u % 3 == 0 for u in range(21, 31)}
+    mf = tb.most_frequent(legacy)
+    assert set(mf.values()) == {"the heart is normal lungs are clear"}  # CXR1 and CXR2 agree
+    assert tb.random_report(legacy, 3) == tb.random_report(legacy, 3)
+    assert tb.random_report(legacy, 3) != tb.random_report(legacy, 4)
+
+    rows = tb.run([legacy, r2gen], seeds=2, bootstrap=30, boot_seed=0)
+    assert len(rows) == 2 * 2 * 2  # splits x scorings x baselines
+    again = tb.run([legacy], seeds=2, bootstrap=30, boot_seed=0)
+    assert again[0] == rows[0]  # identical for the same seeds
+    for r in rows:
+        all_ = r["groups"]["All"]
+        assert all_["studies"] == 10
+        assert r["groups"]["Normal"]["studies"] + r["groups"]["Abnormal"]["studies"] == 10
+        for col, (low, high) in all_["ci"].items():
+            if r["seeds"] is None:  # the interval is around the very figure reported
+                assert low <= all_[col] <= high, col
+    assert "| most frequent training report | All |" in tb.markdown(rows)
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, "iu_xray_legacy")),
+                    reason="the real IU X-Ray reports are not in ../shared/data")
+def test_real_splits_have_the_published_sizes():
+    csv_path = os.path.join(SHARED, "iu_xray", "indiana_reports.csv")
+    legacy = tb.legacy_text_split(os.path.join(SHARED, "iu_xray_legacy"), csv_path)
+    r2gen = tb.r2gen_text_split(os.path.join(SHARED, "iu_xray", "annotation.json"), csv_path)
+    assert (len(legacy.train), len(legacy.test)) == (2811, 300)
+    assert len(r2gen.test) == 590 and r2gen.description.startswith("R2Gen 2,069/296/590")
