@@ -121,3 +121,15 @@ def test_imagenet_offline_says_what_to_do(monkeypatch, tiny_vocab):
     with pytest.raises(RuntimeError, match="could not download Keras' ImageNet weights for resnet50"):
         tiny_model("m2_transformer", len(tiny_vocab), backbone="resnet50",
                    backbone_weights="imagenet")
+
+
+def test_labeler_labels_cover_every_study(tiny_data):
+    import json
+    from tfreport.pretraining import labeler_labels
+    labels = labeler_labels(tiny_data)
+    entry = json.load(open(os.path.join(tiny_data, "data_entry.json")))
+    assert set(labels) == set(entry)
+    stacked = np.stack(list(labels.values()))
+    assert stacked.shape == (len(entry), 14)
+    assert set(np.unique(stacked[~np.isnan(stacked)])) <= {-1.0, 0.0, 1.0}
+    assert (stacked == 1).any() and np.isnan(stacked).any()  # positives and blanks both occur
