@@ -41,10 +41,16 @@ def main(argv=None):
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"rows": rows, "seeds": args.seeds, "bootstrap": args.bootstrap,
                    "bootstrap_seed": seed}, f, indent=1)
-    table = tb.markdown(rows)
-    with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write(table + "\n")
-    print(table)
+    import sys
+    meta = {"seeds": args.seeds, "bootstrap": args.bootstrap, "bootstrap_seed": seed,
+            "command": "python scripts/text_baselines.py " + " ".join(
+                sys.argv[1:] if argv is None else argv)}
+    reading = os.path.join(args.out, "reading.md")  # the hand-written paragraph, kept
+    if os.path.exists(reading):
+        meta["reading"] = open(reading, encoding="utf-8").read().strip()
+    with open(os.path.join(args.out, "results.md"), "w", encoding="utf-8") as f:
+        f.write(tb.report(rows, meta))
+    print(tb.markdown(rows))
 
 
 if __name__ == "__main__":
