@@ -15,7 +15,7 @@ from tfreport.cli import run_main
 
 def main(argv=None):
     from tfreport.data.prepare import DATASETS
-    from tfreport.data.iu_xray import MISSING_VIEW
+    from tfreport.data.study import MISSING_VIEW
     from tfreport.text import SECTIONS
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, choices=DATASETS)

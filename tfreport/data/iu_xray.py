@@ -18,13 +18,13 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from tfreport.data.study import ABNORMAL, NORMAL, UNKNOWN, DropCounter, Study
+from tfreport.data.study import (ABNORMAL, DROPPED, NORMAL, UNKNOWN, DropCounter, Study,
+                                 check_missing_view, resolve_views)
 from tfreport.text import report_sentences, select_sections
 
 REPORT_COLUMNS = {"uid", "MeSH", "Problems", "image", "indication", "comparison", "findings",
                   "impression"}
 PROJECTION_COLUMNS = {"uid", "filename", "projection"}
-MISSING_VIEW = ("drop", "duplicate", "mask")
 LAYOUTS = ("kaggle", "nlm", "r2gen", "legacy")
 
 
@@ -160,9 +160,8 @@ class _Builder:
     """Turns one study's parts into a Study, or a counted drop with the file named."""
 
     def __init__(self, drops: DropCounter, sections: str, missing_view: str):
-        if missing_view not in MISSING_VIEW:
-            raise ValueError(f"--missing_view {missing_view!r}; valid: {', '.join(MISSING_VIEW)}")
-        self.drops, self.sections, self.missing_view = drops, sections, missing_view
+        self.drops, self.sections = drops, sections
+        self.missing_view = check_missing_view(missing_view)
         self.seen = set()
         drops.source.update(reports=0, with_both_views=0)
 
@@ -187,15 +186,10 @@ class _Builder:
         if not sentences:
             d.drop("empty_report", f"{where}: findings and impression are empty")
             return None
-        if frontal is None:
-            d.drop("missing_view", f"{where}: no frontal view")
+        views = resolve_views(d, self.missing_view, where, frontal, lateral)
+        if views is DROPPED:
             return None
-        if lateral is None:
-            if self.missing_view == "drop":
-                d.drop("missing_view", f"{where}: no lateral view")
-                return None
-            d.counts["kept_" + self.missing_view + "_lateral"] += 1
-            lateral = frontal if self.missing_view == "duplicate" else None
+        frontal, lateral = views
         if guessed:
             d.counts["views_from_file_names"] += 1
         return Study(id=sid, patient=sid, frontal=frontal, lateral=lateral, text=text,

@@ -21,7 +21,8 @@ import re
 from collections import defaultdict
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from tfreport.data.study import ABNORMAL, NORMAL, UNKNOWN, DropCounter, Study
+from tfreport.data.study import (ABNORMAL, DROPPED, NORMAL, UNKNOWN, DropCounter, Study,
+                                 check_missing_view, resolve_views)
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.text import report_sentences, select_sections
 
@@ -175,9 +176,8 @@ class _Maker:
     """Turns one study's parts into a Study, or a counted drop naming the problem."""
 
     def __init__(self, drops: DropCounter, sections_flag: str, missing_view: str):
-        if missing_view not in ("drop", "duplicate", "mask"):
-            raise ValueError(f"--missing_view {missing_view!r}; valid: drop, duplicate, mask")
-        self.drops, self.sections, self.missing_view = drops, sections_flag, missing_view
+        self.drops, self.sections = drops, sections_flag
+        self.missing_view = check_missing_view(missing_view)
         drops.source.update(studies=0, with_both_views=0)
 
     def make(self, sid: str, patient: str, where: str, text: Optional[str],
@@ -193,15 +193,11 @@ class _Maker:
         if not sentences:
             d.drop("empty_report", f"{where}: no usable {self.sections} text")
             return None
-        if frontal is None:
-            d.drop("missing_view", f"{where}: no frontal view with an image file")
+        views = resolve_views(d, self.missing_view, where, frontal, lateral,
+                              no_frontal="no frontal view with an image file")
+        if views is DROPPED:
             return None
-        if lateral is None:
-            if self.missing_view == "drop":
-                d.drop("missing_view", f"{where}: no lateral view")
-                return None
-            d.counts["kept_" + self.missing_view + "_lateral"] += 1
-            lateral = frontal if self.missing_view == "duplicate" else None
+        frontal, lateral = views
         split = SPLIT_NAMES.get((split or "").strip().lower())
         if split is None:
             d.drop("not_in_split", f"{where}: not in the official split")

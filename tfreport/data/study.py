@@ -25,6 +25,31 @@ class Study:
     split: Optional[str] = None  # the layout's own split, where it has one (R2Gen)
 
 
+MISSING_VIEW = ("drop", "duplicate", "mask")
+DROPPED = object()  # resolve_views' answer when the study is dropped
+
+
+def check_missing_view(policy: str) -> str:
+    if policy not in MISSING_VIEW:
+        raise ValueError(f"--missing_view {policy!r}; valid: {', '.join(MISSING_VIEW)}")
+    return policy
+
+
+def resolve_views(drops: "DropCounter", policy: str, where: str, frontal: Optional[str],
+                  lateral: Optional[str], no_frontal: str = "no frontal view"):
+    """(frontal, lateral) after the ``--missing_view`` policy, or DROPPED (counted, named)."""
+    if frontal is None:
+        drops.drop("missing_view", f"{where}: {no_frontal}")
+        return DROPPED
+    if lateral is None:
+        if policy == "drop":
+            drops.drop("missing_view", f"{where}: no lateral view")
+            return DROPPED
+        drops.counts["kept_" + policy + "_lateral"] += 1
+        lateral = frontal if policy == "duplicate" else None
+    return frontal, lateral
+
+
 class DropCounter:
     """Counts skipped studies by reason and logs each one with its file and problem."""
 
