@@ -24,7 +24,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     apply_seed_flags(args)
     from tfreport.evaluation import decode_split
-    from tfreport.metrics.demo_findings import demo_truth, findings_f1, most_frequent_report
+    from tfreport.baselines import most_frequent_report
+    from tfreport.metrics.demo_findings import demo_truth, findings_f1
 
     _, data_dir, _, predictions = decode_split(args.model_dir, args.data_dir, args.split,
                                                args.beam_size)

@@ -9,7 +9,7 @@ import argparse
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import add_seed_flags, run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 
 def main(argv=None):
@@ -31,9 +31,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.bootstrap < 0:
         p.error("--bootstrap must be 0 or more")
-    if args.deterministic:
-        import tensorflow as tf
-        tf.config.experimental.enable_op_determinism()
+    apply_seed_flags(args)
     from tfreport.evaluation import evaluate
     from tfreport.metrics.table import markdown
     result = evaluate(args.model_dir, args.data_dir, args.split, args.beam_size,

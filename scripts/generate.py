@@ -16,7 +16,7 @@ import sys
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import add_seed_flags, run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 BATCH = 16
 
@@ -52,11 +52,7 @@ def main(argv=None):
     if args.beam_size < 1:
         p.error("--beam_size must be at least 1")
 
-    import keras
-    keras.utils.set_random_seed(args.seed or 0)
-    if args.deterministic:
-        import tensorflow as tf
-        tf.config.experimental.enable_op_determinism()
+    apply_seed_flags(args)
     from tfreport.inference import ReportGenerator
     for path in (args.img_frontal_path, args.img_lateral_path):
         if path and not os.path.isfile(path):

@@ -13,7 +13,7 @@ import argparse
 
 import _bootstrap  # noqa: F401
 
-from tfreport.cli import add_seed_flags, run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 
 def main(argv=None):
@@ -42,9 +42,7 @@ def main(argv=None):
             print(f"No --data_dir given: building the demo dataset in {data_dir} ...")
             prepare("demo", data_dir, quiet=args.quiet)
     demo = read_summary(data_dir)["dataset"] == "demo"
-    if args.deterministic:
-        import tensorflow as tf
-        tf.config.experimental.enable_op_determinism()
+    apply_seed_flags(args)
     cfg = PretrainConfig(backbone=args.backbone, image_size=args.image_size or (64 if demo else 224),
                          labels=args.labels, uncertain=args.uncertain, epochs=args.epochs,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,

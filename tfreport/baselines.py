@@ -9,7 +9,7 @@ import collections
 import json
 import os
 import random
-from typing import Dict, List
+from typing import Dict, Iterable, List
 
 from tfreport.text import join_report
 
@@ -22,10 +22,22 @@ def _split_reports(data_dir: str, split: str) -> Dict[str, List[str]]:
     return {i: entry[i] for i in ids}
 
 
-def most_frequent_report(data_dir: str, split: str = "train") -> str:
-    """The most frequent (normalised) report of a split; ties go to the first in sort order."""
-    counts = collections.Counter(join_report(s) for s in _split_reports(data_dir, split).values())
+def most_frequent_text(reports: Iterable[List[str]]) -> str:
+    """The most frequent report (joined sentences); ties go to the first in sort order."""
+    counts = collections.Counter(join_report(s) for s in reports)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+
+
+def random_texts(reports: Iterable[List[str]], ids: Iterable[str], seed: int) -> Dict[str, str]:
+    """{id: a report drawn from ``reports``}, seeded, ids in sort order."""
+    pool = sorted(join_report(s) for s in reports)
+    rng = random.Random(seed)
+    return {i: rng.choice(pool) for i in sorted(ids)}
+
+
+def most_frequent_report(data_dir: str, split: str = "train") -> str:
+    """The most frequent (normalised) report of a prepared dataset's split."""
+    return most_frequent_text(_split_reports(data_dir, split).values())
 
 
 def most_frequent_predictions(data_dir: str, split: str = "test",
@@ -33,11 +45,3 @@ def most_frequent_predictions(data_dir: str, split: str = "test",
     """{study id: the most frequent ``source`` report} for every study of ``split``."""
     text = most_frequent_report(data_dir, source)
     return {sid: text for sid in _split_reports(data_dir, split)}
-
-
-def random_predictions(data_dir: str, split: str = "test", source: str = "train",
-                       seed: int = 0) -> Dict[str, str]:
-    """{study id: a training report drawn at random (seeded)} for every study of ``split``."""
-    pool = sorted(join_report(s) for s in _split_reports(data_dir, source).values())
-    rng = random.Random(seed)
-    return {sid: rng.choice(pool) for sid in sorted(_split_reports(data_dir, split))}

@@ -12,11 +12,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import random
 import statistics
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from tfreport.baselines import most_frequent_text, random_texts
 from tfreport.data.iu_xray import normal_flag, uid_of
 from tfreport.data.study import NORMAL, UNKNOWN
 from tfreport.metrics import scoring
@@ -75,18 +75,12 @@ def r2gen_text_split(annotation: str, reports_csv: str) -> TextSplit:
 
 
 def most_frequent(split: TextSplit) -> Dict[str, str]:
-    counts: Dict[str, int] = {}
-    for s in split.train.values():
-        text = join_report(s)
-        counts[text] = counts.get(text, 0) + 1
-    best = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    best = most_frequent_text(split.train.values())
     return {i: best for i in split.test}
 
 
 def random_report(split: TextSplit, seed: int) -> Dict[str, str]:
-    pool = sorted(join_report(s) for s in split.train.values())
-    rng = random.Random(seed)
-    return {i: rng.choice(pool) for i in sorted(split.test)}
+    return random_texts(split.train.values(), split.test, seed)
 
 
 def references(split: TextSplit, scoring_name: str) -> Dict[str, str]:

@@ -26,6 +26,20 @@ from tfreport.data.study import DropCounter
 log = logging.getLogger("tfreport.data")
 
 
+def study_features() -> dict:
+    """The features every tfreport TFDS builder shares (one study, both views)."""
+    image = tfds.features.Image(shape=(None, None, 1), encoding_format="jpeg")
+    return {
+        "id": tfds.features.Text(),
+        "frontal": image,
+        "lateral": image,
+        "lateral_present": tfds.features.Scalar(dtype=np.bool_),
+        "text": tfds.features.Text(),
+        "sentences": tfds.features.Sequence(tfds.features.Text()),
+        "normal": tfds.features.Scalar(dtype=np.int32),
+    }
+
+
 class IuXray(tfds.core.GeneratorBasedBuilder):
     """Frontal + lateral chest X-rays with their legacy-normalised reports."""
 
@@ -38,17 +52,8 @@ class IuXray(tfds.core.GeneratorBasedBuilder):
         "(R2Gen, legacy) or a seeded random split by patient.")
 
     def _info(self) -> tfds.core.DatasetInfo:
-        image = tfds.features.Image(shape=(None, None, 1), encoding_format="jpeg")
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "id": tfds.features.Text(),
-                "frontal": image,
-                "lateral": image,
-                "lateral_present": tfds.features.Scalar(dtype=np.bool_),
-                "text": tfds.features.Text(),
-                "sentences": tfds.features.Sequence(tfds.features.Text()),
-                "normal": tfds.features.Scalar(dtype=np.int32),
-            }),
+            features=tfds.features.FeaturesDict(study_features()),
             homepage="https://openi.nlm.nih.gov/",
             license="CC BY-NC-ND 4.0 (Open-i); check with Open-i before redistributing",
         )

@@ -26,6 +26,7 @@ import tensorflow_datasets as tfds
 
 from tfreport.data import mimic_cxr, records
 from tfreport.data.study import DropCounter
+from tfreport.data.tfds_iu_xray import study_features
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 
 log = logging.getLogger("tfreport.data")
@@ -46,16 +47,9 @@ class MimicCxrReports(tfds.core.GeneratorBasedBuilder):
         "MIMIC-CXR report files (files/pXX/p<subject>/s<study>.txt) unpacked into its files/.")
 
     def _info(self) -> tfds.core.DatasetInfo:
-        image = tfds.features.Image(shape=(None, None, 1), encoding_format="jpeg")
         return self.dataset_info_from_configs(
             features=tfds.features.FeaturesDict({
-                "id": tfds.features.Text(),
-                "frontal": image,
-                "lateral": image,
-                "lateral_present": tfds.features.Scalar(dtype=np.bool_),
-                "text": tfds.features.Text(),
-                "sentences": tfds.features.Sequence(tfds.features.Text()),
-                "normal": tfds.features.Scalar(dtype=np.int32),
+                **study_features(),
                 # 1 positive, 0 negative, -1 uncertain, NaN blank, in CHEXPERT_OBSERVATIONS order
                 "labels": tfds.features.Tensor(shape=(len(CHEXPERT_OBSERVATIONS),),
                                                dtype=np.float32),

@@ -6,7 +6,6 @@ A report "states" a finding when it mentions it without a preceding negation
 from __future__ import annotations
 
 import collections
-import json
 import os
 from typing import Dict, Mapping
 
@@ -34,16 +33,6 @@ def findings_f1(predictions: Mapping[str, str], truth: Mapping[str, Mapping[str,
         per[f] = {"precision": prec, "recall": rec, "f1": f1, "support": tp[f] + fn[f]}
     return {"macro_f1": sum(v["f1"] for v in per.values()) / len(FINDINGS), "per_finding": per,
             "studies": len(predictions)}
-
-
-def most_frequent_report(data_dir: str, split: str = "train") -> str:
-    """The most frequent (normalised) report of a split: the image-blind baseline."""
-    with open(os.path.join(data_dir, "data_entry.json"), encoding="utf-8") as f:
-        entry = json.load(f)
-    with open(os.path.join(data_dir, f"{split}_split.json"), encoding="utf-8") as f:
-        ids = json.load(f)
-    counts = collections.Counter(" ".join(entry[i]) for i in ids)
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
 
 
 def demo_truth(data_dir: str) -> Dict[str, Dict[str, int]]:
