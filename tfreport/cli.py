@@ -28,6 +28,8 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backbone_weights_dual", default=None, help="dual: DenseNet121 branch weights")
     add_bool(g, "--share_view_extractor", None, "one backbone for both views")
     add_bool(g, "--trainable_backbone", None, "fine-tune the backbone (false: frozen)")
+    add_bool(g, "--image_blind", None, "replace every study's images by one constant: the "
+             "model's text-only variant")
     g.add_argument("--max_sentences", type=int, default=None)
     g.add_argument("--max_words", type=int, default=None, help="words per sentence, incl. </S>")
 

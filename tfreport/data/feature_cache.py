@@ -29,7 +29,7 @@ def cache_key(model) -> str:
     """A digest of the encoder's config and weights and of the report shape."""
     c = model.config
     h = hashlib.sha256(json.dumps([c.backbone, c.image_size, c.share_views, c.backbone_width,
-                                   c.max_sentences, c.max_words]).encode())
+                                   c.max_sentences, c.max_words, c.image_blind]).encode())
     for w in model.visual_encoder.weights:
         h.update(np.ascontiguousarray(w.numpy()).tobytes())
     return h.hexdigest()[:16]

@@ -16,12 +16,16 @@ class VisualEncoder(keras.layers.Layer):
     ``call(frontal, lateral, lateral_present)`` -> (grids [B, 2, h*w, C], view_mask [B, 2]).
     A study without a lateral view has its lateral grid zeroed and masked out, so the models
     honour ``lateral_present``.
+
+    ``image_blind`` replaces every study's images by one constant (a blank image, both views
+    present): the grids no longer depend on the study, so the model is a language model with a
+    learned constant input. It measures what the text alone achieves (issue #10).
     """
 
     def __init__(self, backbone: str = "small", image_size: int = 128,
                  weights: Optional[str] = None, weights_dual: Optional[str] = None,
                  share_views: bool = True, trainable_backbone: bool = True, width: int = 32,
-                 **kwargs):
+                 image_blind: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.backbone_name = backbone
         self.image_size = image_size
@@ -30,6 +34,7 @@ class VisualEncoder(keras.layers.Layer):
         self.share_views = share_views
         self.trainable_backbone = trainable_backbone
         self.width = width
+        self.image_blind = image_blind
 
     def build(self, input_shape=None):
         def make(suffix):
@@ -57,6 +62,8 @@ class VisualEncoder(keras.layers.Layer):
         # A frozen backbone always runs BatchNorm in inference mode (never the legacy bug
         # of batch statistics at test time).
         bn_training = training if self.trainable_backbone else False
+        if self.image_blind:
+            return self._blind_grids(ops.shape(frontal)[0], frontal.dtype, bn_training)
         f = self.frontal_net(frontal, training=bn_training)
         l = self.lateral_net(lateral, training=bn_training)
         b = ops.shape(f)[0]
@@ -68,12 +75,22 @@ class VisualEncoder(keras.layers.Layer):
         view_mask = ops.stack([ops.ones_like(present), present], axis=1)
         return grids, view_mask
 
+    def _blind_grids(self, batch_size, dtype, bn_training):
+        """One blank image through each view's backbone, repeated for the whole batch (one
+        backbone pass per view, whatever the batch size)."""
+        blank = ops.zeros((1, self.image_size, self.image_size, 1), dtype)
+        f = ops.reshape(self.frontal_net(blank, training=bn_training), (1, 1, -1, self.channels))
+        l = ops.reshape(self.lateral_net(blank, training=bn_training), (1, 1, -1, self.channels))
+        grids = ops.repeat(ops.concatenate([f, l], axis=1), batch_size, axis=0)
+        return grids, ops.ones((batch_size, 2), grids.dtype)
+
     def get_config(self):
         config = super().get_config()
         config.update(backbone=self.backbone_name, image_size=self.image_size,
                       # weights live in the saved model; never re-download them on load
                       weights=None, weights_dual=None, share_views=self.share_views,
-                      trainable_backbone=self.trainable_backbone, width=self.width)
+                      trainable_backbone=self.trainable_backbone, width=self.width,
+                      image_blind=self.image_blind)
         return config
 
 

@@ -30,6 +30,9 @@ class VisualConfig:
     share_views: bool = True
     trainable_backbone: bool = True
     backbone_width: int = 32  # the small backbone's first-stage width
+    # Every study's images replaced by one constant: the model's image-blind variant, which
+    # shows what the report text alone achieves (docs/benchmarks/iu_xray_text).
+    image_blind: bool = False
     # Standardise the pooled visual vector (BatchNorm, statistics recomputed from the current
     # weights before evaluation). On for the demo's randomly initialised backbone, whose
     # pooled features barely vary across studies; off for the legacy and paper presets.
@@ -82,7 +85,8 @@ class ReportModel(keras.Model):
         self.visual_encoder = VisualEncoder(
             backbone=c.backbone, image_size=c.image_size, weights=c.backbone_weights,
             weights_dual=c.backbone_weights_dual, share_views=c.share_views,
-            trainable_backbone=c.trainable_backbone, width=c.backbone_width, name="visual_encoder")
+            trainable_backbone=c.trainable_backbone, width=c.backbone_width,
+            image_blind=c.image_blind, name="visual_encoder")
         self.visual_norm = (keras.layers.BatchNormalization(momentum=0.9, name="visual_norm")
                             if c.visual_batch_norm else None)
         self.grid_norm = (keras.layers.BatchNormalization(momentum=0.9, name="grid_norm")

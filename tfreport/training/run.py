@@ -28,7 +28,7 @@ log = logging.getLogger("tfreport.train")
 
 CALIBRATION_BATCHES = 16  # unaugmented training batches for recalibrate()
 MODEL_FLAGS = ("backbone", "image_size", "backbone_weights", "backbone_weights_dual",
-               "share_views", "trainable_backbone", "max_sentences", "max_words")
+               "share_views", "trainable_backbone", "image_blind", "max_sentences", "max_words")
 TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_schedule", "lr_decay", "decay_epochs",
                "warmup", "backbone_learning_rate", "clip_norm", "seed", "deterministic",
                "mixed_precision", "jit_compile", "beam_size", "val_metric", "val_samples",
