@@ -70,3 +70,41 @@ def test_real_splits_have_the_published_sizes():
     r2gen = tb.r2gen_text_split(os.path.join(SHARED, "iu_xray", "annotation.json"), csv_path)
     assert (len(legacy.train), len(legacy.test)) == (2811, 300)
     assert len(r2gen.test) == 590 and r2gen.description.startswith("R2Gen 2,069/296/590")
+
+
+def _blind_run(root, split, model, predictions, image_blind=True):
+    run = root / "runs" / split / model
+    run.mkdir(parents=True)
+    json.dump(predictions, open(run / "predictions_test.json", "w"))
+    json.dump({"model": model, "preset": "legacy",
+               "model_config": {"image_blind": image_blind},
+               "train_config": {"epochs": 50, "learning_rate": 1e-3}}, open(run / "config.json", "w"))
+    json.dump([{"epoch": e} for e in range(1, 4)], open(run / "history.json", "w"))
+    return root / "runs"
+
+
+def test_image_blind_rows_score_like_the_floors(fixture):
+    legacy = tb.legacy_text_split(str(fixture / "legacy"), str(fixture / "indiana_reports.csv"))
+    best = next(iter(tb.most_frequent(legacy).values()))
+    # the prepared build's ids carry the same uids; a blind model writing the most frequent
+    # report must score exactly like the most-frequent row
+    runs = _blind_run(fixture, "legacy", "cnn_rnn", {f"CXR{u}": best for u in range(21, 31)})
+    blind = {"legacy": tb.load_blind_runs(str(runs), "legacy")}
+    assert blind["legacy"][0].label == "image-blind CNN-RNN (legacy preset, 3 epochs, lr 0.001)"
+    rows = tb.run([legacy], seeds=2, bootstrap=30, boot_seed=0, blind=blind)
+    assert len(rows) == 2 * 3  # scorings x (two floors + one model)
+    for scoring_rows in (rows[:3], rows[3:]):
+        mf, _, model = scoring_rows
+        assert model["baseline"].startswith("image-blind CNN-RNN")
+        assert model["groups"] == mf["groups"]
+
+
+def test_image_blind_rows_refuse_incomplete_or_sighted_runs(fixture, tmp_path):
+    legacy = tb.legacy_text_split(str(fixture / "legacy"), str(fixture / "indiana_reports.csv"))
+    runs = _blind_run(tmp_path, "legacy", "mrna", {f"CXR{u}": "x" for u in range(21, 29)})
+    with pytest.raises(ValueError, match="no prediction for 2 of the 10 legacy test studies"):
+        tb.run([legacy], seeds=1, bootstrap=0, blind={"legacy": tb.load_blind_runs(str(runs), "legacy")})
+    sighted = _blind_run(tmp_path / "s", "legacy", "mrna", {}, image_blind=False)
+    with pytest.raises(ValueError, match="not an image-blind run"):
+        tb.load_blind_runs(str(sighted), "legacy")
+    assert tb.load_blind_runs(str(tmp_path / "nothing"), "legacy") == []

@@ -3,7 +3,10 @@
 For the legacy split (2,811/300) and the R2Gen split (2,069/296/590), scored with tfreport's
 default scoring and with the legacy scoring, for All, Normal and Abnormal (MeSH "normal"):
 - the most frequent training report, written for every test study;
-- a random training report per test study (several seeds: mean ± sd).
+- a random training report per test study (several seeds: mean ± sd);
+- each zoo model's image-blind variant (``--image_blind true``: one constant image for every
+  study), trained on the split's real training reports; its test predictions are read from a
+  runs folder and scored against the same references as the floors.
 Each figure carries a 95% bootstrap interval over the test studies (for the random report,
 each seed's interval, averaged bound by bound).
 """
@@ -83,6 +86,64 @@ def random_report(split: TextSplit, seed: int) -> Dict[str, str]:
     return random_texts(split.train.values(), split.test, seed)
 
 
+MODEL_NAMES = {"cnn_rnn": "CNN-RNN", "cnn_rnn_att": "CNN-RNN-Att", "hier_rnn": "Hier-RNN",
+               "mrna": "MRNA", "m2_transformer": "M2 transformer"}
+
+
+@dataclass
+class BlindRun:
+    """One image-blind model's test predictions on a split, with how it was trained."""
+    model: str
+    predictions: Dict[str, str]  # prepared study id -> report
+    preset: str
+    epochs: int
+    learning_rate: float
+
+    @property
+    def label(self) -> str:
+        return (f"image-blind {MODEL_NAMES.get(self.model, self.model)} ({self.preset} preset, "
+                f"{self.epochs} epochs, lr {self.learning_rate:g})")
+
+
+def load_blind_runs(runs_dir: str, split_name: str) -> List[BlindRun]:
+    """``runs_dir/<split>/<model>/`` train.py model directories, each with config.json and
+    predictions_test.json; a run that is not image-blind is an error, not a row."""
+    folder = os.path.join(runs_dir, split_name)
+    if not os.path.isdir(folder):
+        return []
+    runs = []
+    for model in sorted(os.listdir(folder)):
+        run_dir = os.path.join(folder, model)
+        config, preds = (os.path.join(run_dir, n) for n in ("config.json", "predictions_test.json"))
+        if not os.path.exists(preds):
+            raise FileNotFoundError(f"{preds}: no test predictions (did the run finish?)")
+        with open(config, encoding="utf-8") as f:
+            cfg = json.load(f)
+        if not cfg["model_config"].get("image_blind"):
+            raise ValueError(f"{config}: not an image-blind run (train with --image_blind true)")
+        with open(preds, encoding="utf-8") as f:
+            predictions = json.load(f)
+        history = os.path.join(run_dir, "history.json")
+        epochs = cfg["train_config"]["epochs"]
+        if os.path.exists(history):
+            with open(history, encoding="utf-8") as f:
+                epochs = len(json.load(f))
+        runs.append(BlindRun(cfg["model"], predictions, cfg["preset"], epochs,
+                             cfg["train_config"]["learning_rate"]))
+    return runs
+
+
+def align_predictions(split: TextSplit, predictions: Dict[str, str], what: str) -> Dict[str, str]:
+    """Predictions keyed by the split's test ids (matched by IU X-Ray uid); every test study
+    must have one."""
+    by_uid = {uid_of(k): v for k, v in predictions.items()}
+    missing = [i for i in split.test if uid_of(i) not in by_uid]
+    if missing:
+        raise ValueError(f"{what}: no prediction for {len(missing)} of the {len(split.test)} "
+                         f"{split.name} test studies (e.g. {missing[:3]})")
+    return {i: by_uid[uid_of(i)] for i in split.test}
+
+
 def references(split: TextSplit, scoring_name: str) -> Dict[str, str]:
     join = legacy_reference if scoring_name == "legacy" else join_report
     return {i: join(s) for i, s in split.test.items()}
@@ -94,8 +155,9 @@ def _groups(result: dict) -> Dict[str, dict]:
 
 
 def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
-        boot_seed: int = 0) -> List[dict]:
-    """Rows: one per (split, scoring, baseline), each with per-group figures and intervals."""
+        boot_seed: int = 0, blind: Optional[Dict[str, List[BlindRun]]] = None) -> List[dict]:
+    """Rows: one per (split, scoring, baseline), each with per-group figures and intervals;
+    ``blind`` adds each split's image-blind model runs."""
     rows = []
     for split in splits:
         for scoring_name in SCORINGS:
@@ -124,6 +186,12 @@ def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
             rows.append({"split": split.description, "scoring": scoring_name,
                          "baseline": f"random training report ({seeds} seeds)", "seeds": seeds,
                          "groups": groups})
+            for r in (blind or {}).get(split.name, []):
+                preds = align_predictions(split, r.predictions, r.label)
+                result = scoring.score(preds, refs, split.normal, bootstrap=bootstrap,
+                                       seed=boot_seed)
+                rows.append({"split": split.description, "scoring": scoring_name,
+                             "baseline": r.label, "seeds": None, "groups": _groups(result)})
     return rows
 
 
@@ -154,7 +222,9 @@ def report(rows: List[dict], meta: dict) -> str:
     """results.md: the floors beside the published IU X-Ray rows, and what they imply."""
     from tfreport.published import published
     lines = ["# Image-free floors on the real IU X-Ray reports", "",
-             "Reports written without looking at any image, scored like every tfreport table "
+             "Reports written without looking at any image: fixed or random training reports, "
+             "and each model's image-blind variant trained on the real training reports; all "
+             "scored like every tfreport table "
              "(pycocoevalcap 1.2 on legacy-normalised text; CE-F1: tfreport's labeler, micro over "
              "the 14 CheXpert observations, positive only). Normal = MeSH exactly `normal`; MeSH "
              "`No Indexing` studies are in All only. `default` scoring keeps references whole; "
@@ -162,7 +232,9 @@ def report(rows: List[dict], meta: dict) -> str:
              f"Intervals: 95% bootstrap over the test studies ({meta['bootstrap']} resamples, "
              f"seed {meta['bootstrap_seed']}); the random report is the mean ± sd over "
              f"{meta['seeds']} seeds with the per-seed intervals averaged.", "",
-             f"Command: `{meta['command']}`", "", "## Run here", "", markdown(rows), "",
+             f"Command: `{meta['command']}`", ""] + (
+                 [meta["blind_note"], ""] if meta.get("blind_note") else []) + [
+             "## Run here", "", markdown(rows), "",
              "## Published (reported, not run here)", "",
              "| source | model | split | scoring | group | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | "
              "METEOR | ROUGE-L | CIDEr |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
