@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tfreport.decoding import Decoder
 from tfreport.models import MODELS
-from model_helpers import as_array, batch_loss, overfit, swap_images, tiny_batch, tiny_model
+from model_helpers import as_array, overfit, swap_images, tiny_batch, tiny_model
 
 
 def _other_images(batch):
