@@ -26,6 +26,9 @@ def main(argv=None):
     p.add_argument("--heads", action="store_true",
                    help="also count each head alone on cached ResNet50 grids (legacy vocabulary "
                         "2,068), the configuration scripts/benchmark_training.py times")
+    p.add_argument("--cpu_check", action="store_true",
+                   help="time one model's training step here and compare the rate its counted "
+                        "FLOPs imply with a large matmul's (a sanity check of the counter)")
     args = p.parse_args(argv)
     if not 0 < args.utilisation <= 1:
         p.error(f"--utilisation is a fraction in (0, 1], got {args.utilisation}")
@@ -38,6 +41,13 @@ def main(argv=None):
         print("\n| head (cached ResNet50 grids) | GFLOPs / example |\n|---|---|")
         for model, g in head_flops().items():
             print(f"| {model} | {g:.2f} |")
+    if args.cpu_check:
+        from tfreport.gpu_estimate import cpu_check
+        c = cpu_check()
+        print(f"\nCPU check ({c['model']} head, batch 8): {c['examples_per_second']:.2f} ex/s x "
+              f"{c['gflops_per_example']:.2f} GFLOPs = {c['implied_gflops_per_s']:.0f} GFLOP/s, "
+              f"{c['share_of_matmul']:.0%} of a 1024x1024 float32 matmul "
+              f"({c['matmul_gflops_per_s']:.0f} GFLOP/s) in the same process")
 
 
 if __name__ == "__main__":

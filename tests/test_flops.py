@@ -45,10 +45,18 @@ def test_lstm_forward_and_gradient_scale_with_the_sequence():
 
     x = tf.zeros([B, T, F])
     forward = function_flops(fwd.get_concrete_function(x)).by_type["MatMul"]
-    # Keras' TF backend traces one extra step for shape inference (pruned when run)
-    assert T * per_step <= forward <= (T + 1) * per_step
+    # exact: the extra step Keras' TF backend traces for shape inference is dead code
+    assert forward == T * per_step
     both = function_flops(grad.get_concrete_function(x)).by_type["MatMul"]
     assert both - forward == pytest.approx(2 * T * per_step)  # backward: two products each
+
+
+def test_dead_code_is_not_counted():
+    @tf.function
+    def f(a):
+        tf.matmul(a, a)  # traced, never used: pruned before running
+        return a + 1.0
+    assert function_flops(f.get_concrete_function(tf.zeros([8, 8]))).by_type.get("MatMul", 0) == 0
 
 
 def test_training_step_counts_the_trained_backbone(tiny_vocab):

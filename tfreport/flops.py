@@ -8,7 +8,8 @@ once, which undercounts every recurrent decoder by its sequence length.
 
 A loop's trip count is the leading dimension of the sequence it unstacks (the TensorList
 made by ``TensorListFromTensor``); a gradient loop runs as often as its forward loop.
-Operations without a registered statistic (BatchNorm, gathers, activations) count zero, so
+Only live operations count: those the function's outputs depend on (TensorFlow prunes the
+rest before running). Operations without a registered statistic (BatchNorm, gathers, activations) count zero, so
 the figure is a slight lower bound dominated by the matrix products.
 """
 from __future__ import annotations
@@ -71,8 +72,26 @@ def _trip_count(op, memo: Dict[str, Optional[int]]) -> Optional[int]:
     return trips
 
 
+def _live_ops(graph):
+    """The ops the graph's outputs depend on: what TensorFlow actually runs (dead code, such
+    as a value traced but never used, is pruned before execution)."""
+    roots = [t.op for t in getattr(graph, "outputs", [])] + list(
+        getattr(graph, "control_outputs", []))
+    if not roots:
+        return graph.get_operations()
+    seen, stack = set(), list(roots)
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return [op for op in graph.get_operations() if op.name in seen]
+
+
 def _count(graph, weight: float, out: FlopCount, memo: Dict[str, Optional[int]]) -> None:
-    for op in graph.get_operations():
+    for op in _live_ops(graph):
         if op.type in _LOOPS:
             trips = _trip_count(op, memo)
             if trips is None:

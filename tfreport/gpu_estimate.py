@@ -88,3 +88,39 @@ def markdown(rows: List[dict], utilisation: float) -> str:
                                              GPU_PEAK_TFLOPS.items() if g in gpus)
                  + " TFLOP/s). Training steps only.")
     return "\n".join(lines)
+
+
+def cpu_check(model: str = "m2_transformer", batch_size: int = 8, vocab_size: int = 2068,
+              size: int = 1024) -> Dict[str, float]:
+    """A check of the counter on this machine: the rate a counted training step sustains
+    (counted FLOPs x measured examples/s), against a large float32 matmul in the same
+    process. Above 100% would mean the count is too high."""
+    import time
+
+    import tensorflow as tf
+
+    from tfreport.flops import per_example
+    from tfreport.training.throughput import measure
+
+    a, b = tf.random.normal([size, size]), tf.random.normal([size, size])
+    matmul = tf.function(lambda: tf.matmul(a, b))
+
+    def matmul_rate():
+        matmul()
+        times = []
+        for _ in range(10):
+            start = time.perf_counter()
+            matmul().numpy()
+            times.append(time.perf_counter() - start)
+        return 2 * size ** 3 / min(times) / 1e9
+
+    preset = "paper" if model == "m2_transformer" else "legacy"
+    before = matmul_rate()
+    step = measure(model, preset, "off", vocab_size, batch_size=batch_size, steps=3)
+    peak = max(before, matmul_rate())
+    gflops = per_example(model, preset, vocab_size, cached=True, backbone="resnet50",
+                         image_size=224) / 1e9
+    rate = gflops * step["examples_per_second"]
+    return {"model": model, "matmul_gflops_per_s": peak, "examples_per_second":
+            step["examples_per_second"], "gflops_per_example": gflops,
+            "implied_gflops_per_s": rate, "share_of_matmul": rate / peak}
