@@ -65,3 +65,19 @@ def test_training_step_counts_the_trained_backbone(tiny_vocab):
     head = per_example("cnn_rnn", "demo", len(tiny_vocab), cached=True, **small)
     whole = per_example("cnn_rnn", "demo", len(tiny_vocab), **small)
     assert 0 < head < whole
+
+
+def test_every_model_runs_the_backbone_once_per_step(tiny_vocab):
+    """The backbone's share of a training step (whole step minus the head on cached grids)
+    is the same for every model: none runs its backbone twice."""
+    from tfreport.models import MODELS
+    small = dict(backbone="small", backbone_width=8, image_size=32, max_sentences=4,
+                 max_words=12)
+    cases = [(m, {}) for m in sorted(MODELS)] + [("mrna", {"spatial_attention": True})]
+    shares = {}
+    for model, extra in cases:
+        whole = per_example(model, "demo", len(tiny_vocab), **small, **extra)
+        head = per_example(model, "demo", len(tiny_vocab), cached=True, **small, **extra)
+        shares[model + str(extra)] = whole - head
+    low, high = min(shares.values()), max(shares.values())
+    assert high < 1.2 * low, shares  # a second backbone pass would double it

@@ -110,10 +110,12 @@ class ReportModel(keras.Model):
         return self.visual_encoder(batch["frontal"], batch["lateral"], batch["lateral_present"],
                                    training=training)
 
-    def visual_vector(self, batch, training=False, normalise=True):
+    def visual_vector(self, batch, training=False, normalise=True, features=None):
         """[B, 2C]: each view's grid mean-pooled, views concatenated (standardised when
-        ``visual_batch_norm``)."""
-        visual = pooled_views(*self.visual_features(batch, training))
+        ``visual_batch_norm``). Pass ``features`` (visual_features' result) when the grids
+        are already computed: each call would otherwise run the backbone again."""
+        visual = pooled_views(*(features if features is not None
+                                else self.visual_features(batch, training)))
         if normalise and self.visual_norm is not None:
             visual = self.visual_norm(visual, training=training)
         return visual

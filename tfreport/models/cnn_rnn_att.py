@@ -53,10 +53,11 @@ class CNNRNNAtt(FlatReportModel):
         self.logits = layers.Dense(c.vocab_size, name="logits")
 
     def encode(self, batch, training=False):
-        cells, mask = grid_cells(*self.visual_features(batch, training))
+        features = self.visual_features(batch, training)  # the backbone runs once
+        cells, mask = grid_cells(*features)
         values = self.feature_norm(self.feature_proj(cells))
         return {"values": values, "keys": self.attention.project_keys(values), "mask": mask,
-                "visual": self.visual_vector(batch, training)}
+                "visual": self.visual_vector(batch, training, features=features)}
 
     def initial_state(self, context, training=False):
         return [self.init_h(context["visual"]), self.init_c(context["visual"])]

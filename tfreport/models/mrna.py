@@ -75,9 +75,10 @@ class MRNA(ReportModel):
     # -- shared by training and decoding -------------------------------------------------
     def encode(self, batch, training=False):
         """The visual context of a batch (images or cached grids)."""
-        context = {"visual": self.visual_vector(batch, training)}
+        features = self.visual_features(batch, training)  # the backbone runs once
+        context = {"visual": self.visual_vector(batch, training, features=features)}
         if self.config.spatial_attention:
-            cells, mask = grid_cells(*self.visual_features(batch, training))
+            cells, mask = grid_cells(*features)
             values = self.feature_norm(self.feature_proj(cells))
             context.update(values=values, keys=self.attention.project_keys(values), mask=mask)
         return context
