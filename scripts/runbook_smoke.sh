@@ -27,7 +27,8 @@ $PY scripts/prepare_data.py --dataset iu_xray --raw_dir "$WORK/iu_raw" --out_dir
 $PY scripts/prepare_data.py --dataset iu_xray --raw_dir "$WORK/iu_raw" --out_dir "$WORK/iu_r2gen" \
   --split r2gen --r2gen_annotation "$SHARED/iu_xray/annotation.json" --image_size 16 --quiet
 
-SMALL="--epochs 1 --steps_per_epoch 2 --image_size 75 --backbone_weights none --quiet"
+SMALL="--epochs 1 --steps_per_epoch 2 --image_size 75 --backbone_weights none --val_samples 20"
+SMALL="$SMALL --evaluate_test false --quiet"  # evaluate.py scores the test split next
 for m in cnn_rnn cnn_rnn_att hier_rnn mrna; do
   step "§3 train $m (legacy preset) and §4 evaluate with the legacy scoring"
   $PY scripts/train.py --model $m --preset legacy --data_dir "$WORK/iu_legacy" --seed 0 \
@@ -68,7 +69,8 @@ for bb in resnet50 densenet121 dual; do
   esac
   $PY scripts/train.py --model m2_transformer --preset paper --data_dir "$WORK/mimic" --backbone $bb \
     "${W[@]}" --no_text_summaries --seed 0 --model_dir "$WORK/models/mimic/m2_$bb" \
-    --logdir "$WORK/summary" --epochs 1 --steps_per_epoch 2 --image_size 64 --quiet
+    --logdir "$WORK/summary" --epochs 1 --steps_per_epoch 2 --image_size 64 --val_samples 20 \
+    --evaluate_test false --quiet
   $PY scripts/evaluate.py --model_dir "$WORK/models/mimic/m2_$bb" --split test --bootstrap 200 --seed 0
 done
 
