@@ -102,7 +102,7 @@ class BlindRun:
     @property
     def label(self) -> str:
         return (f"image-blind {MODEL_NAMES.get(self.model, self.model)} ({self.preset} preset, "
-                f"{self.epochs} epochs, lr {self.learning_rate:g})")
+                f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}, lr {self.learning_rate:g})")
 
 
 def load_blind_runs(runs_dir: str, split_name: str) -> List[BlindRun]:
