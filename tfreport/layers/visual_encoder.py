@@ -80,7 +80,8 @@ class VisualEncoder(keras.layers.Layer):
         backbone pass per view, whatever the batch size)."""
         blank = ops.zeros((1, self.image_size, self.image_size, 1), dtype)
         f = ops.reshape(self.frontal_net(blank, training=bn_training), (1, 1, -1, self.channels))
-        l = ops.reshape(self.lateral_net(blank, training=bn_training), (1, 1, -1, self.channels))
+        l = f if self.share_views else ops.reshape(  # one network: one pass serves both views
+            self.lateral_net(blank, training=bn_training), (1, 1, -1, self.channels))
         grids = ops.repeat(ops.concatenate([f, l], axis=1), batch_size, axis=0)
         return grids, ops.ones((batch_size, 2), grids.dtype)
 
