@@ -54,6 +54,7 @@ def main(argv=None):
     from tfreport import benchmark, benchmark_report
     from tfreport.data.build import read_summary
     from tfreport.data.prepare import DEMO_DATA_DIR, prepare
+    from tfreport.training.config import default_preset
 
     model_overrides, train_overrides = {}, {}
     steps = args.steps_per_epoch
@@ -90,13 +91,14 @@ def main(argv=None):
                                   reuse=args.reuse, quiet=args.quiet)
     results = benchmark.run(rows, settings)
     definitions = {"demo": "the study has no findings", "iu_xray": "MeSH is exactly 'normal'",
+                   "iu_xray_rendered": "MeSH is exactly 'normal'",
                    "mimic_cxr": "CheXpert No Finding is 1"}
     meta = {"name": args.name or os.path.basename(os.path.normpath(args.out)),
             "data_dir": data_dir, "dataset": summary["dataset"], "counts": summary["counts"],
             "normal_test": summary["normal"].get("test", 0),
             "abnormal_test": summary["abnormal"].get("test", 0),
             "normal_definition": definitions.get(summary["dataset"], "see the dataset"),
-            "preset": args.preset or ("demo" if summary["dataset"] == "demo" else "legacy"),
+            "preset": args.preset or default_preset(summary["dataset"]),
             "seeds": args.seeds, "quick": args.quick, "frozen_backbone": args.frozen_backbone,
             "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     paths = benchmark_report.write(args.out, results, meta)

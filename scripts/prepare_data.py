@@ -2,6 +2,7 @@
 
     python scripts/prepare_data.py --dataset demo --out_dir data/demo/prepared
     python scripts/prepare_data.py --dataset iu_xray --raw_dir RAW --out_dir OUT
+    python scripts/prepare_data.py --dataset iu_xray_rendered --raw_dir ../shared/data --out_dir OUT [--split r2gen|legacy]
     python scripts/prepare_data.py --dataset mimic_cxr --raw_dir JPG_ROOT [--reports_dir REPORTS_ROOT] --out_dir OUT
 """
 import argparse
@@ -21,7 +22,11 @@ def main(argv=None):
     p.add_argument("--dataset", required=True, choices=DATASETS)
     p.add_argument("--raw_dir", default=None,
                    help="raw layout; for demo, where the raw files are generated when missing "
-                        "(default data/demo/raw)")
+                        "(default data/demo/raw); for iu_xray_rendered, the folder with the real "
+                        "report CSVs and split files (e.g. ../shared/data)")
+    p.add_argument("--render_dir", default=None,
+                   help="iu_xray_rendered: where the rendered raw layout goes (default "
+                        "data/iu_xray_rendered/raw; reused when it matches)")
     p.add_argument("--out_dir", required=True)
     p.add_argument("--images_dir", default=None)
     p.add_argument("--split", default=None, choices=["random", "legacy", "r2gen", "official"],
@@ -61,7 +66,8 @@ def main(argv=None):
                       sections=args.sections, vocab_min_count=args.vocab_min_count,
                       projections_csv=args.projections_csv, reports_csv=args.reports_csv,
                       legacy_splits=args.legacy_splits, r2gen_annotation=args.r2gen_annotation,
-                      reports_dir=args.reports_dir, quiet=args.quiet, **extra)
+                      reports_dir=args.reports_dir, render_dir=args.render_dir,
+                      quiet=args.quiet, **extra)
     print(json.dumps({k: summary[k] for k in ("layout", "source", "counts", "normal", "abnormal",
                                               "dropped")}, indent=1))
     print(f"Prepared dataset written to {args.out_dir}")

@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
+from tfreport.data.drawing import blob, ellipse, finish, line, lung_boxes, soft
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.progress import progress
 
@@ -81,86 +82,51 @@ def sample_findings(rng: np.random.Generator) -> List[Finding]:
 # --------------------------------------------------------------------------------------------
 # Images
 # --------------------------------------------------------------------------------------------
-def _ellipse(xx, yy, cx, cy, rx, ry):
-    return ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
-
-
-def _soft(d, edge=0.08):
-    """Soft ellipse mask from a normalised squared distance (1 inside, 0 outside)."""
-    return np.clip((1.0 - d) / edge, 0.0, 1.0)
-
-
-def _blob(img, xx, yy, cx, cy, r, value, rng, lobes=3):
-    """An irregular soft opacity made of a few overlapping discs."""
-    m = np.zeros_like(img)
-    for _ in range(lobes):
-        ox, oy = rng.normal(0, r * 0.35, size=2)
-        rr = r * rng.uniform(0.6, 1.0)
-        m = np.maximum(m, _soft(_ellipse(xx, yy, cx + ox, cy + oy, rr, rr * rng.uniform(0.7, 1.3)),
-                                edge=0.6))
-    return img + value * m
-
-
-def _line(img, xx, yy, p0, p1, width, value):
-    """Adds a straight line segment from p0 to p1 (normalised coordinates)."""
-    (x0, y0), (x1, y1) = p0, p1
-    dx, dy = x1 - x0, y1 - y0
-    t = np.clip(((xx - x0) * dx + (yy - y0) * dy) / (dx * dx + dy * dy + 1e-9), 0, 1)
-    d = np.hypot(xx - (x0 + t * dx), yy - (y0 + t * dy))
-    return img + value * np.clip(1.0 - d / width, 0, 1)
-
-
-def _lung_boxes(cx, cy, s):
-    """Frontal lung fields: (cx, cy, rx, ry) for the patient's right (image left) and left lung."""
-    return {"right": (cx - 0.17 * s, cy - 0.04 * s, 0.14 * s, 0.28 * s),
-            "left": (cx + 0.17 * s, cy - 0.04 * s, 0.14 * s, 0.28 * s)}
-
-
 def render_frontal(findings: Sequence[Finding], size: int, rng: np.random.Generator) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     s = rng.uniform(0.92, 1.08)
     cx, cy = 0.5 + rng.uniform(-0.04, 0.04), 0.52 + rng.uniform(-0.04, 0.04)
     img = np.full((size, size), 18.0, np.float32)
-    img += 95 * _soft(_ellipse(xx, yy, cx, cy + 0.03, 0.42 * s, 0.47 * s), 0.15)  # body
-    lungs = _lung_boxes(cx, cy, s)
+    img += 95 * soft(ellipse(xx, yy, cx, cy + 0.03, 0.42 * s, 0.47 * s), 0.15)  # body
+    lungs = lung_boxes(cx, cy, s)
     lung_mask = np.zeros_like(img)
     for lx, ly, rx, ry in lungs.values():
-        lung_mask = np.maximum(lung_mask, _soft(_ellipse(xx, yy, lx, ly, rx, ry), 0.12))
+        lung_mask = np.maximum(lung_mask, soft(ellipse(xx, yy, lx, ly, rx, ry), 0.12))
     img -= 60 * lung_mask
     # Faint lung markings and ribs.
     for k in range(6):
         img += 10 * lung_mask * np.clip(1 - np.abs(yy - (cy - 0.25 * s + k * 0.09 * s
                                                           + 0.02 * np.sin(xx * 9))) / 0.012, 0, 1)
-    img += 50 * _soft(_ellipse(xx, yy, cx, cy, 0.035 * s, 0.5 * s), 0.3)  # spine / mediastinum
+    img += 50 * soft(ellipse(xx, yy, cx, cy, 0.035 * s, 0.5 * s), 0.3)  # spine / mediastinum
     names = {f.name: f for f in findings}
     heart_w = (0.2 if "cardiomegaly" in names else 0.125) * s * rng.uniform(0.92, 1.08)
-    img += 70 * _soft(_ellipse(xx, yy, cx + 0.04 * s, cy + 0.16 * s, heart_w, 0.1 * s), 0.25)
+    img += 70 * soft(ellipse(xx, yy, cx + 0.04 * s, cy + 0.16 * s, heart_w, 0.1 * s), 0.25)
     for f in findings:
         lx, ly, rx, ry = lungs[f.side]
         px, py = lx - rx + 2 * rx * f.x, ly - ry + 2 * ry * f.y
         if f.name == "pleural_effusion":
             level = ly + ry * (0.35 - 0.4 * f.size)
             meniscus = level - 0.05 * np.abs(xx - lx) / rx
-            fluid = (yy > meniscus) * _soft(_ellipse(xx, yy, lx, ly, rx * 1.05, ry * 1.05), 0.1)
+            fluid = (yy > meniscus) * soft(ellipse(xx, yy, lx, ly, rx * 1.05, ry * 1.05), 0.1)
             img += 75 * fluid
         elif f.name == "consolidation":
-            img = _blob(img, xx, yy, px, py, (0.035 + 0.03 * f.size) * s, 80, rng)
+            img = blob(img, xx, yy, px, py, (0.035 + 0.03 * f.size) * s, 80, rng)
         elif f.name == "nodule":
             r = (0.014 + 0.008 * f.size) * s
-            img += 110 * _soft(_ellipse(xx, yy, px, py, r, r), 0.5)
+            img += 110 * soft(ellipse(xx, yy, px, py, r, r), 0.5)
         elif f.name == "pneumothorax":
             # Collapsed lung edge: a pleural line with no lung markings beyond it.
             edge_x = lx + (-1 if f.side == "right" else 1) * rx * (0.25 + 0.35 * (1 - f.size))
             outside = (xx < edge_x) if f.side == "right" else (xx > edge_x)
-            region = outside * _soft(_ellipse(xx, yy, lx, ly, rx, ry), 0.1) * (yy < ly + 0.3 * ry)
+            region = outside * soft(ellipse(xx, yy, lx, ly, rx, ry), 0.1) * (yy < ly + 0.3 * ry)
             img -= 30 * region
-            img = _line(img, xx, yy, (edge_x, ly - 0.9 * ry), (edge_x, ly + 0.3 * ry), 0.006, 60)
+            img = line(img, xx, yy, (edge_x, ly - 0.9 * ry), (edge_x, ly + 0.3 * ry), 0.006, 60)
         elif f.name == "support_device":
             dx = cx + (0.28 if f.side == "left" else -0.28) * s
             dy = cy - 0.32 * s
             img += 160 * ((np.abs(xx - dx) < 0.035 * s) & (np.abs(yy - dy) < 0.022 * s))
-            img = _line(img, xx, yy, (dx, dy), (cx + 0.05 * s, cy + 0.14 * s), 0.005, 120)
-    return _finish(img, rng)
+            img = line(img, xx, yy, (dx, dy), (cx + 0.05 * s, cy + 0.14 * s), 0.005, 120)
+    return finish(img, rng)
 
 
 def render_lateral(findings: Sequence[Finding], size: int, rng: np.random.Generator) -> np.ndarray:
@@ -168,40 +134,33 @@ def render_lateral(findings: Sequence[Finding], size: int, rng: np.random.Genera
     s = rng.uniform(0.92, 1.08)
     cx, cy = 0.5 + rng.uniform(-0.04, 0.04), 0.52 + rng.uniform(-0.04, 0.04)
     img = np.full((size, size), 18.0, np.float32)
-    img += 95 * _soft(_ellipse(xx, yy, cx, cy + 0.03, 0.36 * s, 0.47 * s), 0.15)
+    img += 95 * soft(ellipse(xx, yy, cx, cy + 0.03, 0.36 * s, 0.47 * s), 0.15)
     lx, ly, rx, ry = cx, cy - 0.04 * s, 0.26 * s, 0.3 * s
-    img -= 50 * _soft(_ellipse(xx, yy, lx, ly, rx, ry), 0.12)
-    img += 60 * _soft(_ellipse(xx, yy, cx + 0.3 * s, cy, 0.04 * s, 0.5 * s), 0.3)  # spine
+    img -= 50 * soft(ellipse(xx, yy, lx, ly, rx, ry), 0.12)
+    img += 60 * soft(ellipse(xx, yy, cx + 0.3 * s, cy, 0.04 * s, 0.5 * s), 0.3)  # spine
     names = {f.name: f for f in findings}
     heart_r = (0.19 if "cardiomegaly" in names else 0.12) * s * rng.uniform(0.92, 1.08)
-    img += 60 * _soft(_ellipse(xx, yy, cx - 0.12 * s, cy + 0.14 * s, heart_r, 0.12 * s), 0.25)
+    img += 60 * soft(ellipse(xx, yy, cx - 0.12 * s, cy + 0.14 * s, heart_r, 0.12 * s), 0.25)
     for f in findings:
         px, py = lx - rx + 2 * rx * f.x, ly - ry + 2 * ry * f.y
         if f.name == "pleural_effusion":
             level = ly + ry * (0.45 - 0.35 * f.size)
-            fluid = (yy > level + 0.06 * (xx - lx)) * _soft(_ellipse(xx, yy, lx, ly, rx, ry), 0.1)
+            fluid = (yy > level + 0.06 * (xx - lx)) * soft(ellipse(xx, yy, lx, ly, rx, ry), 0.1)
             img += 65 * fluid
         elif f.name == "consolidation":
-            img = _blob(img, xx, yy, px, py, (0.035 + 0.03 * f.size) * s, 70, rng)
+            img = blob(img, xx, yy, px, py, (0.035 + 0.03 * f.size) * s, 70, rng)
         elif f.name == "nodule":
             r = (0.013 + 0.008 * f.size) * s
-            img += 100 * _soft(_ellipse(xx, yy, px, py, r, r), 0.5)
+            img += 100 * soft(ellipse(xx, yy, px, py, r, r), 0.5)
         elif f.name == "pneumothorax":
-            img = _line(img, xx, yy, (lx - 0.6 * rx, ly - 0.85 * ry), (lx + 0.6 * rx, ly - 0.6 * ry),
+            img = line(img, xx, yy, (lx - 0.6 * rx, ly - 0.85 * ry), (lx + 0.6 * rx, ly - 0.6 * ry),
                         0.006, 55)
-            img -= 25 * (yy < ly - 0.6 * ry) * _soft(_ellipse(xx, yy, lx, ly, rx, ry), 0.1)
+            img -= 25 * (yy < ly - 0.6 * ry) * soft(ellipse(xx, yy, lx, ly, rx, ry), 0.1)
         elif f.name == "support_device":
             dx, dy = cx - 0.25 * s, cy - 0.3 * s
             img += 160 * ((np.abs(xx - dx) < 0.02 * s) & (np.abs(yy - dy) < 0.03 * s))
-            img = _line(img, xx, yy, (dx, dy), (cx - 0.1 * s, cy + 0.12 * s), 0.005, 110)
-    return _finish(img, rng)
-
-
-def _finish(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Global contrast jitter and noise, so no fixed pixel gives a finding away."""
-    img = img * rng.uniform(0.85, 1.15) + rng.uniform(-12, 12)
-    img += rng.normal(0, rng.uniform(3, 9), size=img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
+            img = line(img, xx, yy, (dx, dy), (cx - 0.1 * s, cy + 0.12 * s), 0.005, 110)
+    return finish(img, rng)
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from tfreport.data.study import DropCounter, Study
 
 log = logging.getLogger("tfreport.data")
 
-DATASETS = ("demo", "iu_xray", "mimic_cxr")
+DATASETS = ("demo", "iu_xray", "iu_xray_rendered", "mimic_cxr")
 SPLIT_MODES = ("random", "legacy", "r2gen", "official")
 # Per-dataset defaults of the shared flags (DESIGN §5): IU legacy keeps impression+findings and
 # both views; MIMIC-CXR takes findings (else impression), masks a missing lateral view and
@@ -23,6 +23,8 @@ SPLIT_MODES = ("random", "legacy", "r2gen", "official")
 DEFAULTS = {
     "demo": dict(sections="impression+findings", missing_view="drop", vocab_min_count=1),
     "iu_xray": dict(sections="impression+findings", missing_view="drop", vocab_min_count=1),
+    "iu_xray_rendered": dict(sections="impression+findings", missing_view="drop",
+                             vocab_min_count=1),
     "mimic_cxr": dict(sections="findings_or_impression", missing_view="mask", vocab_min_count=10),
 }
 DEMO_DATA_DIR = os.path.join("data", "demo", "prepared")
@@ -105,6 +107,17 @@ def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
             log.info("generating %d demo studies in %s", num_studies, raw_dir)
             demo.generate(raw_dir, num_studies=num_studies, seed=seed, quiet=quiet)
         split_ratios = split_ratios or DEMO_SPLIT_RATIOS
+    elif dataset == "iu_xray_rendered":
+        if raw_dir is None:
+            raise ValueError("--dataset iu_xray_rendered needs --raw_dir: the folder with the real "
+                             "IU X-Ray report CSVs and split files (e.g. ../shared/data)")
+        from tfreport.data import rendered
+        found = rendered.shared_split_files(raw_dir)
+        r2gen_annotation = r2gen_annotation or found["r2gen_annotation"]
+        legacy_splits = legacy_splits or found["legacy_splits"]
+        split = split or "r2gen"
+        raw_dir = rendered.render(raw_dir, render_dir or rendered.DEFAULT_RAW_DIR, seed=seed,
+                                  quiet=quiet)
     elif raw_dir is None:
         raise ValueError(f"--dataset {dataset} needs --raw_dir")
     split_ratios = split_ratios or DEFAULT_SPLIT_RATIOS

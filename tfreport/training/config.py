@@ -79,3 +79,12 @@ class TrainConfig:
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# Datasets whose images are synthetic and small: they train with the CPU-sized demo preset
+# unless --preset says otherwise; real data defaults to the legacy preset.
+SYNTHETIC_DATASETS = ("demo", "iu_xray_rendered")
+
+
+def default_preset(dataset: str) -> str:
+    return "demo" if dataset in SYNTHETIC_DATASETS else "legacy"

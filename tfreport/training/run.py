@@ -19,7 +19,7 @@ from tfreport.data.prepare import DEMO_DATA_DIR, prepare
 from tfreport.metrics.table import markdown
 from tfreport.models import build_model, make_config
 from tfreport.training import precision
-from tfreport.training.config import TrainConfig
+from tfreport.training.config import TrainConfig, default_preset
 from tfreport.training.strategy import batch_plan, is_chief, make_strategy
 from tfreport.training.trainer import BEST, Trainer
 from tfreport.vocab import Vocabulary
@@ -28,7 +28,8 @@ log = logging.getLogger("tfreport.train")
 
 CALIBRATION_BATCHES = 16  # unaugmented training batches for recalibrate()
 MODEL_FLAGS = ("backbone", "image_size", "backbone_weights", "backbone_weights_dual",
-               "share_views", "trainable_backbone", "image_blind", "max_sentences", "max_words")
+               "share_views", "trainable_backbone", "image_blind", "max_sentences", "max_words",
+               "report_memory")
 TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_schedule", "lr_decay", "decay_epochs",
                "warmup", "backbone_learning_rate", "clip_norm", "seed", "deterministic",
                "mixed_precision", "jit_compile", "beam_size", "val_metric", "val_samples",
@@ -108,9 +109,9 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
     strategy = make_strategy(spec.strategy)  # first: multi-worker wants it before other TF ops
     data_dir = ensure_data(spec)
     summary = read_summary(data_dir)
-    preset = spec.preset or ("demo" if summary["dataset"] == "demo" else "legacy")
-    print(f"Using the '{preset}' preset" + (" (the default for the demo dataset)"
-                                             if not spec.preset and preset == "demo" else ""))
+    preset = spec.preset or default_preset(summary["dataset"])
+    print(f"Using the '{preset}' preset" + (f" (the default for the {summary['dataset']} dataset)"
+                                             if not spec.preset else ""))
     vocab = Vocabulary.load(os.path.join(data_dir, "vocabulary.json"))
     preset, model_cfg, train_cfg = _resolve_configs(spec, preset, len(vocab), model_overrides,
                                                     train_overrides)
