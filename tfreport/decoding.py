@@ -2,12 +2,24 @@
 
 Word-level search uses the keras-nlp (keras-hub) samplers with a ``next(prompt, cache,
 index)`` function; the cache is the model's recurrent state plus its visual context, so
-beams carry both. Hierarchical models pick sentences greedily, one after another, and
-stop at the first empty sentence (or at ``max_sentences``).
+beams carry both. Hierarchical models pick sentences greedily, one after another.
+
+Where a report ends is a decision of its own. A hierarchical model without a stop head
+(MRNA, legacy Hier-RNN) ends its report with an empty sentence, a lone ``</S>``; its
+probability at a sentence's first step is the model's probability that the report ends
+there. Searching over that one-token sentence and the real ones together, as beam search
+would, compares P(end) with the probability of the single best *whole* sentence, which is
+far smaller than the probability of going on at all: the empty sentence wins long before the
+model thinks the report is over, and reports stop after a sentence or two (issue #15). So
+the report ends when P(end) > 0.5, as a stop head's P(stop) > 0.5 does, and otherwise the
+sentence is searched with the empty sentence ruled out.
+
+Beam search can rank its finished beams by GNMT's length penalty, score / ((5 + |y|) / 6)
+** alpha (``length_penalty`` alpha; 0 keeps raw log-probabilities).
 """
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -17,10 +29,27 @@ from keras import ops, tree
 from tfreport.vocab import END_ID, PAD_ID, START_ID, Vocabulary
 
 
-def sampler_for(beam_size: int):
+# GNMT's alpha for ranking finished beams, chosen on validation (docs/decoding.md).
+DEFAULT_LENGTH_PENALTY = 0.0
+STOP_THRESHOLD = 0.5  # a report ends when P(end) exceeds this
+
+
+def sampler_for(beam_size: int, return_all_beams: bool = False):
     if beam_size <= 1:
         return keras_hub.samplers.GreedySampler()
-    return keras_hub.samplers.BeamSampler(num_beams=beam_size)
+    return keras_hub.samplers.BeamSampler(num_beams=beam_size, return_all_beams=return_all_beams)
+
+
+def length_normalised_best(beams, scores, flat: bool, alpha: float):
+    """[B, K, L] beams and [B, K] log-probabilities -> [B, L], the beam with the best
+    score / ((5 + length) / 6) ** alpha (GNMT), length counted up to the sequence's end."""
+    k, length = ops.shape(beams)[1], ops.shape(beams)[2]
+    words = ops.reshape(beams[:, :, 1:], (-1, length - 1))
+    ended = end_flat_report(words) if flat else end_at_first_stop(words)
+    lengths = ops.sum(ops.cast(ops.not_equal(ended, PAD_ID), "float32"), axis=1)
+    penalty = ops.power((5.0 + ops.reshape(lengths, (-1, k))) / 6.0, alpha)
+    best = ops.argmax(ops.cast(scores, "float32") / penalty, axis=1)
+    return ops.take_along_axis(beams, best[:, None, None], axis=1)[:, 0]
 
 
 def end_at_first_stop(tokens):
@@ -81,10 +110,19 @@ def end_flat_report(tokens):
     return ops.where(after > 0, ops.cast(PAD_ID, tokens.dtype), tokens)
 
 
+def ban_empty_sentence(index, logits):
+    """No ``</S>`` as a sentence's first word: the report's end is decided apart."""
+    vocab = ops.shape(logits)[-1]
+    banned = ops.logical_and(ops.arange(vocab)[None, :] == END_ID, index == 1)
+    return ops.where(banned, ops.cast(-1e9, logits.dtype), logits)
+
+
 def decode_words(model, state, context, max_words: int, beam_size: int, flat: bool = False,
-                 block_trigrams: bool = False):
+                 block_trigrams: bool = False, ban_empty: bool = False,
+                 length_penalty: float = 0.0):
     """One sentence per study, [B, max_words] ids ending in ``</S>`` (or cut at max); with
-    ``flat``, a whole report ending in an empty sentence."""
+    ``flat``, a whole report ending in an empty sentence; with ``ban_empty``, never the
+    empty sentence."""
     b = ops.shape(state[0] if isinstance(state, (list, tuple)) else state)[0]
     prompt = ops.concatenate([ops.full((b, 1), START_ID, "int32"),
                               ops.full((b, max_words), PAD_ID, "int32")], axis=1)
@@ -99,33 +137,49 @@ def decode_words(model, state, context, max_words: int, beam_size: int, flat: bo
     def next_fn(prompt, cache, index):
         token = ops.take(prompt, index - 1, axis=1)
         logits, new_state = model.word_step(token, cache, context)
+        logits = ops.cast(logits, "float32")
         if block_trigrams:
-            logits = block_repeated_trigrams(prompt, index, ops.cast(logits, "float32"))
+            logits = block_repeated_trigrams(prompt, index, logits)
+        if ban_empty:
+            logits = ban_empty_sentence(index, logits)
         return finished_stay_finished(prompt, index, logits, flat), None, new_state
 
     # A flat report cannot stop on the first </S>: it runs to max_words, finished
     # sequences writing only </S> at no cost.
-    out = sampler_for(beam_size)(next_fn, prompt, cache=state, index=1, mask=mask,
-                                 stop_token_ids=None if flat else [END_ID])
+    rerank = beam_size > 1 and length_penalty > 0
+    out = sampler_for(beam_size, rerank)(next_fn, prompt, cache=state, index=1, mask=mask,
+                                         stop_token_ids=None if flat else [END_ID])
+    if rerank:
+        out = length_normalised_best(*out, flat=flat, alpha=length_penalty)
     return end_flat_report(out[:, 1:]) if flat else end_at_first_stop(out[:, 1:])
 
 
-def decode_flat(model, batch, beam_size: int = 3, block_trigrams: bool = False):
+def end_probability(model, state, context):
+    """[B] P(the sentence about to start is the empty one), i.e. P(the report ends here)."""
+    b = ops.shape(state[0])[0]
+    logits, _ = model.word_step(ops.full((b,), START_ID, "int32"), state, context)
+    return ops.softmax(ops.cast(logits, "float32"), axis=-1)[:, END_ID]
+
+
+def decode_flat(model, batch, beam_size: int = 3, block_trigrams: bool = False,
+                length_penalty: float = 0.0):
     """[B, max_tokens] ids of whole reports."""
     context = model.encode(batch, training=False)
     state = model.initial_state(context, training=False)
     return decode_words(model, state, context, model.config.max_tokens, beam_size, flat=True,
-                        block_trigrams=block_trigrams)
+                        block_trigrams=block_trigrams, length_penalty=length_penalty)
 
 
 VISUAL_KEYS = ("frontal", "lateral", "lateral_present", "grids", "view_mask")
 
 
-def decode_hierarchical(model, batch, beam_size: int = 3, block_trigrams: bool = False):
+def decode_hierarchical(model, batch, beam_size: int = 3, block_trigrams: bool = False,
+                        length_penalty: float = 0.0):
     """[B, S, W] ids: sentence by sentence (beam search over each sentence's words, the
     sentences chosen greedily), each fed back as the next one's input. A model with a stop
-    head ends a report when P(stop) > 0.5; the rows after it become empty sentences, so
-    every model's report ends at its first empty sentence."""
+    head ends a report when P(stop) > 0.5 after a sentence; one without ends it where
+    P(empty sentence) > 0.5 (see the module docstring). The rows after the end are empty
+    sentences, so every model's report ends at its first empty sentence."""
     c = model.config
     context = model.encode(batch, training=False)
     sentence_state = model.begin_report(context)
@@ -136,11 +190,15 @@ def decode_hierarchical(model, batch, beam_size: int = 3, block_trigrams: bool =
     prev, sentences = None, []
     for _ in range(c.max_sentences):
         state, sentence_state, p_stop = model.begin_sentence(context, prev, sentence_state)
+        if p_stop is None:  # the empty sentence is the stop: decide it before the words
+            stopped = ops.logical_or(stopped,
+                                     end_probability(model, state, context) > STOP_THRESHOLD)
         words = decode_words(model, state, context, c.max_words, beam_size,
-                             block_trigrams=block_trigrams)
+                             block_trigrams=block_trigrams, ban_empty=True,
+                             length_penalty=length_penalty)
         words = ops.where(stopped[:, None], empty, ops.cast(words, "int32"))
         if p_stop is not None:
-            stopped = ops.logical_or(stopped, p_stop > 0.5)
+            stopped = ops.logical_or(stopped, p_stop > STOP_THRESHOLD)
         sentences.append(words)
         prev = words
     return ops.stack(sentences, axis=1)
@@ -150,15 +208,17 @@ class Decoder:
     """Compiles the decoding function once per model and beam size."""
 
     def __init__(self, model, vocab: Vocabulary, beam_size: int = 3,
-                 block_trigrams: bool = False):
+                 block_trigrams: bool = False, length_penalty: Optional[float] = None):
         self.model, self.vocab, self.beam_size = model, vocab, beam_size
         self.block_trigrams = block_trigrams
+        self.length_penalty = (DEFAULT_LENGTH_PENALTY if length_penalty is None
+                               else float(length_penalty))
         self._fn = tf.function(self._decode, reduce_retracing=True)
 
     def _decode(self, visual):
-        if self.model.hierarchical:
-            return decode_hierarchical(self.model, visual, self.beam_size, self.block_trigrams)
-        return decode_flat(self.model, visual, self.beam_size, self.block_trigrams)
+        decode = decode_hierarchical if self.model.hierarchical else decode_flat
+        return decode(self.model, visual, self.beam_size, self.block_trigrams,
+                      self.length_penalty)
 
     def ids(self, batch: Dict[str, tf.Tensor]) -> np.ndarray:
         """Decodes a batch of images, or of cached grids."""

@@ -4,6 +4,12 @@ Sentence 1's word-LSTM state comes from the visual vector; sentence k > 1's stat
 from the previous sentence (three linear Conv1D layers, max-pooled) joined to the visual
 vector. One shared word LSTM writes every sentence. Teacher forcing uses the ground-truth
 previous sentence; generation feeds back the model's own.
+
+``report_memory`` (on in the demo preset, off in the faithful legacy and paper presets) also
+gives sentence k the element-wise max of the features of *all* its earlier sentences and an
+embedding of k. Without it the model sees only the sentence before: it cannot know what it
+has already said or how long the report is, so its reports cycle through two or three
+common sentences and it never becomes sure that a report is over (issue #15).
 """
 from __future__ import annotations
 
@@ -34,6 +40,8 @@ class MRNAConfig(VisualConfig):
     state_layer_norm: bool = False  # LayerNorm before the state tanh (demo: random backbone)
     spatial_attention: bool = False  # optional: soft attention over the grid at every word
     attention_dim: int = 512
+    report_memory: bool = False  # sentence k also sees all earlier sentences and k itself
+    position_dim: int = 32  # report_memory: the sentence-index embedding
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "MRNAConfig":
@@ -42,7 +50,7 @@ class MRNAConfig(VisualConfig):
             "paper": dict(LEGACY_VISUAL),
             "demo": dict(backbone="small", image_size=64, embed_dim=128, hidden_dim=256,
                          conv_filters=128, max_words=20, state_layer_norm=True,
-                         visual_batch_norm=True),
+                         visual_batch_norm=True, report_memory=True),
         }
         return cls.from_preset(base, name, **overrides)
 
@@ -62,6 +70,9 @@ class MRNA(ReportModel):
         self.first_c = StateProjection(c.hidden_dim, c.state_layer_norm, name="first_c")
         self.next_h = StateProjection(c.hidden_dim, c.state_layer_norm, name="next_h")
         self.next_c = StateProjection(c.hidden_dim, c.state_layer_norm, name="next_c")
+        if c.report_memory:
+            self.sentence_position = layers.Embedding(c.max_sentences, c.position_dim,
+                                                      name="sentence_position")
         self.lstm = layers.LSTM(c.hidden_dim, return_sequences=True, dropout=c.dropout_lstm,
                                 name="word_lstm")
         if c.spatial_attention:
@@ -90,22 +101,41 @@ class MRNA(ReportModel):
         attended, _ = self.attention(h, context["keys"], context["values"], context["mask"])
         return ops.concatenate([embedded, attended], -1)
 
-    def initial_state(self, context, prev_words, training=False):
-        """Word-LSTM (h, c) for a sentence; ``prev_words`` None means the first sentence."""
+    def encode_sentence(self, words):
+        """[N, W] ids -> [N, conv_layers * filters] sentence features."""
+        return self.sentence_encoder(self.embedding(words), ops.not_equal(words, PAD_ID))
+
+    def initial_state(self, context, prev_words, training=False, memory=None, index=None):
+        """Word-LSTM (h, c) for a sentence; ``prev_words`` None means the first sentence.
+        With ``report_memory``, ``memory`` is the max of all earlier sentences' features and
+        ``index`` the sentence's position."""
         visual = context["visual"]
         if prev_words is None:
             return [self.first_h(visual), self.first_c(visual)]
-        mask = ops.not_equal(prev_words, PAD_ID)
-        feats = self.sentence_encoder(self.embedding(prev_words), mask)
-        z = self.sentence_dropout(ops.concatenate([feats, visual], -1), training=training)
+        parts = [self.encode_sentence(prev_words)]
+        if self.config.report_memory:
+            parts += [memory, self.sentence_position(index)]
+        z = self.sentence_dropout(ops.concatenate(parts + [visual], -1), training=training)
         return [self.next_h(z), self.next_c(z)]
 
     def begin_report(self, context):
-        return None  # MRNA has no sentence-level recurrent state
+        """The sentence-level state: None, or (max of the sentences so far, sentence index)."""
+        if not self.config.report_memory:
+            return None
+        b = ops.shape(context["visual"])[0]
+        width = self.config.conv_layers * self.config.conv_filters
+        return [ops.full((b, width), -1e9, context["visual"].dtype), ops.zeros((b,), "int32")]
 
     def begin_sentence(self, context, prev_words, sentence_state):
         """(word state, sentence state, stop probability): MRNA stops at an empty sentence."""
-        return self.initial_state(context, prev_words), None, None
+        if sentence_state is None:
+            return self.initial_state(context, prev_words), None, None
+        memory, index = sentence_state
+        if prev_words is None:
+            return self.initial_state(context, None), [memory, index + 1], None
+        memory = ops.maximum(memory, self.encode_sentence(prev_words))
+        state = self.initial_state(context, prev_words, memory=memory, index=index)
+        return state, [memory, index + 1], None
 
     def word_step(self, token, state, context):
         """One decoding step: token [B] -> logits [B, V] and the new state."""
@@ -126,7 +156,11 @@ class MRNA(ReportModel):
         prev = ops.concatenate([ops.full((b, 1, w), PAD_ID, report.dtype), report[:, :-1]], 1)
         prev = ops.reshape(prev, (b * s, w))
         first = self.initial_state({"visual": flat_visual}, None, training)
-        later = self.initial_state({"visual": flat_visual}, prev, training)
+        memory = index = None
+        if c.report_memory:
+            memory = ops.reshape(self._earlier_max(self.encode_sentence(prev), b, s), (b * s, -1))
+            index = ops.reshape(ops.tile(ops.arange(s)[None], (b, 1)), (b * s,))
+        later = self.initial_state({"visual": flat_visual}, prev, training, memory, index)
         is_first = ops.reshape(ops.tile(ops.arange(s)[None] == 0, (b, 1)), (b * s, 1))
         state = [ops.where(is_first, f, l) for f, l in zip(first, later)]
         targets = ops.reshape(report, (b * s, w))
@@ -140,6 +174,17 @@ class MRNA(ReportModel):
                           training=training)
         logits = self.logits(self.output_dropout(h, training=training))
         return ops.reshape(logits, (b, s, w, c.vocab_size))
+
+    @staticmethod
+    def _earlier_max(prev_feats, b, s):
+        """[B*S, F] features of each sentence's previous sentence -> [B, S, F]: for sentence k
+        the max over the features of sentences 0..k-1 (zeros for k = 0, which never uses it)."""
+        feats = ops.reshape(prev_feats, (b, s, -1))  # row k holds sentence k - 1
+        seen = ops.arange(s)[None, :] <= ops.arange(s)[:, None]  # [k, j]: j <= k
+        seen = ops.logical_and(seen, ops.arange(s)[None, :] > 0)  # row 0 is no sentence
+        big = ops.where(seen[None, :, :, None], feats[:, None], ops.cast(-1e9, feats.dtype))
+        out = ops.max(big, axis=2)
+        return ops.where(ops.arange(s)[None, :, None] > 0, out, ops.zeros_like(out))
 
     def _attend_sequence(self, words, state, context, b, s, training):
         """Teacher forcing with attention: a time-major scan (padded steps come after the
