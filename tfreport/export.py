@@ -20,25 +20,31 @@ from tfreport.vocab import END_ID, PAD_ID, START_ID
 
 def ids_to_text(ids: tf.Tensor, tokens: tf.Tensor, hierarchical: bool) -> tf.Tensor:
     """Decoded ids -> [B] report strings, as ``Vocabulary.decode_*`` + ``join_report``:
-    sentences end at ``</S>``, the report at its first empty sentence, specials dropped."""
+    sentences end at ``</S>`` and get a period, the report ends at its first empty sentence,
+    specials are dropped."""
     ids = tf.cast(ids, tf.int32)
     is_word = (ids != START_ID) & (ids != END_ID) & (ids != PAD_ID)
+    strings = tf.gather(tokens, tf.clip_by_value(ids, 0, tf.shape(tokens)[0] - 1))
     if hierarchical:  # [B, S, W]
         before_end = tf.cumsum(tf.cast(ids == END_ID, tf.int32), axis=-1, exclusive=True) == 0
         words = is_word & before_end
         empty = ~tf.reduce_any(words, axis=-1)  # [B, S]
         alive = tf.cumsum(tf.cast(empty, tf.int32), axis=1) == 0
-        kept = words & alive[..., None]
-        b = tf.shape(ids)[0]
-        ids, kept = tf.reshape(ids, [b, -1]), tf.reshape(kept, [b, -1])
-    else:  # [B, T]: an </S> right after another (or first) is the empty closing sentence
-        is_end = ids == END_ID
-        prev_end = tf.concat([tf.ones_like(is_end[:, :1]), is_end[:, :-1]], axis=1)
-        closing = is_end & prev_end
-        alive = tf.cumsum(tf.cast(closing, tf.int32), axis=1) == 0
-        kept = is_word & alive
-    strings = tf.gather(tokens, tf.clip_by_value(ids, 0, tf.shape(tokens)[0] - 1))
-    return tf.strings.reduce_join(tf.ragged.boolean_mask(strings, kept), axis=-1, separator=" ")
+        sentences = tf.strings.reduce_join(tf.ragged.boolean_mask(strings, words), axis=-1,
+                                           separator=" ") + "."
+        return tf.strings.reduce_join(tf.ragged.boolean_mask(sentences, ~empty & alive),
+                                      axis=-1, separator=" ")
+    # [B, T]: an </S> right after another (or first) is the empty closing sentence; every
+    # other </S> ends a sentence and becomes its period
+    is_end = ids == END_ID
+    prev_end = tf.concat([tf.ones_like(is_end[:, :1]), is_end[:, :-1]], axis=1)
+    alive = tf.cumsum(tf.cast(is_end & prev_end, tf.int32), axis=1) == 0
+    kept = (is_word | (is_end & ~prev_end)) & alive
+    strings = tf.where(is_end, ".", strings)
+    text = tf.strings.reduce_join(tf.ragged.boolean_mask(strings, kept), axis=-1, separator=" ")
+    text = tf.strings.regex_replace(text, r" \.", ".")
+    unended = (text != "") & ~tf.strings.regex_full_match(text, r".*\.")  # cut at max length
+    return tf.where(unended, text + ".", text)
 
 
 def serving_fn(model, vocab, beam_size: int):

@@ -78,16 +78,27 @@ def cap_sentences(sentences: Sequence[str], max_sentences: int, max_words: int) 
 
 
 def join_report(sentences: Iterable[str]) -> str:
-    """Sentences -> one scoring string (legacy text has no punctuation)."""
-    return " ".join(s.strip() for s in sentences if s.strip())
+    """Sentences -> one report string, each sentence ended by a period: "a b. c d."
+
+    Legacy text has no punctuation inside sentences, and the NLG metrics remove punctuation
+    before scoring, so the periods change no BLEU/METEOR/ROUGE/CIDEr figure; they keep the
+    sentence boundaries that the labeler needs (a negation ends with its sentence) and that
+    the report diagnostics count."""
+    kept = [s.strip() for s in sentences if s.strip()]
+    return " ".join(s + "." for s in kept)
 
 
 # The legacy project's scoring: references cut to 8 sentences of 49 words (its record cap).
 LEGACY_REFERENCE_SENTENCES, LEGACY_REFERENCE_WORDS = 8, 49
 
 
+def legacy_reference_sentences(sentences: Sequence[str]) -> List[str]:
+    """A reference's sentences as the legacy project scored them: at most 8 of 49 words."""
+    return [" ".join(s.split()[:LEGACY_REFERENCE_WORDS])
+            for s in list(sentences)[:LEGACY_REFERENCE_SENTENCES]]
+
+
 def legacy_reference(sentences: Sequence[str]) -> str:
     """A reference as the legacy project scored it: at most 8 sentences of 49 words each,
     joined without punctuation."""
-    return join_report(" ".join(s.split()[:LEGACY_REFERENCE_WORDS])
-                       for s in list(sentences)[:LEGACY_REFERENCE_SENTENCES])
+    return join_report(legacy_reference_sentences(sentences))

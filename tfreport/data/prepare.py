@@ -88,6 +88,7 @@ def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
             num_studies: int = demo.DEFAULT_NUM_STUDIES, projections_csv: Optional[str] = None,
             reports_csv: Optional[str] = None, legacy_splits: Optional[str] = None,
             r2gen_annotation: Optional[str] = None, reports_dir: Optional[str] = None,
+            render_dir: Optional[str] = None,
             quiet: bool = False) -> dict:
     """Builds the prepared dataset in ``out_dir`` and returns its summary."""
     if dataset not in DATASETS:
