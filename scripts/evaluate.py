@@ -3,7 +3,8 @@
     python scripts/evaluate.py --model_dir M [--data_dir D] --split test [--beam_size 3]
 
 Writes predictions_<split>.json, metrics_<split>.json and metrics_<split>.md into the model
-directory and prints the table.
+directory and prints the table, then the report diagnostics (sentences and words per report
+beside the references', distinct, copied and repeated).
 """
 import argparse
 

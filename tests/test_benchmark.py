@@ -50,16 +50,24 @@ def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
     from tfreport.evaluation import references
     bleu4 = nlg.score(preds, references(tiny_data, "test"), metrics=("BLEU-4",))["BLEU-4"]
     assert abs(by_label["most frequent training report"]["groups"]["All"]["BLEU-4"] - bleu4) < 1e-9
+    diag = by_label["most frequent training report"]["groups"]["All"]["diagnostics"]
+    assert (diag["distinct"], diag["copied"]) == (0.0, 1.0)  # one training report for all
+    for r in rows:
+        assert set(r["groups"]["All"]["diagnostics"]) >= {
+            "sentences", "words", "distinct", "copied", "repeated_sentences", "ref_sentences"}
 
     table = open(os.path.join(out, "results.md")).read()
     for label in ROWS:
         assert f"| {label} |" in table
     assert "reported, not run here" in table and "| legacy project (TF1) | MRNA |" in table
     assert "![CE-F1 per condition](ce_f1_per_condition.png)" in table
+    assert "| references (test) |  | All |" in table
+    assert "| CE-F1 | sentences | words | distinct | copied | repeated | training |" in table
     with open(os.path.join(out, "results.csv")) as f:
         csv_rows = list(csv.DictReader(f))
     assert len(csv_rows) == 3 * len(ROWS)
     assert float(csv_rows[0]["BLEU-4"]) == rows[0]["groups"]["All"]["BLEU-4"]
+    assert float(csv_rows[0]["distinct"]) == rows[0]["groups"]["All"]["diagnostics"]["distinct"]
     assert open(os.path.join(out, "ce_f1_per_condition.png"), "rb").read(4) == b"\x89PNG"
 
     again = bench("--quick", "--data_dir", tiny_data, "--out", out, "--reuse", "--quiet",

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from tfreport import text_benchmark as tb
+from tfreport.metrics.nlg import BLEU
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
@@ -44,7 +45,7 @@ def test_splits_and_floors(fixture):
     assert (len(r2gen.train), len(r2gen.test)) == (15, 10)
     assert legacy.normal == {f"CXR{u}": u % 3 == 0 for u in range(21, 31)}
     mf = tb.most_frequent(legacy)
-    assert set(mf.values()) == {"the heart is normal lungs are clear"}  # CXR1 and CXR2 agree
+    assert set(mf.values()) == {"the heart is normal. lungs are clear."}  # CXR1 and CXR2 agree
     assert tb.random_report(legacy, 3) == tb.random_report(legacy, 3)
     assert tb.random_report(legacy, 3) != tb.random_report(legacy, 4)
 
@@ -59,7 +60,15 @@ def test_splits_and_floors(fixture):
         for col, (low, high) in all_["ci"].items():
             if r["seeds"] is None:  # the interval is around the very figure reported
                 assert low <= all_[col] <= high, col
-    assert "| most frequent training report | All |" in tb.markdown(rows)
+    table = tb.markdown(rows)
+    assert "| most frequent training report | All |" in table
+    assert "| legacy 20/10 (impression + findings) | default | references (test) | All | 10 |" \
+        in table
+    mf = rows[0]["groups"]["All"]["diagnostics"]
+    assert mf["sentences"] == 2 and mf["copied"] == 1.0 and mf["distinct"] == 0.0
+    assert mf["ref_sentences"] == 2  # every fixture report has two sentences
+    random_ = rows[1]["groups"]["All"]["diagnostics"]
+    assert random_["copied"] == 1.0 and random_["copied_sd"] == 0.0
 
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, "iu_xray_legacy")),
@@ -97,6 +106,19 @@ def test_image_blind_rows_score_like_the_floors(fixture):
         mf, _, model = scoring_rows
         assert model["baseline"].startswith("image-blind CNN-RNN")
         assert model["groups"] == mf["groups"]
+        d = mf["groups"]["All"]["diagnostics"]
+        assert (d["distinct"], d["unique_reports"], d["copied"], d["sentences"]) == (0.0, 1, 1.0, 2)
+    # a predictions file written before report strings ended sentences with periods: the
+    # same scores, but no sentence boundaries to count
+    blind["legacy"][0].predictions = {k: v.replace(".", "")
+                                      for k, v in blind["legacy"][0].predictions.items()}
+    mf, _, model = tb.run([legacy], seeds=1, bootstrap=0, blind=blind)[:3]
+    for name, block in model["groups"].items():
+        expected = mf["groups"][name]
+        assert block["diagnostics"] == {**expected["diagnostics"], "sentences": None,
+                                        "repeated_sentences": None}
+        assert {c: block[c] for c in BLEU} == {c: expected[c] for c in BLEU}
+    assert "| n/a |" in tb.markdown([model])
 
 
 def test_image_blind_rows_refuse_incomplete_or_sighted_runs(fixture, tmp_path):

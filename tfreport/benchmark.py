@@ -15,7 +15,7 @@ import time
 from typing import Dict, List, Optional
 
 from tfreport import baselines, evaluation
-from tfreport.metrics import scoring
+from tfreport.metrics import diagnostics, scoring
 from tfreport.metrics.table import COLUMNS
 
 GROUPS = (("All", None), ("Normal", "normal"), ("Abnormal", "abnormal"))
@@ -183,7 +183,8 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
         result["weights"] = weight_source(config["model_config"])
         result.update(train_seconds=train_seconds, reports_per_second=rate,
                       command=" ".join(train_command(row, s, seed, row_dir)), config=config)
-    metrics = scoring.score(predictions, refs, normal)
+    metrics = scoring.score(predictions, refs, normal,
+                            training_reports=diagnostics.training_reports(s.data_dir))
     _atomic_json(os.path.join(row_dir, "predictions_test.json"), predictions)
     result["metrics"] = metrics
     _atomic_json(done, result)
@@ -201,19 +202,35 @@ def group_metrics(metrics: dict, group: Optional[str]) -> dict:
     return metrics if group is None else metrics.get("groups", {}).get(group, {})
 
 
+DIAGNOSTICS = tuple(k for k, _ in diagnostics.COLUMNS + diagnostics.REFERENCE_COLUMNS)
+
+
+def _mean_sd(blocks: List[dict], cols) -> dict:
+    """{col: mean, col_sd: sd (None for one value)} over the blocks that have the figure;
+    None where every block has it as None (a diagnostic that is n/a)."""
+    out = {}
+    for col in cols:
+        present = [b[col] for b in blocks if col in b]
+        values = [v for v in present if v is not None]
+        if values:
+            out[col] = statistics.fmean(values)
+            out[col + "_sd"] = statistics.stdev(values) if len(values) > 1 else None
+        elif present:
+            out[col] = out[col + "_sd"] = None
+    return out
+
+
 def summarise(results: List[dict]) -> dict:
     """Mean and sd over seeds of every figure, per group."""
     out = {"label": results[0]["label"], "key": results[0]["key"],
            "model": results[0]["model"], "weights": results[0]["weights"],
            "seeds": [r["seed"] for r in results], "groups": {}}
     for name, group in GROUPS:
-        block = {}
-        for col in COLUMNS + ("studies",):
-            values = [group_metrics(r["metrics"], group).get(col) for r in results]
-            values = [v for v in values if v is not None]
-            if values:
-                block[col] = statistics.fmean(values)
-                block[col + "_sd"] = statistics.stdev(values) if len(values) > 1 else None
+        blocks = [group_metrics(r["metrics"], group) for r in results]
+        block = _mean_sd(blocks, COLUMNS + ("studies",))
+        diag = _mean_sd([b.get("diagnostics", {}) for b in blocks], DIAGNOSTICS)
+        if diag:
+            block["diagnostics"] = diag
         out["groups"][name] = block
     for key in ("train_seconds", "reports_per_second"):
         values = [r[key] for r in results if r.get(key) is not None]

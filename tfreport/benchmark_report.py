@@ -6,19 +6,30 @@ import json
 import os
 from typing import Dict, List, Optional
 
-from tfreport.benchmark import GROUPS
+from tfreport.benchmark import DIAGNOSTICS, GROUPS
 from tfreport.labels import CHEXPERT_OBSERVATIONS
+from tfreport.metrics import diagnostics
 from tfreport.metrics.table import COLUMNS
 from tfreport.published import published
 
 CHART = "ce_f1_per_condition.png"
+DIAG = tuple(k for k, _ in diagnostics.COLUMNS)
+REF = {header: key for key, header in diagnostics.REFERENCE_COLUMNS}
 
 
 def _cell(block: dict, col: str) -> str:
     if col not in block:
         return ""
+    if block[col] is None:
+        return "n/a"
     sd = block.get(col + "_sd")
     return f"{block[col]:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
+
+
+def _reference_cells(d: dict) -> List[str]:
+    """The references' means under the sentences and words columns, blank elsewhere."""
+    keys = [REF.get(header) for _, header in diagnostics.COLUMNS]
+    return [_cell({k: d[k]}, k) if k in d else "" for k in keys]
 
 
 def _seconds(value: Optional[float]) -> str:
@@ -42,11 +53,21 @@ def markdown(rows: List[dict], meta: dict) -> str:
               "rule-based CheXpert labeler on prediction and reference, micro over the 14 "
               "observations, positive only.",
               "- Training time is the whole train.py run (training, validation, checkpoints); "
-              "decoding is best.keras on the test split after a warm-up batch.", ""]
+              "decoding is best.keras on the test split after a warm-up batch.",
+              "- " + diagnostics.NOTE + " The references row gives the references' means; "
+              "copied is against the dataset's training reports.", ""]
     cols = list(COLUMNS)
-    lines.append("| model | weights | group | studies | " + " | ".join(cols)
-                 + " | training | reports/s |")
-    lines.append("|---|---|---|---|" + "---|" * len(cols) + "---|---|")
+    lines.append("| model | weights | group | studies | " + " | ".join(cols) + " | "
+                 + " | ".join(h for _, h in diagnostics.COLUMNS) + " | training | reports/s |")
+    lines.append("|---|---|---|---|" + "---|" * (len(cols) + len(DIAG)) + "---|---|")
+    for name, _ in GROUPS:  # the references: the same test studies for every row
+        block = next((r["groups"][name] for r in rows
+                      if "diagnostics" in r["groups"].get(name, {})), None)
+        if block is not None:
+            cells = (["references (test)" if name == "All" else "", "", name,
+                      str(int(block["studies"]))] + [""] * len(cols)
+                     + _reference_cells(block["diagnostics"]) + ["", ""])
+            lines.append("| " + " | ".join(cells) + " |")
     for r in rows:
         for name, _ in GROUPS:
             block = r["groups"].get(name, {})
@@ -55,7 +76,8 @@ def markdown(rows: List[dict], meta: dict) -> str:
             lines.append(
                 f"| {r['label'] if first else ''} | {r['weights'] if first else ''} | {name} | "
                 f"{int(block['studies']) if 'studies' in block else ''} | "
-                + " | ".join(_cell(block, c) for c in cols)
+                + " | ".join(_cell(block, c) for c in cols) + " | "
+                + " | ".join(_cell(block.get("diagnostics", {}), c) for c in DIAG)
                 + f" | {_seconds(r.get('train_seconds')) if first else ''} | "
                 + (f"{rate:.1f}" if first and rate else "") + " |")
     lines += ["", "## Published results (reported, not run here)", "",
@@ -95,14 +117,15 @@ def write_csv(path: str, rows: List[dict]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["model", "weights", "group", "studies"]
-                   + [x for c in COLUMNS for x in (c, c + "_sd")]
+                   + [x for c in COLUMNS + DIAGNOSTICS for x in (c, c + "_sd")]
                    + ["train_seconds", "reports_per_second"])
         for r in rows:
             for name, _ in GROUPS:
                 block = r["groups"].get(name, {})
+                cells = {**block, **block.get("diagnostics", {})}
                 w.writerow([r["label"], r["weights"], name, block.get("studies", "")]
-                           + [block.get(x, "") if block.get(x) is not None else ""
-                              for c in COLUMNS for x in (c, c + "_sd")]
+                           + [cells.get(x, "") if cells.get(x) is not None else ""
+                              for c in COLUMNS + DIAGNOSTICS for x in (c, c + "_sd")]
                            + [r.get("train_seconds") or "", r.get("reports_per_second") or ""])
 
 

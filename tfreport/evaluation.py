@@ -78,16 +78,17 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
     ``bootstrap`` resamples for 95% intervals when asked.
 
     Writes ``predictions_<split>.json``, ``metrics_<split>.json`` and ``metrics_<split>.md``
-    into the model directory and returns the metrics.
+    into the model directory and returns the metrics, with the report diagnostics (copied:
+    against the data directory's training reports).
     """
-    from tfreport.metrics import scoring, table
+    from tfreport.metrics import diagnostics, scoring, table
 
     config, data_dir, ds, predictions = decode_split(model_dir, data_dir, split, beam_size,
                                                      checkpoint, quiet, block_trigrams)
     refs = references(data_dir, split, legacy_scoring)
     normal = normal_flags(ds)
     result = scoring.score(predictions, refs, normal, uncertain=uncertain, bootstrap=bootstrap,
-                           seed=seed)
+                           seed=seed, training_reports=diagnostics.training_reports(data_dir))
     result.update(split=split, beam_size=beam_size, block_trigrams=block_trigrams,
                   checkpoint=checkpoint, data_dir=data_dir,
                   scoring=SCORING_LEGACY if legacy_scoring else SCORING_DEFAULT)

@@ -22,12 +22,14 @@ from typing import Dict, List, Optional
 from tfreport.baselines import most_frequent_text, random_texts
 from tfreport.data.iu_xray import normal_flag, uid_of
 from tfreport.data.study import NORMAL, UNKNOWN
-from tfreport.metrics import scoring
+from tfreport.metrics import diagnostics, scoring
 from tfreport.metrics.table import COLUMNS
 from tfreport.text import join_report, legacy_reference, normalise_report
 
 GROUPS = (("All", None), ("Normal", "normal"), ("Abnormal", "abnormal"))
 SCORINGS = {"default": "untruncated references", "legacy": "references cut to 8 x 49 words"}
+DIAGNOSTICS = tuple(k for k, _ in diagnostics.COLUMNS)
+REF = {header: key for key, header in diagnostics.REFERENCE_COLUMNS}
 
 
 @dataclass
@@ -156,19 +158,22 @@ def _groups(result: dict) -> Dict[str, dict]:
 
 def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
         boot_seed: int = 0, blind: Optional[Dict[str, List[BlindRun]]] = None) -> List[dict]:
-    """Rows: one per (split, scoring, baseline), each with per-group figures and intervals;
-    ``blind`` adds each split's image-blind model runs."""
+    """Rows: one per (split, scoring, baseline), each with per-group figures, intervals and
+    report diagnostics (copied: against the split's training reports); ``blind`` adds each
+    split's image-blind model runs."""
     rows = []
     for split in splits:
+        training = [join_report(s) for s in split.train.values()]
         for scoring_name in SCORINGS:
             refs = references(split, scoring_name)
             mf = scoring.score(most_frequent(split), refs, split.normal, bootstrap=bootstrap,
-                               seed=boot_seed)
+                               seed=boot_seed, training_reports=training)
             rows.append({"split": split.description, "scoring": scoring_name,
                          "baseline": "most frequent training report", "seeds": None,
                          "groups": _groups(mf)})
             runs = [scoring.score(random_report(split, s), refs, split.normal,
-                                  bootstrap=bootstrap, seed=boot_seed) for s in range(seeds)]
+                                  bootstrap=bootstrap, seed=boot_seed, training_reports=training)
+                    for s in range(seeds)]
             groups = {}
             for name, block in _groups(runs[0]).items():
                 per_seed = [_groups(r)[name] for r in runs]
@@ -182,6 +187,14 @@ def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
                     if bounds:  # the per-seed intervals, averaged bound by bound
                         g["ci"][col] = [statistics.fmean(x[0] for x in bounds),
                                         statistics.fmean(x[1] for x in bounds)]
+                g["diagnostics"] = {}
+                for col in per_seed[0].get("diagnostics", {}):
+                    values = [b["diagnostics"][col] for b in per_seed
+                              if b.get("diagnostics", {}).get(col) is not None]
+                    if values:
+                        g["diagnostics"][col] = statistics.fmean(values)
+                        g["diagnostics"][col + "_sd"] = (statistics.stdev(values)
+                                                         if len(values) > 1 else 0.0)
                 groups[name] = g
             rows.append({"split": split.description, "scoring": scoring_name,
                          "baseline": f"random training report ({seeds} seeds)", "seeds": seeds,
@@ -189,7 +202,7 @@ def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
             for r in (blind or {}).get(split.name, []):
                 preds = align_predictions(split, r.predictions, r.label)
                 result = scoring.score(preds, refs, split.normal, bootstrap=bootstrap,
-                                       seed=boot_seed)
+                                       seed=boot_seed, training_reports=training)
                 rows.append({"split": split.description, "scoring": scoring_name,
                              "baseline": r.label, "seeds": None, "groups": _groups(result)})
     return rows
@@ -198,6 +211,8 @@ def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
 def _cell(block: dict, col: str) -> str:
     if col not in block:
         return ""
+    if block[col] is None:
+        return "n/a"
     text = f"{block[col]:.3f}"
     if block.get(col + "_sd") is not None:
         text += f" ± {block[col + '_sd']:.3f}"
@@ -206,15 +221,35 @@ def _cell(block: dict, col: str) -> str:
 
 
 def markdown(rows: List[dict], published: Optional[List[dict]] = None) -> str:
-    lines = ["| split | scoring | baseline | group | studies | " + " | ".join(COLUMNS) + " |",
-             "|---|---|---|---|---|" + "---|" * len(COLUMNS)]
+    """One line per row and group, the report diagnostics after the scores; each split and
+    scoring opens with a references row (the references' mean sentences and words)."""
+    heads = [h for _, h in diagnostics.COLUMNS]
+    lines = ["| split | scoring | baseline | group | studies | " + " | ".join(COLUMNS) + " | "
+             + " | ".join(heads) + " |",
+             "|---|---|---|---|---|" + "---|" * (len(COLUMNS) + len(heads))]
+    seen = set()
     for r in rows:
+        if (r["split"], r["scoring"]) not in seen:
+            seen.add((r["split"], r["scoring"]))
+            for name, _ in GROUPS:
+                b = r["groups"].get(name, {})
+                d = b.get("diagnostics", {})
+                refs = [_cell({REF[h]: d[REF[h]]}, REF[h]) if REF.get(h) in d else ""
+                        for h in heads]
+                first = name == "All"
+                lines.append(f"| {r['split'] if first else ''} | "
+                             f"{r['scoring'] if first else ''} | "
+                             f"{'references (test)' if first else ''} | {name} | "
+                             f"{b.get('studies', '')} | " + " | " * len(COLUMNS)
+                             + " | ".join(refs) + " |")
         for name, _ in GROUPS:
             b = r["groups"].get(name, {})
             first = name == "All"
             lines.append(f"| {r['split'] if first else ''} | {r['scoring'] if first else ''} | "
                          f"{r['baseline'] if first else ''} | {name} | {b.get('studies', '')} | "
-                         + " | ".join(_cell(b, c) for c in COLUMNS) + " |")
+                         + " | ".join(_cell(b, c) for c in COLUMNS) + " | "
+                         + " | ".join(_cell(b.get("diagnostics", {}), c) for c in DIAGNOSTICS)
+                         + " |")
     return "\n".join(lines)
 
 
@@ -234,7 +269,8 @@ def report(rows: List[dict], meta: dict) -> str:
              f"{meta['seeds']} seeds with the per-seed intervals averaged.", "",
              f"Command: `{meta['command']}`", ""] + (
                  [meta["blind_note"], ""] if meta.get("blind_note") else []) + [
-             "## Run here", "", markdown(rows), "",
+             "## Run here", "", markdown(rows), "", diagnostics.NOTE + " Copied is against "
+             "the split's training reports.", "",
              "## Published (reported, not run here)", "",
              "| source | model | split | scoring | group | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | "
              "METEOR | ROUGE-L | CIDEr |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -1,11 +1,12 @@
 """One scoring entry point: NLG + CE, for all, normal and abnormal (each its own corpus)."""
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+from typing import Dict, Iterable, Mapping, Optional
 
 from tfreport import labeler
 from tfreport.metrics import nlg
 from tfreport.metrics.clinical import clinical_efficacy
+from tfreport.metrics.diagnostics import report_diagnostics
 
 Labels = Mapping[str, Mapping[str, Optional[int]]]
 
@@ -27,10 +28,14 @@ def score_group(predictions: Mapping[str, str], references: Mapping[str, str],
 def score(predictions: Mapping[str, str], references: Mapping[str, str],
           normal: Optional[Mapping[str, bool]] = None, uncertain: int = 0,
           predicted_labels: Optional[Labels] = None, reference_labels: Optional[Labels] = None,
-          metrics=None, bootstrap: int = 0, seed: int = 0) -> dict:
+          metrics=None, bootstrap: int = 0, seed: int = 0,
+          training_reports: Optional[Iterable[str]] = None) -> dict:
     """Scores predictions against references; with ``normal`` ({id: bool}) the normal and
     abnormal studies are also scored, each as its own corpus (ids without a flag are left
     out of both groups). Labels default to tfreport's labeler on each text.
+
+    The whole and each group carry ``diagnostics`` (``diagnostics.report_diagnostics`` on
+    that group's studies); ``training_reports`` (texts) give their ``copied`` share.
 
     ``bootstrap`` > 0 adds ``ci``, {metric: [low, high]} 95% intervals over that many
     resamples of the studies (seeded), to the whole and to each group."""
@@ -54,6 +59,11 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
                                            uncertain, metrics)
                 subsets[name] = ids
         result["groups"] = groups
+    training_reports = None if training_reports is None else list(training_reports)
+    for name, ids in subsets.items():
+        block = result if name is None else result["groups"][name]
+        block["diagnostics"] = report_diagnostics({k: predictions[k] for k in ids},
+                                                  references, training_reports)
     if bootstrap:
         from tfreport.metrics import bootstrap as boot
         with boot.open_meteor() as meteor:

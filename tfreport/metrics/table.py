@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import List, Mapping
 
+from tfreport.metrics import diagnostics
+
 COLUMNS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "CE-F1")
 
 
@@ -14,9 +16,11 @@ def group_rows(result: Mapping) -> List[tuple]:
 
 
 def cell(block: Mapping, col: str) -> str:
-    """"0.1234", or "0.1234 [0.1100, 0.1350]" with a bootstrap interval."""
+    """"0.1234", or "0.1234 [0.1100, 0.1350]" with a bootstrap interval ("n/a": None)."""
     if col not in block:
         return ""
+    if block[col] is None:
+        return "n/a"
     ci = block.get("ci", {}).get(col)
     return f"{block[col]:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
 
@@ -37,4 +41,23 @@ def markdown(result: Mapping, title: str = "") -> str:
         lines.append("")
         lines.append(f"CE-F1: micro over the 14 CheXpert observations; {result['CE']['recipe']}"
                      f" ({result.get('CE-labeler', 'tfreport rule-based labeler')}).")
+    lines += diagnostics_lines(result)
     return "\n".join(lines)
+
+
+def diagnostics_lines(result: Mapping) -> List[str]:
+    """The second table: each group's report diagnostics, the references' means in
+    brackets."""
+    rows = [(name, block["diagnostics"]) for name, block in group_rows(result)
+            if "diagnostics" in block]
+    if not rows:
+        return []
+    ref_of = {header: key for key, header in diagnostics.REFERENCE_COLUMNS}
+    heads = [h + (" (ref)" if h in ref_of else "") for _, h in diagnostics.COLUMNS]
+    lines = ["", "| group | studies | " + " | ".join(heads) + " |",
+             "|---|---|" + "---|" * len(heads)]
+    for name, d in rows:
+        cells = [cell(d, k) + (f" ({cell(d, ref_of[h])})" if h in ref_of else "")
+                 for k, h in diagnostics.COLUMNS]
+        lines.append(f"| {name} | {d['studies']} | " + " | ".join(cells) + " |")
+    return lines + ["", diagnostics.NOTE]

@@ -1,0 +1,95 @@
+"""Report diagnostics (DESIGN §4): what a table's scores cannot show on their own.
+
+A model that writes one report for every study can still score well, so every score table
+carries, computed on the same ``{study_id: report text}`` strings the metrics score, after
+the metrics' normalisation (``nlg.normalise``: lower-cased, punctuation removed):
+
+- ``sentences``, ``words``: mean sentences and words per predicted report, beside
+  ``ref_sentences`` and ``ref_words``, the references' means over the same studies;
+- ``distinct``: the share of predictions whose text occurs only once among the predictions
+  scored together (one report for every study gives 0.0; each group of a table is its own
+  set); ``unique_reports`` is the number of different texts;
+- ``copied``: the share of predictions identical to some training report (None when no
+  training reports are given);
+- ``repeated_sentences``: the share of all predicted sentences that occur earlier in the same
+  report ("a b. a b." is 0.5; None when there is no sentence at all).
+
+Sentences are read back from the text as ``text.join_report`` writes them, each ended by a
+period (``text.split_sentences``). Text without any period, such as report files written
+before ``join_report`` ended sentences with one, has no sentence boundaries: when no report
+of a set holds a period but some hold words, its sentence figures are None ("n/a").
+"""
+from __future__ import annotations
+
+from typing import Iterable, List, Mapping, Optional
+
+from tfreport.metrics.nlg import normalise
+from tfreport.text import split_sentences
+
+# (key, table header); the references' means are printed beside, or once above, these.
+COLUMNS = (("sentences", "sentences"), ("words", "words"), ("distinct", "distinct"),
+           ("copied", "copied"), ("repeated_sentences", "repeated"))
+REFERENCE_COLUMNS = (("ref_sentences", "sentences"), ("ref_words", "words"))
+NOTE = ("Diagnostics on the scored text: sentences and words are means per report; distinct "
+        "is the share of reports whose text occurs only once among the predictions scored "
+        "together; copied, the share identical to a training report; repeated, the share of "
+        "predicted sentences that occur earlier in the same report. n/a: sentence figures, "
+        "the text has no sentence boundaries (no periods); copied, no training reports given.")
+
+
+def sentences(texts: Iterable[str]) -> Optional[List[List[str]]]:
+    """Each text's normalised, non-empty sentences, or None when the texts carry no sentence
+    boundaries (not one period, yet some words)."""
+    texts = [t or "" for t in texts]
+    if not any("." in t for t in texts) and any(normalise(t) for t in texts):
+        return None
+    return [[s for s in (normalise(x) for x in split_sentences(t)) if s] for t in texts]
+
+
+def _mean(values: Iterable[float]) -> Optional[float]:
+    values = list(values)
+    return sum(values) / len(values) if values else None
+
+
+def report_diagnostics(predictions: Mapping[str, str], references: Mapping[str, str],
+                       training_reports: Optional[Iterable[str]] = None) -> dict:
+    """The diagnostics of ``predictions`` ({id: text}) with the references' means over the
+    same ids; ``training_reports`` (texts) give ``copied``."""
+    if not predictions:
+        raise ValueError("no predictions to diagnose")
+    ids = list(predictions)
+    missing = [i for i in ids if i not in references]
+    if missing:
+        raise KeyError(f"{len(missing)} prediction ids have no reference, e.g. {missing[:3]}")
+    texts = [normalise(predictions[i]) for i in ids]
+    counts: dict = {}
+    for t in texts:
+        counts[t] = counts.get(t, 0) + 1
+    pred_sents = sentences(predictions[i] for i in ids)
+    ref_sents = sentences(references[i] for i in ids)
+    copied = None
+    if training_reports is not None:
+        train = {normalise(t) for t in training_reports}
+        copied = sum(t in train for t in texts) / len(ids)
+    repeated = None
+    if pred_sents is not None:
+        total = sum(len(s) for s in pred_sents)
+        repeated = sum(len(s) - len(set(s)) for s in pred_sents) / total if total else None
+    return {
+        "studies": len(ids),
+        "sentences": None if pred_sents is None else _mean(len(s) for s in pred_sents),
+        "ref_sentences": None if ref_sents is None else _mean(len(s) for s in ref_sents),
+        "words": _mean(len(t.split()) for t in texts),
+        "ref_words": _mean(len(normalise(references[i]).split()) for i in ids),
+        "distinct": sum(counts[t] == 1 for t in texts) / len(ids),
+        "unique_reports": len(counts),
+        "copied": copied,
+        "repeated_sentences": repeated,
+    }
+
+
+def training_reports(data_dir: str) -> List[str]:
+    """The training reports of a prepared dataset (``data_entry.json`` and
+    ``train_split.json``, joined as the references are), as ``copied`` compares them."""
+    from tfreport.evaluation import references
+    return list(references(data_dir, "train").values())
