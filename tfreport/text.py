@@ -100,5 +100,5 @@ def legacy_reference_sentences(sentences: Sequence[str]) -> List[str]:
 
 def legacy_reference(sentences: Sequence[str]) -> str:
     """A reference as the legacy project scored it: at most 8 sentences of 49 words each,
-    joined without punctuation."""
+    each ended by a period (join_report)."""
     return join_report(legacy_reference_sentences(sentences))
