@@ -23,6 +23,9 @@ def main(argv=None):
     p.add_argument("--uncertain", type=int, choices=[0, 1], default=0)
     p.add_argument("--block_trigrams", action="store_true",
                    help="never repeat a trigram while decoding")
+    p.add_argument("--length_penalty", type=float, default=None, metavar="ALPHA",
+                   help="rank finished beams by score / ((5 + length) / 6) ** ALPHA (GNMT); "
+                        "default: tfreport.decoding.DEFAULT_LENGTH_PENALTY")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="95%% bootstrap intervals from N resamples of the studies (e.g. 1000)")
     p.add_argument("--legacy_scoring", action="store_true",
@@ -38,7 +41,7 @@ def main(argv=None):
     result = evaluate(args.model_dir, args.data_dir, args.split, args.beam_size,
                       args.checkpoint, args.uncertain, args.quiet, args.block_trigrams,
                       bootstrap=args.bootstrap, seed=args.seed or 0,
-                      legacy_scoring=args.legacy_scoring)
+                      legacy_scoring=args.legacy_scoring, length_penalty=args.length_penalty)
     print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
     print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
           f"metrics_{args.split}.json, metrics_{args.split}.md")

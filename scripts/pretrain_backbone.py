@@ -23,7 +23,7 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--labels", default="dataset", choices=["dataset", "labeler"])
     p.add_argument("--uncertain", default="ones", choices=["ignore", "zeros", "ones"])
-    p.add_argument("--image_size", type=int, default=None, help="default 224 (64 on the demo)")
+    p.add_argument("--image_size", type=int, default=None, help="default 224 (64 on the demo and the rendered IU X-Ray set)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--learning_rate", type=float, default=1e-4)
@@ -41,7 +41,8 @@ def main(argv=None):
         if not os.path.exists(os.path.join(data_dir, "summary.json")):
             print(f"No --data_dir given: building the demo dataset in {data_dir} ...")
             prepare("demo", data_dir, quiet=args.quiet)
-    demo = read_summary(data_dir)["dataset"] == "demo"
+    from tfreport.training.config import SYNTHETIC_DATASETS
+    demo = read_summary(data_dir)["dataset"] in SYNTHETIC_DATASETS
     apply_seed_flags(args)
     cfg = PretrainConfig(backbone=args.backbone, image_size=args.image_size or (64 if demo else 224),
                          labels=args.labels, uncertain=args.uncertain, epochs=args.epochs,

@@ -15,7 +15,7 @@ def test_train_smoke_writes_events_and_a_reloadable_checkpoint(tiny_data, tiny_v
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--model", "mrna",
            "--data_dir", tiny_data, "--preset", "demo", "--epochs", "2", "--steps_per_epoch", "2",
            "--batch_size", "4", "--image_size", "32", "--max_words", "12", "--beam_size", "2",
-           "--model_dir", model_dir, "--logdir", logdir, "--run_name", "smoke", "--quiet"]
+           "--length_penalty", "0.6", "--report_memory", "false", "--model_dir", model_dir, "--logdir", logdir, "--run_name", "smoke", "--quiet"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "BLEU-4" in out.stdout and "Model directory" in out.stdout
@@ -26,6 +26,9 @@ def test_train_smoke_writes_events_and_a_reloadable_checkpoint(tiny_data, tiny_v
         assert os.path.exists(os.path.join(model_dir, name)), name
     cfg = json.load(open(os.path.join(model_dir, "config.json")))
     assert cfg["preset"] == "demo" and cfg["model_config"]["image_size"] == 32
+    assert cfg["model_config"]["report_memory"] is False  # the flag beats the demo preset's on
+    assert cfg["train_config"]["length_penalty"] == 0.6
+    assert json.load(open(os.path.join(model_dir, "metrics_test.json")))["length_penalty"] == 0.6
 
     # the checkpoint reloads and generates the same reports train.py wrote
     from tfreport import evaluation
@@ -34,7 +37,8 @@ def test_train_smoke_writes_events_and_a_reloadable_checkpoint(tiny_data, tiny_v
     model = load_model(model_dir)
     ds = pipeline.dataset(tiny_data, "test", batch_size=32, image_size=32, max_sentences=8,
                           max_words=12)
-    again = evaluation.predict(model, tiny_vocab, ds, beam_size=2, quiet=True)
+    again = evaluation.predict(model, tiny_vocab, ds, beam_size=2, quiet=True,
+                               length_penalty=0.6)
     assert again == json.load(open(os.path.join(model_dir, "predictions_test.json")))
 
     # evaluate.py reports all, normal and abnormal
@@ -62,3 +66,8 @@ def test_bad_flags_give_one_clear_line(tiny_data, tmp_path):
     cmd[cmd.index("--model") + 1] = "mrna"
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "summary.json: not found" in out.stderr
+    cmd[cmd.index("--data_dir") + 1] = tiny_data
+    cmd[cmd.index("--model") + 1] = "cnn_rnn"
+    out = subprocess.run(cmd + ["--report_memory", "true"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 2 and "report_memory" in out.stderr

@@ -57,6 +57,9 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="auto: float16 (with loss scaling) on GPU, off on CPU")
     add_bool(g, "--jit_compile", None, "XLA-compile the training step")
     g.add_argument("--beam_size", type=int, default=None)
+    g.add_argument("--length_penalty", type=float, default=None, metavar="ALPHA",
+                   help="GNMT length penalty for ranking finished beams (validation and test "
+                        "decoding); default: tfreport.decoding.DEFAULT_LENGTH_PENALTY")
     g.add_argument("--val_metric", default=None, choices=["BLEU-4", "CIDEr"],
                    help="validation metric that picks best.keras")
     g.add_argument("--val_samples", type=int, default=None, help="studies decoded per validation")

@@ -37,9 +37,10 @@ def normal_flags(ds: Iterable) -> Dict[str, Optional[bool]]:
 
 
 def predict(model, vocab, ds, beam_size: int = 3, limit: Optional[int] = None,
-            quiet: bool = False, block_trigrams: bool = False) -> Dict[str, str]:
+            quiet: bool = False, block_trigrams: bool = False,
+            length_penalty: Optional[float] = None) -> Dict[str, str]:
     """Decodes every study of ``ds`` (or the first ``limit``)."""
-    decoder = Decoder(model, vocab, beam_size, block_trigrams)
+    decoder = Decoder(model, vocab, beam_size, block_trigrams, length_penalty)
     out: Dict[str, str] = {}
     for batch in progress(ds, desc="decoding", disable=quiet, unit="batch"):
         for sid, sentences in zip(batch["id"].numpy(), decoder.reports(batch)):
@@ -51,7 +52,7 @@ def predict(model, vocab, ds, beam_size: int = 3, limit: Optional[int] = None,
 
 def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
                  beam_size: int = 3, checkpoint: str = "best.keras", quiet: bool = False,
-                 block_trigrams: bool = False):
+                 block_trigrams: bool = False, length_penalty: Optional[float] = None):
     """Loads a model directory and decodes a split: (config, data_dir, dataset, predictions)."""
     from tfreport.data import pipeline
     from tfreport.inference import load_model
@@ -66,14 +67,15 @@ def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "t
     ds = pipeline.dataset(data_dir, split, batch_size=32, image_size=mc["image_size"],
                           max_sentences=mc["max_sentences"], max_words=mc["max_words"])
     predictions = predict(model, vocab, ds, beam_size, quiet=quiet,
-                          block_trigrams=block_trigrams)
+                          block_trigrams=block_trigrams, length_penalty=length_penalty)
     return config, data_dir, ds, predictions
 
 
 def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
              beam_size: int = 3, checkpoint: str = "best.keras", uncertain: int = 0,
              quiet: bool = False, block_trigrams: bool = False, bootstrap: int = 0,
-             seed: int = 0, legacy_scoring: bool = False) -> dict:
+             seed: int = 0, legacy_scoring: bool = False,
+             length_penalty: Optional[float] = None) -> dict:
     """Decodes a split with a trained model and scores it (all, normal, abnormal), with
     ``bootstrap`` resamples for 95% intervals when asked.
 
@@ -83,13 +85,17 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
     """
     from tfreport.metrics import diagnostics, scoring, table
 
+    from tfreport.decoding import DEFAULT_LENGTH_PENALTY
     config, data_dir, ds, predictions = decode_split(model_dir, data_dir, split, beam_size,
-                                                     checkpoint, quiet, block_trigrams)
+                                                     checkpoint, quiet, block_trigrams,
+                                                     length_penalty)
     refs = references(data_dir, split, legacy_scoring)
     normal = normal_flags(ds)
     result = scoring.score(predictions, refs, normal, uncertain=uncertain, bootstrap=bootstrap,
                            seed=seed, training_reports=diagnostics.training_reports(data_dir))
     result.update(split=split, beam_size=beam_size, block_trigrams=block_trigrams,
+                  length_penalty=(DEFAULT_LENGTH_PENALTY if length_penalty is None
+                                  else length_penalty),
                   checkpoint=checkpoint, data_dir=data_dir,
                   scoring=SCORING_LEGACY if legacy_scoring else SCORING_DEFAULT)
     base = os.path.join(model_dir, f"{{}}_{split}")

@@ -48,6 +48,7 @@ class TrainConfig:
     mixed_precision: str = "auto"  # auto | float16 | bfloat16 | off
     jit_compile: bool = False
     beam_size: int = 3
+    length_penalty: Optional[float] = None  # GNMT alpha for beam ranking; None: decoding's default
     val_metric: str = "BLEU-4"  # chooses the best checkpoint, on validation only
     val_samples: int = 0  # studies decoded for validation metrics each epoch; 0 = all
     early_stopping: int = 0  # stop after this many epochs without a better val_metric; 0 = off

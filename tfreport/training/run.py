@@ -32,8 +32,8 @@ MODEL_FLAGS = ("backbone", "image_size", "backbone_weights", "backbone_weights_d
                "report_memory")
 TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_schedule", "lr_decay", "decay_epochs",
                "warmup", "backbone_learning_rate", "clip_norm", "seed", "deterministic",
-               "mixed_precision", "jit_compile", "beam_size", "val_metric", "val_samples",
-               "early_stopping")
+               "mixed_precision", "jit_compile", "beam_size", "length_penalty", "val_metric",
+               "val_samples", "early_stopping")
 
 
 @dataclasses.dataclass
@@ -192,7 +192,7 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
 def report_test(spec: RunSpec, model_dir: str, data_dir: str, train_cfg: TrainConfig) -> dict:
     """Evaluates best.keras on the test split and prints samples and scores."""
     result = evaluation.evaluate(model_dir, data_dir, "test", train_cfg.beam_size, BEST,
-                                 quiet=spec.quiet)
+                                 quiet=spec.quiet, length_penalty=train_cfg.length_penalty)
     with open(os.path.join(model_dir, "predictions_test.json"), encoding="utf-8") as f:
         predictions = json.load(f)
     refs = evaluation.references(data_dir, "test")

@@ -283,7 +283,8 @@ class Trainer:
     def validate(self, val_ds, references: Dict[str, str], step: int) -> Dict[str, float]:
         loss_sum = count = 0.0
         if self._decoder is None:
-            self._decoder = Decoder(self.model, self.vocab, self.cfg.beam_size)
+            self._decoder = Decoder(self.model, self.vocab, self.cfg.beam_size,
+                                    length_penalty=self.cfg.length_penalty)
         decoder = self._decoder
         predictions: Dict[str, str] = {}
         samples = []
