@@ -105,14 +105,15 @@ class MRNA(ReportModel):
         """[N, W] ids -> [N, conv_layers * filters] sentence features."""
         return self.sentence_encoder(self.embedding(words), ops.not_equal(words, PAD_ID))
 
-    def initial_state(self, context, prev_words, training=False, memory=None, index=None):
+    def initial_state(self, context, prev_words, training=False, memory=None, index=None,
+                      prev_features=None):
         """Word-LSTM (h, c) for a sentence; ``prev_words`` None means the first sentence.
         With ``report_memory``, ``memory`` is the max of all earlier sentences' features and
-        ``index`` the sentence's position."""
+        ``index`` the sentence's position. ``prev_features``: ``prev_words`` already encoded."""
         visual = context["visual"]
         if prev_words is None:
             return [self.first_h(visual), self.first_c(visual)]
-        parts = [self.encode_sentence(prev_words)]
+        parts = [self.encode_sentence(prev_words) if prev_features is None else prev_features]
         if self.config.report_memory:
             parts += [memory, self.sentence_position(index)]
         z = self.sentence_dropout(ops.concatenate(parts + [visual], -1), training=training)
@@ -133,8 +134,10 @@ class MRNA(ReportModel):
         memory, index = sentence_state
         if prev_words is None:
             return self.initial_state(context, None), [memory, index + 1], None
-        memory = ops.maximum(memory, self.encode_sentence(prev_words))
-        state = self.initial_state(context, prev_words, memory=memory, index=index)
+        features = self.encode_sentence(prev_words)
+        memory = ops.maximum(memory, features)
+        state = self.initial_state(context, prev_words, memory=memory, index=index,
+                                   prev_features=features)
         return state, [memory, index + 1], None
 
     def word_step(self, token, state, context):
@@ -156,11 +159,13 @@ class MRNA(ReportModel):
         prev = ops.concatenate([ops.full((b, 1, w), PAD_ID, report.dtype), report[:, :-1]], 1)
         prev = ops.reshape(prev, (b * s, w))
         first = self.initial_state({"visual": flat_visual}, None, training)
-        memory = index = None
+        memory = index = features = None
         if c.report_memory:
-            memory = ops.reshape(self._earlier_max(self.encode_sentence(prev), b, s), (b * s, -1))
+            features = self.encode_sentence(prev)
+            memory = ops.reshape(self._earlier_max(features, b, s), (b * s, -1))
             index = ops.reshape(ops.tile(ops.arange(s)[None], (b, 1)), (b * s,))
-        later = self.initial_state({"visual": flat_visual}, prev, training, memory, index)
+        later = self.initial_state({"visual": flat_visual}, prev, training, memory, index,
+                                   features)
         is_first = ops.reshape(ops.tile(ops.arange(s)[None] == 0, (b, 1)), (b * s, 1))
         state = [ops.where(is_first, f, l) for f, l in zip(first, later)]
         targets = ops.reshape(report, (b * s, w))
