@@ -32,6 +32,8 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
              "model's text-only variant")
     g.add_argument("--max_sentences", type=int, default=None)
     g.add_argument("--max_words", type=int, default=None, help="words per sentence, incl. </S>")
+    add_bool(g, "--spatial_attention", None, "MRNA: soft attention over both views' grid cells "
+             "at every word (off in every preset)")
     add_bool(g, "--report_memory", None, "MRNA: each sentence also sees all earlier sentences "
              "and its position (demo preset: on; legacy, paper: off)")
 

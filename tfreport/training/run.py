@@ -29,7 +29,7 @@ log = logging.getLogger("tfreport.train")
 CALIBRATION_BATCHES = 16  # unaugmented training batches for recalibrate()
 MODEL_FLAGS = ("backbone", "image_size", "backbone_weights", "backbone_weights_dual",
                "share_views", "trainable_backbone", "image_blind", "max_sentences", "max_words",
-               "report_memory")
+               "report_memory", "spatial_attention")
 TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_schedule", "lr_decay", "decay_epochs",
                "warmup", "backbone_learning_rate", "clip_norm", "seed", "deterministic",
                "mixed_precision", "jit_compile", "beam_size", "length_penalty", "val_metric",
