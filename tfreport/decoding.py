@@ -120,10 +120,11 @@ def ban_empty_sentence(index, logits):
 
 def decode_words(model, state, context, max_words: int, beam_size: int, flat: bool = False,
                  block_trigrams: bool = False, ban_empty: bool = False,
-                 length_penalty: float = 0.0):
+                 length_penalty: float = 0.0, sampler=None):
     """One sentence per study, [B, max_words] ids ending in ``</S>`` (or cut at max); with
     ``flat``, a whole report ending in an empty sentence; with ``ban_empty``, never the
-    empty sentence."""
+    empty sentence; with a ``sampler`` (a keras-hub RandomSampler), one sample instead of
+    the search."""
     b = ops.shape(state[0] if isinstance(state, (list, tuple)) else state)[0]
     prompt = ops.concatenate([ops.full((b, 1), START_ID, "int32"),
                               ops.full((b, max_words), PAD_ID, "int32")], axis=1)
@@ -132,7 +133,7 @@ def decode_words(model, state, context, max_words: int, beam_size: int, flat: bo
     # The visual context is constant within a study's beams, so it stays out of the sampler's
     # cache (which the beam sampler gathers at every step) and is repeated once, in the
     # sampler's beam order, instead.
-    if beam_size > 1:
+    if beam_size > 1 and sampler is None:
         context = tree.map_structure(lambda x: ops.repeat(x, beam_size, axis=0), context)
 
     def next_fn(prompt, cache, index):
@@ -147,9 +148,10 @@ def decode_words(model, state, context, max_words: int, beam_size: int, flat: bo
 
     # A flat report cannot stop on the first </S>: it runs to max_words, finished
     # sequences writing only </S> at no cost.
-    rerank = beam_size > 1 and length_penalty > 0
-    out = sampler_for(beam_size, rerank)(next_fn, prompt, cache=state, index=1, mask=mask,
-                                         stop_token_ids=None if flat else [END_ID])
+    rerank = sampler is None and beam_size > 1 and length_penalty > 0
+    search = sampler if sampler is not None else sampler_for(beam_size, rerank)
+    out = search(next_fn, prompt, cache=state, index=1, mask=mask,
+                 stop_token_ids=None if flat else [END_ID])
     if rerank:
         out = length_normalised_best(*out, flat=flat, alpha=length_penalty)
     return end_flat_report(out[:, 1:]) if flat else end_at_first_stop(out[:, 1:])
@@ -163,24 +165,26 @@ def end_probability(model, state, context):
 
 
 def decode_flat(model, batch, beam_size: int = 3, block_trigrams: bool = False,
-                length_penalty: float = 0.0):
-    """[B, max_tokens] ids of whole reports."""
+                length_penalty: float = 0.0, sampling=None):
+    """[B, max_tokens] ids of whole reports (one sample each with ``sampling``)."""
     context = model.encode(batch, training=False)
     state = model.initial_state(context, training=False)
     return decode_words(model, state, context, model.config.max_tokens, beam_size, flat=True,
-                        block_trigrams=block_trigrams, length_penalty=length_penalty)
+                        block_trigrams=block_trigrams, length_penalty=length_penalty,
+                        sampler=sampling.sampler if sampling else None)
 
 
 VISUAL_KEYS = ("frontal", "lateral", "lateral_present", "grids", "view_mask")
 
 
 def decode_hierarchical(model, batch, beam_size: int = 3, block_trigrams: bool = False,
-                        length_penalty: float = 0.0):
+                        length_penalty: float = 0.0, sampling=None):
     """[B, S, W] ids: sentence by sentence (beam search over each sentence's words, the
     sentences chosen greedily), each fed back as the next one's input. A model with a stop
     head ends a report when P(stop) > 0.5 after a sentence; one without ends it where
     P(empty sentence) > 0.5 (see the module docstring). The rows after the end are empty
-    sentences, so every model's report ends at its first empty sentence."""
+    sentences, so every model's report ends at its first empty sentence. With ``sampling``
+    the words are sampled and the report ends with probability P(end) (or P(stop))."""
     c = model.config
     context = model.encode(batch, training=False)
     sentence_state = model.begin_report(context)
@@ -192,40 +196,76 @@ def decode_hierarchical(model, batch, beam_size: int = 3, block_trigrams: bool =
     for _ in range(c.max_sentences):
         state, sentence_state, p_stop = model.begin_sentence(context, prev, sentence_state)
         if p_stop is None:  # the empty sentence is the stop: decide it before the words
-            stopped = ops.logical_or(stopped,
-                                     end_probability(model, state, context) > STOP_THRESHOLD)
+            stopped = ops.logical_or(stopped, _ends(end_probability(model, state, context),
+                                                    sampling))
         words = decode_words(model, state, context, c.max_words, beam_size,
                              block_trigrams=block_trigrams, ban_empty=True,
-                             length_penalty=length_penalty)
+                             length_penalty=length_penalty,
+                             sampler=sampling.sampler if sampling else None)
         words = ops.where(stopped[:, None], empty, ops.cast(words, "int32"))
         if p_stop is not None:
-            stopped = ops.logical_or(stopped, p_stop > STOP_THRESHOLD)
+            stopped = ops.logical_or(stopped, _ends(p_stop, sampling))
         sentences.append(words)
         prev = words
     return ops.stack(sentences, axis=1)
+
+
+class Sampling:
+    """What sampled decoding needs, made once outside the compiled function: a keras-hub
+    RandomSampler for the words and a seed generator for the end-of-report draws."""
+
+    def __init__(self, temperature: float = 1.0, seed: Optional[int] = None):
+        import keras
+        self.sampler = keras_hub.samplers.RandomSampler(temperature=temperature, seed=seed)
+        self.seeds = keras.random.SeedGenerator(seed)
+
+
+def _ends(p_end, sampling: Optional[Sampling]):
+    """[B] bool: the report ends here (P > 0.5 when searching; a draw when sampling)."""
+    if sampling is None:
+        return p_end > STOP_THRESHOLD
+    import keras
+    return keras.random.uniform(ops.shape(p_end), seed=sampling.seeds) < p_end
 
 
 class Decoder:
     """Compiles the decoding function once per model and beam size."""
 
     def __init__(self, model, vocab: Vocabulary, beam_size: int = 3,
-                 block_trigrams: bool = False, length_penalty: Optional[float] = None):
+                 block_trigrams: bool = False, length_penalty: Optional[float] = None,
+                 mbr_samples: int = 0, temperature: float = 1.0, seed: Optional[int] = 0):
         self.model, self.vocab, self.beam_size = model, vocab, beam_size
         self.block_trigrams = block_trigrams
         self.length_penalty = (DEFAULT_LENGTH_PENALTY if length_penalty is None
                                else float(length_penalty))
+        self.mbr_samples = int(mbr_samples)
         self._fn = tf.function(self._decode, reduce_retracing=True)
+        if self.mbr_samples:
+            self._sampling = Sampling(temperature, seed)
+            self._sample_fn = tf.function(self._sample, reduce_retracing=True)
 
     def _decode(self, visual):
         decode = decode_hierarchical if self.model.hierarchical else decode_flat
         return decode(self.model, visual, self.beam_size, self.block_trigrams,
                       self.length_penalty)
 
+    def _sample(self, visual):
+        decode = decode_hierarchical if self.model.hierarchical else decode_flat
+        return decode(self.model, visual, 1, self.block_trigrams, sampling=self._sampling)
+
     def ids(self, batch: Dict[str, tf.Tensor]) -> np.ndarray:
         """Decodes a batch of images, or of cached grids."""
         return self._fn({k: batch[k] for k in VISUAL_KEYS if k in batch}).numpy()
 
     def reports(self, batch: Dict[str, tf.Tensor]) -> List[List[str]]:
-        """Sentence lists for every study in the batch."""
+        """Sentence lists for every study in the batch; with ``mbr_samples``, each study's
+        minimum-Bayes-risk choice among the searched report and that many samples."""
         decode = self.vocab.decode_report if self.model.hierarchical else self.vocab.decode_flat
-        return [decode(r) for r in self.ids(batch)]
+        searched = [decode(r) for r in self.ids(batch)]
+        if not self.mbr_samples:
+            return searched
+        from tfreport.mbr import choose
+        visual = {k: batch[k] for k in VISUAL_KEYS if k in batch}
+        samples = [[decode(r) for r in self._sample_fn(visual).numpy()]
+                   for _ in range(self.mbr_samples)]
+        return [choose([searched[i]] + [s[i] for s in samples]) for i in range(len(searched))]

@@ -38,9 +38,12 @@ def normal_flags(ds: Iterable) -> Dict[str, Optional[bool]]:
 
 def predict(model, vocab, ds, beam_size: int = 3, limit: Optional[int] = None,
             quiet: bool = False, block_trigrams: bool = False,
-            length_penalty: Optional[float] = None) -> Dict[str, str]:
-    """Decodes every study of ``ds`` (or the first ``limit``)."""
-    decoder = Decoder(model, vocab, beam_size, block_trigrams, length_penalty)
+            length_penalty: Optional[float] = None, mbr_samples: int = 0,
+            temperature: float = 1.0, seed: int = 0) -> Dict[str, str]:
+    """Decodes every study of ``ds`` (or the first ``limit``); with ``mbr_samples``, each
+    report is the minimum-Bayes-risk choice among the searched one and that many samples."""
+    decoder = Decoder(model, vocab, beam_size, block_trigrams, length_penalty,
+                      mbr_samples=mbr_samples, temperature=temperature, seed=seed)
     out: Dict[str, str] = {}
     for batch in progress(ds, desc="decoding", disable=quiet, unit="batch"):
         for sid, sentences in zip(batch["id"].numpy(), decoder.reports(batch)):
@@ -52,7 +55,8 @@ def predict(model, vocab, ds, beam_size: int = 3, limit: Optional[int] = None,
 
 def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
                  beam_size: int = 3, checkpoint: str = "best.keras", quiet: bool = False,
-                 block_trigrams: bool = False, length_penalty: Optional[float] = None):
+                 block_trigrams: bool = False, length_penalty: Optional[float] = None,
+                 mbr_samples: int = 0, temperature: float = 1.0, seed: int = 0):
     """Loads a model directory and decodes a split: (config, data_dir, dataset, predictions)."""
     from tfreport.data import pipeline
     from tfreport.inference import load_model
@@ -67,7 +71,8 @@ def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "t
     ds = pipeline.dataset(data_dir, split, batch_size=32, image_size=mc["image_size"],
                           max_sentences=mc["max_sentences"], max_words=mc["max_words"])
     predictions = predict(model, vocab, ds, beam_size, quiet=quiet,
-                          block_trigrams=block_trigrams, length_penalty=length_penalty)
+                          block_trigrams=block_trigrams, length_penalty=length_penalty,
+                          mbr_samples=mbr_samples, temperature=temperature, seed=seed)
     return config, data_dir, ds, predictions
 
 
@@ -75,7 +80,8 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
              beam_size: int = 3, checkpoint: str = "best.keras", uncertain: int = 0,
              quiet: bool = False, block_trigrams: bool = False, bootstrap: int = 0,
              seed: int = 0, legacy_scoring: bool = False,
-             length_penalty: Optional[float] = None) -> dict:
+             length_penalty: Optional[float] = None, mbr_samples: int = 0,
+             temperature: float = 1.0) -> dict:
     """Decodes a split with a trained model and scores it (all, normal, abnormal), with
     ``bootstrap`` resamples for 95% intervals when asked.
 
@@ -88,7 +94,8 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
     from tfreport.decoding import DEFAULT_LENGTH_PENALTY
     config, data_dir, ds, predictions = decode_split(model_dir, data_dir, split, beam_size,
                                                      checkpoint, quiet, block_trigrams,
-                                                     length_penalty)
+                                                     length_penalty, mbr_samples, temperature,
+                                                     seed)
     refs = references(data_dir, split, legacy_scoring)
     normal = normal_flags(ds)
     result = scoring.score(predictions, refs, normal, uncertain=uncertain, bootstrap=bootstrap,
@@ -96,6 +103,7 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
     result.update(split=split, beam_size=beam_size, block_trigrams=block_trigrams,
                   length_penalty=(DEFAULT_LENGTH_PENALTY if length_penalty is None
                                   else length_penalty),
+                  mbr_samples=mbr_samples, temperature=temperature if mbr_samples else None,
                   checkpoint=checkpoint, data_dir=data_dir,
                   scoring=SCORING_LEGACY if legacy_scoring else SCORING_DEFAULT)
     base = os.path.join(model_dir, f"{{}}_{split}")
