@@ -26,25 +26,29 @@ def _f1(a, b) -> float:
     return 2.0 * overlap / (sum(a.values()) + sum(b.values()))
 
 
+def _features(report: Sequence[str]):
+    """(positive labeler observations, words) of a report, as multisets."""
+    text = join_report(report)
+    positives = [o for o, v in labeler.label_report(text).items() if v == 1]
+    return collections.Counter(positives), collections.Counter(normalise(text).split())
+
+
+def _agree(first, second) -> float:
+    return _f1(first[0], second[0]) + _f1(first[1], second[1])
+
+
 def agreement(first: Sequence[str], second: Sequence[str]) -> float:
     """Label F1 (positive observations, No Finding included) + word F1, in [0, 2]."""
-    return (_f1(*(collections.Counter(_positives(r)) for r in (first, second)))
-            + _f1(*(collections.Counter(normalise(join_report(r)).split())
-                    for r in (first, second))))
-
-
-def _positives(report: Sequence[str]) -> List[str]:
-    return [o for o, v in labeler.label_report(join_report(report)).items() if v == 1]
+    return _agree(_features(first), _features(second))
 
 
 def choose(candidates: List[List[str]]) -> List[str]:
     """The candidate with the highest total agreement with the others (ties: the first)."""
     if len(candidates) == 1:
         return candidates[0]
-    labels = [collections.Counter(_positives(c)) for c in candidates]
-    words = [collections.Counter(normalise(join_report(c)).split()) for c in candidates]
+    features = [_features(c) for c in candidates]
+
     def total(i: int) -> float:
-        return sum(_f1(labels[i], labels[j]) + _f1(words[i], words[j])
-                   for j in range(len(candidates)) if j != i)
+        return sum(_agree(features[i], features[j]) for j in range(len(candidates)) if j != i)
     best = max(range(len(candidates)), key=lambda i: (total(i), -i))
     return candidates[best]

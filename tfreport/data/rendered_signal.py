@@ -22,15 +22,21 @@ RIDGE = 10.0
 
 
 def _study_images(raw_dir: str) -> Dict[str, List[str]]:
-    """study id -> [frontal file, lateral file] (first of each view, as the ingest picks)."""
-    import csv
-    views: Dict[str, Dict[str, str]] = {}
-    with open(os.path.join(raw_dir, "indiana_projections.csv"), newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            v = views.setdefault("CXR" + row["uid"].strip(), {})
-            v.setdefault(row["projection"].strip().lower(), row["filename"].strip())
-    return {k: [v["frontal"], v["lateral"]] for k, v in views.items()
-            if "frontal" in v and "lateral" in v}
+    """study id -> [frontal file, lateral file], picked as the ingest picks them."""
+    from tfreport.data import iu_xray
+    from tfreport.data.study import DropCounter
+    path = os.path.join(raw_dir, "indiana_projections.csv")
+    rows = iu_xray._read_csv(path, iu_xray.PROJECTION_COLUMNS)
+    projections = iu_xray.read_projections(path, DropCounter(), rows)
+    by_uid: Dict[str, List[str]] = {}
+    for row in rows:
+        by_uid.setdefault(row["uid"].strip(), []).append(row["filename"].strip())
+    out = {}
+    for uid, images in by_uid.items():
+        frontal, lateral, _ = iu_xray.pick_views(images, projections)
+        if frontal and lateral:
+            out[iu_xray.study_id(uid)] = [frontal, lateral]
+    return out
 
 
 def _features(raw_dir: str, ids: List[str], files: Dict[str, List[str]], size: int) -> np.ndarray:
