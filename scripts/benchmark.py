@@ -16,7 +16,9 @@ import _bootstrap  # noqa: F401
 from tfreport.cli import add_bool, run_main
 
 ROW_KEYS = ("cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna", "m2_transformer-resnet50",
-            "m2_transformer-densenet121", "m2_transformer-dual", "most_frequent")
+            "m2_transformer-densenet121", "m2_transformer-dual", "most_frequent",
+            "cnn_rnn-blind", "cnn_rnn_att-blind", "hier_rnn-blind", "mrna-blind",
+            "m2_transformer-blind")
 
 
 def main(argv=None):
@@ -30,6 +32,16 @@ def main(argv=None):
     p.add_argument("--resnet_weights", default="none", help="imagenet | none | PATH")
     p.add_argument("--densenet_weights", default="none",
                    help="imagenet | none | PATH (a domain-pretrained DenseNet121 where available)")
+    p.add_argument("--small_weights", default="none",
+                   help="none | PATH: the small backbone of the four baselines")
+    p.add_argument("--blind", action="store_true",
+                   help="add each model's image-blind variant and the CE-macro-F1 gap to it")
+    p.add_argument("--blind_seeds", type=int, default=1, help="seeds of the image-blind rows")
+    p.add_argument("--mbr_samples", type=int, default=0,
+                   help="decode the test split by MBR over the beam and N samples (0: beam)")
+    p.add_argument("--temperature", type=float, default=1.0, help="the MBR samples' temperature")
+    p.add_argument("--table_only", action="store_true",
+                   help="train nothing: write the table from the finished rows' records")
     p.add_argument("--seeds", type=int, default=1, help="train each row N times; mean ± sd")
     p.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
     p.add_argument("--epochs", type=int, default=None, help="override the preset for every row")
@@ -45,8 +57,13 @@ def main(argv=None):
     unknown = sorted(set(args.models or ()) - set(ROW_KEYS))
     if unknown:
         raise ValueError(f"unknown --models {', '.join(unknown)}; valid: {', '.join(ROW_KEYS)}")
-    if args.seeds < 1:
-        raise ValueError("--seeds must be at least 1")
+    if args.seeds < 1 or args.blind_seeds < 1:
+        raise ValueError("--seeds and --blind_seeds must be at least 1")
+    if args.mbr_samples < 0 or args.temperature <= 0:
+        raise ValueError("--mbr_samples must be >= 0 and --temperature > 0")
+    blind_keys = {k for k in (args.models or ()) if k.endswith("-blind")}
+    if blind_keys and not args.blind:
+        raise ValueError(f"--models {', '.join(sorted(blind_keys))} need --blind")
 
     import logging
     import os
@@ -80,7 +97,8 @@ def main(argv=None):
     if args.frozen_backbone:
         model_overrides["trainable_backbone"] = False
 
-    rows = benchmark.default_rows(args.resnet_weights, args.densenet_weights)
+    rows = benchmark.default_rows(args.resnet_weights, args.densenet_weights,
+                                  args.small_weights, blind=args.blind)
     if args.models:
         rows = [r for r in rows if r.key in args.models]
     settings = benchmark.Settings(data_dir=data_dir, out=args.out, preset=args.preset,
@@ -88,8 +106,12 @@ def main(argv=None):
                                   train_overrides=train_overrides, steps_per_epoch=steps,
                                   seeds=args.seeds, first_seed=args.seed,
                                   feature_cache=args.frozen_backbone,
-                                  reuse=args.reuse, quiet=args.quiet)
-    results = benchmark.run(rows, settings)
+                                  mbr_samples=args.mbr_samples, temperature=args.temperature,
+                                  blind_seeds=args.blind_seeds, reuse=args.reuse,
+                                  table_only=args.table_only, quiet=args.quiet)
+    if args.quick:
+        settings.min_positives = benchmark.QUICK_MIN_POSITIVES
+    results, reference = benchmark.run(rows, settings)
     definitions = {"demo": "the study has no findings", "iu_xray": "MeSH is exactly 'normal'",
                    "iu_xray_rendered": "MeSH is exactly 'normal'",
                    "mimic_cxr": "CheXpert No Finding is 1"}
@@ -100,6 +122,8 @@ def main(argv=None):
             "normal_definition": definitions.get(summary["dataset"], "see the dataset"),
             "preset": args.preset or default_preset(summary["dataset"]),
             "seeds": args.seeds, "quick": args.quick, "frozen_backbone": args.frozen_backbone,
+            "grounding": reference,
+            "not_run": [r.label for r in rows if r.key not in {x["key"] for x in results}],
             "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     paths = benchmark_report.write(args.out, results, meta)
     print(open(paths["md"], encoding="utf-8").read().split("## Published")[0])

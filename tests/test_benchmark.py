@@ -81,3 +81,57 @@ def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
 def test_unknown_row_is_a_clear_error(tmp_path):
     run = bench("--out", str(tmp_path), "--models", "resnet")
     assert run.returncode == 2 and "unknown --models resnet" in run.stderr
+
+
+def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
+    """--blind adds the image-blind variant and the CE-macro-F1 gap to it; --mbr_samples
+    decodes by MBR; the committed records alone (runs/ deleted, as in a fresh clone) rebuild
+    the same table with --table_only."""
+    import shutil
+    out = str(tmp_path / "bench")
+    run = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
+                "--mbr_samples", "2", "--models", "cnn_rnn", "cnn_rnn-blind", "most_frequent")
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.load(open(os.path.join(out, "results.json")))
+    rows = {r["key"]: r for r in result["rows"]}
+    assert list(rows) == ["cnn_rnn", "cnn_rnn-blind", "most_frequent"]
+    blind = rows["cnn_rnn-blind"]
+    assert blind["config"]["model_config"]["image_blind"] is True
+    assert blind["weights"] == "no images (image-blind)"
+    assert rows["cnn_rnn"]["control"] == "cnn_rnn-blind"
+    assert rows["cnn_rnn"]["decoding"] == "MBR over beam 1 + 2 samples at T 1"
+    reference = result["meta"]["grounding"]
+    for r in rows.values():
+        g = r["grounding"]
+        assert g["observations"] == reference["observations"]
+        assert g["ci"][0] <= g["mean"] <= g["ci"][1]
+    gap = rows["cnn_rnn"]["grounding_gap"]
+    assert abs(gap["gap"] - (rows["cnn_rnn"]["grounding"]["mean"]
+                             - blind["grounding"]["mean"])) < 1e-9
+    assert "grounding_gap" not in blind
+    records = sorted(os.listdir(os.path.join(out, "rows")))
+    assert records == ["cnn_rnn-blind-seed0.json", "cnn_rnn-seed0.json",
+                       "most_frequent-seed0.json"]
+    record = json.load(open(os.path.join(out, "rows", "cnn_rnn-seed0.json")))
+    n_test = len(json.load(open(os.path.join(tiny_data, "test_split.json"))))
+    assert len(record["positives"]) == n_test
+    table = open(os.path.join(out, "results.md")).read()
+    assert "## Image grounding and report shape" in table
+    assert "| cnn_rnn | MBR over beam 1 + 2 samples at T 1 | 1 |" in table
+
+    shutil.rmtree(os.path.join(out, "runs"))
+    again = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
+                  "--table_only", "--models", "cnn_rnn", "cnn_rnn-blind", "mrna",
+                  "most_frequent")
+    assert again.returncode == 0, again.stderr[-3000:]
+    rebuilt = json.load(open(os.path.join(out, "results.json")))
+    assert [r["key"] for r in rebuilt["rows"]] == list(rows)
+    assert rebuilt["rows"][0]["grounding_gap"] == gap
+    assert rebuilt["meta"]["not_run"] == ["mrna"]
+    assert "Not run yet (no finished record): mrna" in open(
+        os.path.join(out, "results.md")).read()
+
+
+def test_blind_row_needs_the_blind_flag(tmp_path):
+    run = bench("--out", str(tmp_path), "--models", "mrna-blind")
+    assert run.returncode == 2 and "need --blind" in run.stderr

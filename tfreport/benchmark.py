@@ -14,17 +14,20 @@ import statistics
 import time
 from typing import Dict, List, Optional
 
-from tfreport import baselines, evaluation
-from tfreport.metrics import diagnostics, scoring
+from tfreport import baselines, evaluation, labeler
+from tfreport.metrics import diagnostics, grounding, scoring
+from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.metrics.table import COLUMNS
 
 GROUPS = (("All", None), ("Normal", "normal"), ("Abnormal", "abnormal"))
 ROW_FILE = "benchmark_row.json"
+RECORDS = "rows"  # committed per-row records (see record_path)
 # --quick: a tiny demo and tiny settings, so the whole benchmark runs inside CI.
 QUICK_STUDIES = 64
 QUICK_MODEL = dict(image_size=32, max_sentences=4, max_words=12, backbone_width=8)
 QUICK_TRAIN = dict(epochs=1, batch_size=4, beam_size=1, val_samples=4)
 QUICK_STEPS = 2
+QUICK_MIN_POSITIVES = 1  # the quick demo's test split is a handful of studies
 
 
 @dataclasses.dataclass
@@ -34,27 +37,43 @@ class Row:
     model: Optional[str]  # None: the most frequent training report
     overrides: Dict = dataclasses.field(default_factory=dict)
     weights: str = ""  # the weight source it actually used
+    control: Optional[str] = None  # the key of this row's image-blind variant, if any
 
 
-def default_rows(resnet_weights: str = "none", densenet_weights: str = "none") -> List[Row]:
-    """The five models (M2 with three extractors) and the most-frequent-report floor."""
+def default_rows(resnet_weights: str = "none", densenet_weights: str = "none",
+                 small_weights: str = "none", blind: bool = False) -> List[Row]:
+    """The five models (M2 with three extractors) and the most-frequent-report floor; with
+    ``blind``, each model's image-blind variant too (one for M2: a blind model has no
+    extractor to vary), and every sighted row names its variant as ``control``."""
     def source(w: str) -> str:
         return {"none": "random init", "imagenet": "ImageNet"}.get(w, os.path.basename(w))
-    rows = [Row(m, m, m) for m in ("cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna")]
+    small = {} if small_weights == "none" else dict(backbone_weights=small_weights)
+    def control(model: str) -> Optional[str]:
+        return f"{model}-blind" if blind else None
+    rows = [Row(m, m, m, dict(small), control=control(m))
+            for m in ("cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna")]
     rows += [
         Row("m2_transformer-resnet50", "m2_transformer (ResNet50)", "m2_transformer",
             dict(backbone="resnet50", backbone_weights=resnet_weights),
-            f"ResNet50: {source(resnet_weights)}"),
+            f"ResNet50: {source(resnet_weights)}", control("m2_transformer")),
         Row("m2_transformer-densenet121", "m2_transformer (DenseNet121)", "m2_transformer",
             dict(backbone="densenet121", backbone_weights=densenet_weights),
-            f"DenseNet121: {source(densenet_weights)}"),
+            f"DenseNet121: {source(densenet_weights)}", control("m2_transformer")),
         Row("m2_transformer-dual", "m2_transformer (dual)", "m2_transformer",
             dict(backbone="dual", backbone_weights=resnet_weights,
                  backbone_weights_dual=densenet_weights),
-            f"ResNet50: {source(resnet_weights)}; DenseNet121: {source(densenet_weights)}"),
-        Row("most_frequent", "most frequent training report", None,
-            weights="no model, no images"),
+            f"ResNet50: {source(resnet_weights)}; DenseNet121: {source(densenet_weights)}",
+            control("m2_transformer")),
     ]
+    if blind:
+        for m in ("cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna"):
+            rows.append(Row(f"{m}-blind", f"{m} (image-blind)", m, dict(small, image_blind=True),
+                            "no images"))
+        rows.append(Row("m2_transformer-blind", "m2_transformer (image-blind)", "m2_transformer",
+                        dict(backbone="densenet121", backbone_weights=densenet_weights,
+                             image_blind=True), "no images"))
+    rows.append(Row("most_frequent", "most frequent training report", None,
+                    weights="no model, no images"))
     return rows
 
 
@@ -69,7 +88,12 @@ class Settings:
     seeds: int = 1
     first_seed: int = 0  # seeds first_seed .. first_seed + seeds - 1
     feature_cache: bool = False  # frozen backbones, trained from cached features
+    mbr_samples: int = 0  # decode the test split by MBR over the beam and this many samples
+    temperature: float = 1.0  # the samples' temperature
+    blind_seeds: int = 1  # image-blind rows run the first this many seeds
+    min_positives: int = grounding.MIN_POSITIVES  # CE-macro-F1's observations need this many
     reuse: bool = False
+    table_only: bool = False  # no training: the table from the records that exist
     quiet: bool = False
 
 
@@ -97,14 +121,13 @@ def train_command(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]
     return cmd
 
 
-def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool):
-    """Test predictions of best.keras and the decoding rate (reports/s, after a warm-up
-    batch so tracing is not counted)."""
+def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool,
+                      mbr_samples: int = 0, temperature: float = 1.0):
+    """Test predictions of best.keras (``evaluation.predict``, so the benchmark decodes as
+    evaluate.py does), the decoding rate (reports/s, after a warm-up batch so tracing is not
+    counted) and the normal flags."""
     from tfreport.data import pipeline
-    from tfreport.decoding import Decoder
     from tfreport.inference import load_model
-    from tfreport.progress import progress
-    from tfreport.text import join_report
     from tfreport.vocab import Vocabulary
 
     with open(os.path.join(model_dir, "config.json")) as f:
@@ -113,17 +136,18 @@ def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool
     vocab = Vocabulary.load(os.path.join(model_dir, "vocabulary.json"))
     ds = pipeline.dataset(data_dir, "test", batch_size=32, image_size=mc["image_size"],
                           max_sentences=mc["max_sentences"], max_words=mc["max_words"])
-    decoder = Decoder(model, vocab, beam_size)
-    for batch in ds.take(1):
-        decoder.reports(batch)
-    predictions, seconds = {}, 0.0
-    for batch in progress(ds, desc="decoding test", disable=quiet, unit="batch"):
-        start = time.perf_counter()
-        reports = decoder.reports(batch)
-        seconds += time.perf_counter() - start
-        for sid, sentences in zip(batch["id"].numpy(), reports):
-            predictions[sid.decode()] = join_report(sentences)
+    options = dict(beam_size=beam_size, mbr_samples=mbr_samples, temperature=temperature)
+    evaluation.predict(model, vocab, ds.take(1), quiet=True, **options)  # warm-up
+    start = time.perf_counter()
+    predictions = evaluation.predict(model, vocab, ds, quiet=quiet, **options)
+    seconds = time.perf_counter() - start
     return predictions, len(predictions) / max(seconds, 1e-9), evaluation.normal_flags(ds)
+
+
+def decoding_name(beam_size: int, mbr_samples: int, temperature: float) -> str:
+    if not mbr_samples:
+        return f"beam {beam_size}"
+    return f"MBR over beam {beam_size} + {mbr_samples} samples at T {temperature:g}"
 
 
 def weight_source(model_config: dict) -> str:
@@ -132,6 +156,8 @@ def weight_source(model_config: dict) -> str:
         if w in (None, "", "none"):
             return "random init"
         return "ImageNet" if w == "imagenet" else os.path.basename(str(w))
+    if model_config.get("image_blind"):
+        return "no images (image-blind)"
     backbone = model_config["backbone"]
     mode = "fine-tuned" if model_config.get("trainable_backbone", True) else "frozen"
     if backbone == "dual":
@@ -146,23 +172,34 @@ def _atomic_json(path: str, obj) -> None:
     os.replace(path + ".tmp", path)
 
 
+def record_path(s: Settings, row: Row, seed: int) -> str:
+    """A finished row's record: scores, command, config and each test report's positive
+    findings. Small and free of report text, so it is committed beside the table, and a
+    fresh clone's ``--reuse`` resumes a benchmark that took several sessions."""
+    return os.path.join(s.out, RECORDS, f"{row.key}-seed{seed}.json")
+
+
 def run_row(row: Row, s: Settings, seed: int) -> dict:
     """Trains (or reuses) one row for one seed and scores it on the test split."""
     row_dir = os.path.join(s.out, "runs", row.key, f"seed{seed}")
-    done = os.path.join(row_dir, ROW_FILE)
-    if s.reuse and os.path.exists(done):
-        with open(done, encoding="utf-8") as f:
-            print(f"[{row.label}] seed {seed}: reusing {row_dir}")
-            return json.load(f)
+    done, record = os.path.join(row_dir, ROW_FILE), record_path(s, row, seed)
+    if s.reuse or s.table_only:
+        for path in (record, done):
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    print(f"[{row.label}] seed {seed}: reusing {path}")
+                    return json.load(f)
+    if s.table_only:
+        return None
     shutil.rmtree(row_dir, ignore_errors=True)  # an unfinished earlier attempt
     os.makedirs(row_dir)
     refs = evaluation.references(s.data_dir, "test")
     result = {"label": row.label, "key": row.key, "model": row.model, "seed": seed,
-              "weights": row.weights}
+              "weights": row.weights, "control": row.control}
     if row.model is None:
         predictions = baselines.most_frequent_predictions(s.data_dir, "test")
         normal = _normal_flags(s.data_dir)
-        result.update(train_seconds=None, reports_per_second=None,
+        result.update(train_seconds=None, reports_per_second=None, decoding=None,
                       command=None, config={"baseline": "most frequent training report"})
     else:
         from tfreport.training.run import RunSpec, train
@@ -179,15 +216,20 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
         with open(os.path.join(row_dir, "config.json")) as f:
             config = json.load(f)
         beam = config["train_config"]["beam_size"]
-        predictions, rate, normal = timed_predictions(row_dir, s.data_dir, beam, s.quiet)
+        predictions, rate, normal = timed_predictions(row_dir, s.data_dir, beam, s.quiet,
+                                                      s.mbr_samples, s.temperature)
         result["weights"] = weight_source(config["model_config"])
         result.update(train_seconds=train_seconds, reports_per_second=rate,
+                      decoding=decoding_name(beam, s.mbr_samples, s.temperature),
                       command=" ".join(train_command(row, s, seed, row_dir)), config=config)
     metrics = scoring.score(predictions, refs, normal,
                             training_reports=diagnostics.training_reports(s.data_dir))
     _atomic_json(os.path.join(row_dir, "predictions_test.json"), predictions)
     result["metrics"] = metrics
+    result["positives"] = grounding.positives(labeler.label_reports(predictions))
     _atomic_json(done, result)
+    os.makedirs(os.path.dirname(record), exist_ok=True)
+    _atomic_json(record, result)
     return result
 
 
@@ -244,11 +286,58 @@ def summarise(results: List[dict]) -> dict:
         k: v["support"] for k, v in results[0]["metrics"]["CE"]["per_condition"].items()}
     out["commands"] = [r["command"] for r in results if r.get("command")]
     out["config"] = results[0].get("config")
+    out["decoding"] = results[0].get("decoding")
+    out["control"] = results[0].get("control")
     return out
 
 
-def run(rows: List[Row], s: Settings) -> List[dict]:
-    """Runs every row for every seed; returns one summary per row."""
+def ce_observations() -> List[str]:
+    """The observations CE-macro-F1 may range over: the 13 findings (not No Finding)."""
+    return [o for o in CHEXPERT_OBSERVATIONS if o != "No Finding"]
+
+
+def add_grounding(summaries: List[dict], raw: Dict[str, List[dict]], data_dir: str,
+                  min_positives: int = grounding.MIN_POSITIVES) -> Optional[dict]:
+    """Adds ``grounding`` (CE-macro-F1 over the test set's supported observations: seed
+    mean, sd, interval) to every row, and ``grounding_gap`` (sighted - image-blind, paired
+    interval) to every row whose control ran; returns the reference side (observations and
+    their test positives), or None where no observation has enough positives."""
+    refs = evaluation.references(data_dir, "test")
+    ref = grounding.positives(labeler.label_reports(refs))
+    observations = grounding.supported(ref, ce_observations(), min_positives)
+    if not observations:
+        print(f"No observation has {min_positives} test positives: no CE-macro-F1 table.")
+        return None
+    for summary in summaries:
+        runs = [r["positives"] for r in raw[summary["key"]]]
+        summary["grounding"] = grounding.seed_mean(runs, ref, observations)
+        control = raw.get(summary.get("control") or "")
+        if control:
+            summary["grounding_gap"] = grounding.gap(
+                runs, [r["positives"] for r in control], ref, observations)
+    support = {o: sum(o in v for v in ref.values()) for o in observations}
+    return {"observations": observations, "positives": support,
+            "min_positives": min_positives}
+
+
+def seeds_for(row: Row, s: Settings) -> range:
+    if row.model is None:  # the floor is deterministic
+        return range(s.first_seed, s.first_seed + 1)
+    n = s.blind_seeds if row.overrides.get("image_blind") else s.seeds
+    return range(s.first_seed, s.first_seed + n)
+
+
+def run(rows: List[Row], s: Settings) -> tuple:
+    """Runs every row for its seeds; returns one summary per row (rows with no finished
+    seed left out, which only ``table_only`` allows) and the grounding's reference side."""
     os.makedirs(s.out, exist_ok=True)
-    seeds = range(s.first_seed, s.first_seed + s.seeds)
-    return [summarise([run_row(row, s, seed) for seed in seeds]) for row in rows]
+    raw: Dict[str, List[dict]] = {}
+    for row in rows:
+        results = [r for r in (run_row(row, s, seed) for seed in seeds_for(row, s)) if r]
+        if results:
+            raw[row.key] = results
+    summaries = [summarise(raw[row.key]) for row in rows if row.key in raw]
+    if not summaries:
+        raise FileNotFoundError(f"no finished rows in {s.out} (records in {RECORDS}/)")
+    reference = add_grounding(summaries, raw, s.data_dir, s.min_positives)
+    return summaries, reference

@@ -48,6 +48,8 @@ def markdown(rows: List[dict], meta: dict) -> str:
               + ("; rows marked (frozen) train from cached features of a frozen extractor, "
                  "rows marked (fine-tuned) train it end to end"),
               f"- Command: `{meta['command']}`",
+              "- Test decoding: " + ("; ".join(sorted({r["decoding"] for r in rows
+                                                        if r.get("decoding")})) or "-"),
               "- Scoring: pycocoevalcap 1.2 on legacy-normalised text, untruncated references "
               "(tfreport default); each group scored as its own corpus. CE-F1: tfreport's "
               "rule-based CheXpert labeler on prediction and reference, micro over the 14 "
@@ -55,7 +57,10 @@ def markdown(rows: List[dict], meta: dict) -> str:
               "- Training time is the whole train.py run (training, validation, checkpoints); "
               "decoding is best.keras on the test split after a warm-up batch.",
               "- " + diagnostics.NOTE + " The references row gives the references' means; "
-              "copied is against the dataset's training reports.", ""]
+              "copied is against the dataset's training reports."]
+    if meta.get("not_run"):
+        lines.append("- Not run yet (no finished record): " + ", ".join(meta["not_run"]))
+    lines.append("")
     cols = list(COLUMNS)
     lines.append("| model | weights | group | studies | " + " | ".join(cols) + " | "
                  + " | ".join(h for _, h in diagnostics.COLUMNS) + " | training | reports/s |")
@@ -80,6 +85,8 @@ def markdown(rows: List[dict], meta: dict) -> str:
                 + " | ".join(_cell(block.get("diagnostics", {}), c) for c in DIAG)
                 + f" | {_seconds(r.get('train_seconds')) if first else ''} | "
                 + (f"{rate:.1f}" if first and rate else "") + " |")
+    if meta.get("grounding"):
+        lines += [""] + grounding_section(rows, meta["grounding"])
     lines += ["", "## Published results (reported, not run here)", "",
               "Different datasets, splits, scoring and labelers: not comparable cell by cell "
               "with the rows above.", ""]
@@ -111,6 +118,58 @@ def markdown(rows: List[dict], meta: dict) -> str:
     lines.append("Each row's resolved config is in `results.json` and in "
                  "`runs/<row>/seed<N>/config.json`.")
     return "\n".join(lines) + "\n"
+
+
+# issue #15's bars: sighted beats image-blind by this much CE-macro-F1; sentences per report
+# within this fraction of the references'; at least this share of reports distinct.
+MIN_GAP, SENTENCE_TOLERANCE, MIN_DISTINCT = 0.15, 0.25, 0.30
+
+
+def _ci(block: dict) -> str:
+    low, high = block["ci"]
+    return f"[{low:.3f}, {high:.3f}]"
+
+
+def grounding_section(rows: List[dict], reference: dict) -> List[str]:
+    """CE-macro-F1 over the observations with enough test positives, each sighted row
+    against its image-blind variant, and the report-shape checks, row by row."""
+    obs = reference["observations"]
+    lines = ["## Image grounding and report shape", "",
+             f"CE-macro-F1: F1 (positive only) averaged over the {len(obs)} observations with "
+             f"at least {reference['min_positives']} test positives: "
+             + ", ".join(f"{o} ({reference['positives'][o]})" for o in obs)
+             + ". Mean ± sd over seeds; [95% interval of the seed mean over resampled test "
+               "studies]. The gap is the row minus its image-blind variant, the interval "
+               "paired (the same resamples for both). Checks: gap at least "
+             f"{MIN_GAP:.2f}; sentences per report within {SENTENCE_TOLERANCE:.0%} of the "
+             f"references'; at least {MIN_DISTINCT:.0%} of reports distinct.", "",
+             "| model | decoding | seeds | CE-macro-F1 | gap to image-blind | sentences (ref) "
+             "| distinct | repeated | copied | checks |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        g = r.get("grounding")
+        if not g:
+            continue
+        d = r["groups"]["All"].get("diagnostics", {})
+        sd = f" ± {g['sd']:.3f}" if g.get("sd") is not None else ""
+        cells = [r["label"], r.get("decoding") or "-", str(len(r["seeds"])),
+                 f"{g['mean']:.3f}{sd} {_ci(g)}"]
+        gap = r.get("grounding_gap")
+        cells.append(f"{gap['gap']:+.3f} {_ci(gap)}" if gap else "")
+        sent, ref_sent = d.get("sentences"), d.get("ref_sentences")
+        cells.append(f"{sent:.2f} ({ref_sent:.2f})" if sent is not None and ref_sent else "n/a")
+        cells += [f"{d[k]:.3f}" if d.get(k) is not None else "n/a"
+                  for k in ("distinct", "repeated_sentences", "copied")]
+        checks = []
+        if gap:
+            checks.append(("gap", gap["gap"] >= MIN_GAP))
+        if r.get("model") and sent is not None and ref_sent:
+            checks.append(("length", abs(sent - ref_sent) <= SENTENCE_TOLERANCE * ref_sent))
+        if r.get("model") and d.get("distinct") is not None:
+            checks.append(("distinct", d["distinct"] >= MIN_DISTINCT))
+        cells.append(", ".join(f"{name} {'ok' if ok else 'FAILS'}" for name, ok in checks))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def write_csv(path: str, rows: List[dict]) -> None:
