@@ -1,93 +1,9 @@
 """Write a report for a study's images, as the legacy demo.py did, or for a folder of studies.
 
-    python scripts/generate.py --img_frontal_path F.png --img_lateral_path L.png --model_path M [--beam_size 3]
-    python scripts/generate.py --images_dir DIR --out preds.jsonl --model_path M
-
---model_path is a model directory (its best.keras) or a .keras file inside one. A folder of
-studies is either one sub-folder per study (views told apart by "frontal"/"lateral" in the
-file names, else by sorted order) or flat <study>_frontal.png / <study>_lateral.png files.
---out ending in .jsonl writes {"id", "report"} lines; .json writes one {id: report} object.
-An unreadable study is reported and skipped; the others are still written.
+The legacy-compatible entry point of ``tfreport/commands/generate.py`` (``pip install -e .`` first).
 """
-import argparse
-import json
-import os
-import sys
-
-import _bootstrap  # noqa: F401
-
-from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
-
-BATCH = 16
-
-
-def write_predictions(path: str, predictions: dict) -> None:
-    tmp = path + ".partial"
-    with open(tmp, "w", encoding="utf-8") as f:
-        if path.endswith(".jsonl"):
-            for sid, report in predictions.items():
-                f.write(json.dumps({"id": sid, "report": report}) + "\n")
-        else:
-            json.dump(predictions, f, indent=1)
-    os.replace(tmp, path)
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model_path", required=True, help="model directory or .keras file")
-    p.add_argument("--img_frontal_path", default=None)
-    p.add_argument("--img_lateral_path", default=None, help="optional: masked out when absent")
-    p.add_argument("--images_dir", default=None, help="a folder of studies (batch mode)")
-    p.add_argument("--out", default=None, help="batch mode: predictions .jsonl or .json")
-    p.add_argument("--beam_size", type=int, default=3)
-    add_seed_flags(p)
-    p.add_argument("--quiet", action="store_true")
-    args = p.parse_args(argv)
-    if bool(args.img_frontal_path) == bool(args.images_dir):
-        p.error("give either --img_frontal_path (one study) or --images_dir (a folder)")
-    if args.images_dir and not args.out:
-        p.error("--images_dir needs --out (predictions .jsonl or .json)")
-    if args.out and not args.out.endswith((".jsonl", ".json")):
-        p.error("--out must end in .jsonl or .json")
-    if args.beam_size < 1:
-        p.error("--beam_size must be at least 1")
-
-    apply_seed_flags(args)
-    from tfreport.inference import ReportGenerator
-    for path in (args.img_frontal_path, args.img_lateral_path):
-        if path and not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: image file not found")
-    gen = ReportGenerator.from_path(args.model_path)
-    if args.img_frontal_path:
-        print(gen.generate(args.img_frontal_path, args.img_lateral_path, args.beam_size))
-        return
-
-    from tfreport.data.image_folder import find_studies
-    from tfreport.progress import progress
-    studies, problems = find_studies(args.images_dir)
-    predictions = {}
-    for start in progress(range(0, len(studies), BATCH), desc="generating", unit="batch",
-                          disable=args.quiet):
-        chunk = studies[start:start + BATCH]
-        try:
-            reports = gen.generate_batch([(f, l) for _, f, l in chunk], args.beam_size)
-        except (ValueError, FileNotFoundError):  # find the bad study, keep the others
-            reports = []
-            for sid, f, l in chunk:
-                try:
-                    reports.append(gen.generate(f, l, args.beam_size))
-                except (ValueError, FileNotFoundError) as e:
-                    problems.append(f"study {sid}: {e}; skipped")
-                    reports.append(None)
-        for (sid, _, _), report in zip(chunk, reports):
-            if report is not None:
-                predictions[sid] = report
-    write_predictions(args.out, predictions)
-    for problem in problems:
-        print(f"warning: {problem}", file=sys.stderr)
-    print(f"Wrote {len(predictions)} reports to {args.out}"
-          + (f" ({len(problems)} problems, listed above)" if problems else ""))
-
+from tfreport.cli import run_main
+from tfreport.commands.generate import main
 
 if __name__ == "__main__":
     run_main(main)

@@ -1,46 +1,9 @@
 """Score predictions against references: coco-caption NLG metrics and clinical efficacy.
 
-    python scripts/score.py --predictions P.json --references R.json [--normal N.json]
-
-Each file is a JSON object {id: report text}; N.json is {id: true|false}. Prints one JSON
-object: BLEU-1..4, METEOR, ROUGE-L, CIDEr, the CE figures and, with --normal, a "groups"
-block with "normal" and "abnormal". --bootstrap 1000 adds "ci": {metric: [low, high]}, 95%
-intervals from resampling the studies (seeded by --seed).
+The legacy-compatible entry point of ``tfreport/commands/score.py`` (``pip install -e .`` first).
 """
-import argparse
-import json
-
-import _bootstrap  # noqa: F401
-
-from tfreport.cli import add_seed_flags, load_json_object, run_main
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--predictions", required=True)
-    p.add_argument("--references", required=True)
-    p.add_argument("--normal", default=None, help="JSON {id: true|false}")
-    p.add_argument("--uncertain", type=int, choices=[0, 1], default=0,
-                   help="count uncertain CheXpert labels as 0 (default) or 1")
-    p.add_argument("--predicted_labels", default=None, help="external label CSV for the predictions")
-    p.add_argument("--reference_labels", default=None, help="external label CSV for the references")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                   help="95%% bootstrap intervals ('ci') from N resamples of the studies")
-    add_seed_flags(p)
-    args = p.parse_args(argv)
-    if args.bootstrap < 0:
-        p.error("--bootstrap must be 0 or more")
-    from tfreport.labeler import read_label_csv
-    from tfreport.metrics.scoring import score
-    preds = load_json_object(args.predictions, str)
-    refs = load_json_object(args.references, str)
-    normal = load_json_object(args.normal, bool) if args.normal else None
-    pl = read_label_csv(args.predicted_labels, list(preds)) if args.predicted_labels else None
-    rl = read_label_csv(args.reference_labels, list(refs)) if args.reference_labels else None
-    result = score(preds, refs, normal, uncertain=args.uncertain, predicted_labels=pl,
-                   reference_labels=rl, bootstrap=args.bootstrap, seed=args.seed or 0)
-    print(json.dumps(result, indent=1))
-
+from tfreport.cli import run_main
+from tfreport.commands.score import main
 
 if __name__ == "__main__":
     run_main(main)

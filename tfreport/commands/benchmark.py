@@ -1,0 +1,132 @@
+"""Train every model on one dataset, score each on its test split, and write one table.
+
+    python scripts/benchmark.py --data_dir D --out docs/benchmarks/NAME [--models ...] [--quick] [--reuse]
+    python scripts/benchmark.py --out docs/benchmarks/demo            # the default demo dataset
+    python scripts/benchmark.py --quick --out /tmp/bench               # tiny, minutes on a CPU
+
+Rows: cnn_rnn, cnn_rnn_att, hier_rnn, mrna, m2_transformer with ResNet50, DenseNet121 and
+dual extractors, and the most frequent training report. Writes results.md, results.csv,
+results.json and ce_f1_per_condition.png into --out; each row's run is in --out/runs/.
+"""
+import argparse
+import sys
+
+from tfreport.cli import add_bool, run_main
+
+ROW_KEYS = ("cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna", "m2_transformer-resnet50",
+            "m2_transformer-densenet121", "m2_transformer-dual", "most_frequent",
+            "cnn_rnn-blind", "cnn_rnn_att-blind", "hier_rnn-blind", "mrna-blind",
+            "m2_transformer-blind")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_dir", default=None, help="prepared dataset (default: the demo)")
+    p.add_argument("--out", required=True, help="where the table and the runs go")
+    p.add_argument("--name", default=None, help="table title (default: the --out folder name)")
+    p.add_argument("--models", nargs="+", default=None, metavar="ROW",
+                   help=f"rows to run (default all): {', '.join(ROW_KEYS)}")
+    p.add_argument("--preset", default=None, help="legacy | paper | demo (default: per dataset)")
+    p.add_argument("--resnet_weights", default="none", help="imagenet | none | PATH")
+    p.add_argument("--densenet_weights", default="none",
+                   help="imagenet | none | PATH (a domain-pretrained DenseNet121 where available)")
+    p.add_argument("--small_weights", default="none",
+                   help="none | PATH: the small backbone of the four baselines")
+    p.add_argument("--blind", action="store_true",
+                   help="add each model's image-blind variant and the CE-macro-F1 gap to it")
+    p.add_argument("--blind_seeds", type=int, default=1, help="seeds of the image-blind rows")
+    p.add_argument("--mbr_samples", type=int, default=0,
+                   help="decode the test split by MBR over the beam and N samples (0: beam)")
+    p.add_argument("--temperature", type=float, default=1.0, help="the MBR samples' temperature")
+    p.add_argument("--table_only", action="store_true",
+                   help="train nothing: write the table from the finished rows' records")
+    p.add_argument("--seeds", type=int, default=1, help="train each row N times; mean ± sd")
+    p.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    p.add_argument("--epochs", type=int, default=None, help="override the preset for every row")
+    p.add_argument("--steps_per_epoch", type=int, default=None)
+    p.add_argument("--frozen_backbone", action="store_true",
+                   help="freeze every backbone and train from cached features (fast on a CPU)")
+    p.add_argument("--quick", action="store_true",
+                   help="a tiny demo dataset and tiny settings (the CI smoke run)")
+    p.add_argument("--reuse", action="store_true", help="reuse rows that already finished")
+    add_bool(p, "--deterministic", False, "deterministic TF ops")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.models or ()) - set(ROW_KEYS))
+    if unknown:
+        raise ValueError(f"unknown --models {', '.join(unknown)}; valid: {', '.join(ROW_KEYS)}")
+    if args.seeds < 1 or args.blind_seeds < 1:
+        raise ValueError("--seeds and --blind_seeds must be at least 1")
+    if args.mbr_samples < 0 or args.temperature <= 0:
+        raise ValueError("--mbr_samples must be >= 0 and --temperature > 0")
+    blind_keys = {k for k in (args.models or ()) if k.endswith("-blind")}
+    if blind_keys and not args.blind:
+        raise ValueError(f"--models {', '.join(sorted(blind_keys))} need --blind")
+
+    import logging
+    import os
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from tfreport import benchmark, benchmark_report
+    from tfreport.data.build import read_summary
+    from tfreport.data.prepare import DEMO_DATA_DIR, prepare
+    from tfreport.training.config import default_preset
+
+    model_overrides, train_overrides = {}, {}
+    steps = args.steps_per_epoch
+    data_dir = args.data_dir
+    if args.quick:
+        data_dir = data_dir or os.path.join(args.out, "quick_data")
+        if not os.path.exists(os.path.join(data_dir, "summary.json")):
+            prepare("demo", data_dir, data_dir + "_raw", num_studies=benchmark.QUICK_STUDIES,
+                    split_ratios="0.5,0.25,0.25", image_size=64, quiet=True)
+        model_overrides.update(benchmark.QUICK_MODEL)
+        train_overrides.update(benchmark.QUICK_TRAIN)
+        steps = steps or benchmark.QUICK_STEPS
+    elif data_dir is None:
+        data_dir = DEMO_DATA_DIR
+        if not os.path.exists(os.path.join(data_dir, "summary.json")):
+            print(f"No --data_dir given: building the demo dataset in {data_dir} ...")
+            prepare("demo", data_dir, quiet=args.quiet)
+    summary = read_summary(data_dir)
+    if args.epochs:
+        train_overrides["epochs"] = args.epochs
+    if args.deterministic:
+        train_overrides["deterministic"] = True
+    if args.frozen_backbone:
+        model_overrides["trainable_backbone"] = False
+
+    rows = benchmark.default_rows(args.resnet_weights, args.densenet_weights,
+                                  args.small_weights, blind=args.blind)
+    if args.models:
+        rows = [r for r in rows if r.key in args.models]
+    settings = benchmark.Settings(data_dir=data_dir, out=args.out, preset=args.preset,
+                                  model_overrides=model_overrides,
+                                  train_overrides=train_overrides, steps_per_epoch=steps,
+                                  seeds=args.seeds, first_seed=args.seed,
+                                  feature_cache=args.frozen_backbone,
+                                  mbr_samples=args.mbr_samples, temperature=args.temperature,
+                                  blind_seeds=args.blind_seeds, reuse=args.reuse,
+                                  table_only=args.table_only, quiet=args.quiet)
+    if args.quick:
+        settings.min_positives = benchmark.QUICK_MIN_POSITIVES
+    results, reference = benchmark.run(rows, settings)
+    definitions = {"demo": "the study has no findings", "iu_xray": "MeSH is exactly 'normal'",
+                   "iu_xray_rendered": "MeSH is exactly 'normal'",
+                   "mimic_cxr": "CheXpert No Finding is 1"}
+    meta = {"name": args.name or os.path.basename(os.path.normpath(args.out)),
+            "data_dir": data_dir, "dataset": summary["dataset"], "counts": summary["counts"],
+            "normal_test": summary["normal"].get("test", 0),
+            "abnormal_test": summary["abnormal"].get("test", 0),
+            "normal_definition": definitions.get(summary["dataset"], "see the dataset"),
+            "preset": args.preset or default_preset(summary["dataset"]),
+            "seeds": args.seeds, "quick": args.quick, "frozen_backbone": args.frozen_backbone,
+            "grounding": reference,
+            "not_run": [r.label for r in rows if r.key not in {x["key"] for x in results}],
+            "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    paths = benchmark_report.write(args.out, results, meta)
+    print(open(paths["md"], encoding="utf-8").read().split("## Published")[0])
+    print("Wrote " + ", ".join(paths.values()))
+
+
+if __name__ == "__main__":
+    run_main(main)

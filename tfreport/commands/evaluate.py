@@ -1,0 +1,56 @@
+"""Evaluate a trained model on a split: all, normal and abnormal studies.
+
+    python scripts/evaluate.py --model_dir M [--data_dir D] --split test [--beam_size 3]
+
+Writes predictions_<split>.json, metrics_<split>.json and metrics_<split>.md into the model
+directory and prints the table, then the report diagnostics (sentences and words per report
+beside the references', distinct, copied and repeated).
+"""
+import argparse
+
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model_dir", required=True)
+    p.add_argument("--data_dir", default=None, help="default: the data the model was trained on")
+    p.add_argument("--split", default="test")
+    p.add_argument("--beam_size", type=int, default=3)
+    p.add_argument("--checkpoint", default="best.keras")
+    p.add_argument("--uncertain", type=int, choices=[0, 1], default=0)
+    p.add_argument("--block_trigrams", action="store_true",
+                   help="never repeat a trigram while decoding")
+    p.add_argument("--length_penalty", type=float, default=None, metavar="ALPHA",
+                   help="rank finished beams by score / ((5 + length) / 6) ** ALPHA (GNMT); "
+                        "default: tfreport.decoding.DEFAULT_LENGTH_PENALTY")
+    p.add_argument("--mbr_samples", type=int, default=0, metavar="K",
+                   help="choose each report by minimum Bayes risk among the searched report and "
+                        "K samples (agreement: labeler F1 + word F1); 0 = the searched report")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (MBR)")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="95%% bootstrap intervals from N resamples of the studies (e.g. 1000)")
+    p.add_argument("--legacy_scoring", action="store_true",
+                   help="score as the legacy project: references cut to 8 sentences of 49 words")
+    add_seed_flags(p)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    if args.bootstrap < 0:
+        p.error("--bootstrap must be 0 or more")
+    if args.mbr_samples < 0 or args.temperature <= 0:
+        p.error("--mbr_samples must be 0 or more and --temperature positive")
+    apply_seed_flags(args)
+    from tfreport.evaluation import evaluate
+    from tfreport.metrics.table import markdown
+    result = evaluate(args.model_dir, args.data_dir, args.split, args.beam_size,
+                      args.checkpoint, args.uncertain, args.quiet, args.block_trigrams,
+                      bootstrap=args.bootstrap, seed=args.seed or 0,
+                      legacy_scoring=args.legacy_scoring, length_penalty=args.length_penalty,
+                      mbr_samples=args.mbr_samples, temperature=args.temperature)
+    print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
+    print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
+          f"metrics_{args.split}.json, metrics_{args.split}.md")
+
+
+if __name__ == "__main__":
+    run_main(main)

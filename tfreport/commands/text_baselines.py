@@ -1,0 +1,67 @@
+"""Image-free floors on the real IU X-Ray reports, for the legacy and R2Gen splits.
+
+    python scripts/text_baselines.py --shared_dir ../shared/data --out docs/benchmarks/iu_xray_text \
+        [--seeds 5] [--bootstrap 1000] [--seed 0] [--image_blind_runs RUNS]
+
+Rows: the most frequent training report and a random training report (mean ± sd over
+--seeds), each scored with tfreport's default scoring and the legacy scoring, for All, Normal
+and Abnormal (MeSH "normal"), with 95% bootstrap intervals [low, high]. Writes results.md and
+results.json. Reads the report files only; no images are needed.
+
+--image_blind_runs RUNS adds each image-blind model (train.py --image_blind true) from
+RUNS/legacy/<model>/ and RUNS/r2gen/<model>/ (their predictions_test.json), scored against
+the same references; docs/REPRODUCE.md gives the training commands. A hand-written
+RUNS-independent note on how they were trained may sit in OUT/blind_note.md.
+"""
+import argparse
+import json
+import os
+
+from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shared_dir", default=os.path.join("..", "shared", "data"),
+                   help="holds iu_xray/{indiana_reports.csv, annotation.json} and iu_xray_legacy/")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seeds", type=int, default=5, help="random-report seeds")
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the intervals")
+    p.add_argument("--image_blind_runs", default=None,
+                   help="folder with legacy/<model>/ and r2gen/<model>/ image-blind train.py runs")
+    add_seed_flags(p)
+    args = p.parse_args(argv)
+    seed = apply_seed_flags(args)
+    from tfreport import text_benchmark as tb
+    reports_csv = os.path.join(args.shared_dir, "iu_xray", "indiana_reports.csv")
+    for path in (reports_csv, os.path.join(args.shared_dir, "iu_xray_legacy", "data_entry.json"),
+                 os.path.join(args.shared_dir, "iu_xray", "annotation.json")):
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: not found (--shared_dir)")
+    splits = [tb.legacy_text_split(os.path.join(args.shared_dir, "iu_xray_legacy"), reports_csv),
+              tb.r2gen_text_split(os.path.join(args.shared_dir, "iu_xray", "annotation.json"),
+                                  reports_csv)]
+    blind = ({s.name: tb.load_blind_runs(args.image_blind_runs, s.name) for s in splits}
+             if args.image_blind_runs else None)
+    rows = tb.run(splits, seeds=args.seeds, bootstrap=args.bootstrap, boot_seed=seed,
+                  blind=blind)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"rows": rows, "seeds": args.seeds, "bootstrap": args.bootstrap,
+                   "bootstrap_seed": seed}, f, indent=1)
+    import sys
+    meta = {"seeds": args.seeds, "bootstrap": args.bootstrap, "bootstrap_seed": seed,
+            "command": "python scripts/text_baselines.py " + " ".join(
+                sys.argv[1:] if argv is None else argv)}
+    for key in ("reading", "blind_note"):  # hand-written paragraphs, kept across reruns
+        path = os.path.join(args.out, key + ".md")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                meta[key] = f.read().strip()
+    with open(os.path.join(args.out, "results.md"), "w", encoding="utf-8") as f:
+        f.write(tb.report(rows, meta))
+    print(tb.markdown(rows))
+
+
+if __name__ == "__main__":
+    run_main(main)
