@@ -36,6 +36,20 @@ def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
             assert r["train_seconds"] > 0 and r["reports_per_second"] > 0
             assert r["commands"][0].startswith("python scripts/train.py --model " + r["model"])
             assert r["config"]["model"] == r["model"]
+    # every recorded command parses with train.py's own parser into what the row trained
+    import shlex
+    from tfreport.commands.train import parse
+    for r in rows:
+        if not r["model"]:
+            continue
+        words = shlex.split(r["commands"][0])
+        assert words[:2] == ["python", "scripts/train.py"]
+        spec, model_over, train_over, _ = parse(words[2:])
+        assert spec.model == r["model"] and spec.data_dir == tiny_data
+        mc, tc = r["config"]["model_config"], r["config"]["train_config"]
+        assert model_over and all(mc[k] == v for k, v in model_over.items()), r["label"]
+        assert all(tc[k] == v for k, v in train_over.items()), r["label"]
+        assert model_over["backbone_width"] == 8  # --quick's, through --model_option
     by_label = {r["label"]: r for r in rows}
     assert by_label["m2_transformer (dual)"]["config"]["model_config"]["backbone"] == "dual"
     assert by_label["m2_transformer (dual)"]["weights"].startswith("ResNet50: random init")

@@ -15,7 +15,8 @@ def test_train_smoke_writes_events_and_a_reloadable_checkpoint(tiny_data, tiny_v
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--model", "mrna",
            "--data_dir", tiny_data, "--preset", "demo", "--epochs", "2", "--steps_per_epoch", "2",
            "--batch_size", "4", "--image_size", "32", "--max_words", "12", "--beam_size", "2",
-           "--length_penalty", "0.6", "--report_memory", "false", "--model_dir", model_dir, "--logdir", logdir, "--run_name", "smoke", "--quiet"]
+           "--length_penalty", "0.6", "--report_memory", "false",
+           "--model_option", "backbone_width=8", "--model_dir", model_dir, "--logdir", logdir, "--run_name", "smoke", "--quiet"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "BLEU-4" in out.stdout and "Model directory" in out.stdout
@@ -28,6 +29,15 @@ def test_train_smoke_writes_events_and_a_reloadable_checkpoint(tiny_data, tiny_v
     assert cfg["preset"] == "demo" and cfg["model_config"]["image_size"] == 32
     assert cfg["model_config"]["report_memory"] is False  # the flag beats the demo preset's on
     assert cfg["train_config"]["length_penalty"] == 0.6
+    assert cfg["model_config"]["backbone_width"] == 8  # a config field with no flag of its own
+
+    # --config replays it: the same model, preset, data and every resolved value
+    from tfreport.commands.train import parse
+    spec, model_over, train_over, _ = parse(["--config", os.path.join(model_dir, "config.json"),
+                                             "--epochs", "1"])
+    assert (spec.model, spec.preset, spec.data_dir) == ("mrna", "demo", cfg["data_dir"])
+    assert model_over == {k: v for k, v in cfg["model_config"].items() if k != "vocab_size"}
+    assert train_over == {**cfg["train_config"], "epochs": 1}
     assert json.load(open(os.path.join(model_dir, "metrics_test.json")))["length_penalty"] == 0.6
 
     # the checkpoint reloads and generates the same reports train.py wrote
@@ -71,3 +81,29 @@ def test_bad_flags_give_one_clear_line(tiny_data, tmp_path):
     out = subprocess.run(cmd + ["--report_memory", "true"], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 2 and "report_memory" in out.stderr
+
+
+def test_model_options_and_replay_errors(tmp_path):
+    import pytest
+    from tfreport.commands.train import parse
+    _, model_over, _, _ = parse(["--model", "m2_transformer", "--model_option", "memory_slots=0",
+                                 "--model_option", "backbone_weights=pretrained/x",
+                                 "--model_option", "dropout=0.2", "--backbone", "dual"])
+    assert model_over == {"memory_slots": 0, "backbone_weights": "pretrained/x",
+                          "dropout": 0.2, "backbone": "dual"}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse(["--model_option", "memory_slots"])
+    with pytest.raises(FileNotFoundError, match="none.json: file not found"):
+        parse(["--config", str(tmp_path / "none.json")])
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"model": "mrna"}')
+    with pytest.raises(ValueError, match="not a train.py config.json"):
+        parse(["--config", str(bad)])
+
+
+def test_unknown_model_option_is_a_clear_error(tiny_data, tmp_path):
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--model", "cnn_rnn",
+           "--data_dir", tiny_data, "--model_dir", str(tmp_path / "m"), "--logdir", str(tmp_path),
+           "--model_option", "memory_slots=4"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "memory_slots" in out.stderr, out.stderr[-2000:]

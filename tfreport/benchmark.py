@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import statistics
 import time
@@ -97,28 +98,50 @@ class Settings:
     quiet: bool = False
 
 
-def _flag(name: str, value) -> List[str]:
-    name = {"share_views": "share_view_extractor"}.get(name, name)
-    if isinstance(value, bool):
-        return [f"--{name}", "true" if value else "false"]
-    return [f"--{name}", str(value)]
+def _option_value(value) -> str:
+    """A --model_option VALUE that train.py reads back as ``value`` (JSON, else a string)."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return json.dumps(value)
+
+
+def train_argv(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]:
+    """train.py's flags for one row and seed. The benchmark parses these with train.py's own
+    parser and trains what that parse says, so the recorded command is what ran."""
+    from tfreport.training.run import MODEL_FLAGS
+    argv = ["--model", row.model, "--data_dir", s.data_dir, "--model_dir", model_dir,
+            "--logdir", os.path.join(s.out, "summary"), "--run_name", f"{row.key}-seed{seed}",
+            "--evaluate_test", "false", "--show_samples", "0"]
+    if s.preset:
+        argv += ["--preset", s.preset]
+    if s.steps_per_epoch:
+        argv += ["--steps_per_epoch", str(s.steps_per_epoch)]
+    if s.feature_cache:
+        argv += ["--feature_cache", "true"]
+    for k, v in {**s.model_overrides, **row.overrides}.items():
+        if k in MODEL_FLAGS:
+            flag = {"share_views": "share_view_extractor"}.get(k, k)
+            argv += [f"--{flag}", ("true" if v else "false") if isinstance(v, bool) else str(v)]
+        else:
+            argv += ["--model_option", f"{k}={_option_value(v)}"]
+    for k, v in {**s.train_overrides, "seed": seed}.items():
+        if k == "deterministic":
+            argv += ["--deterministic"] if v else []
+        elif isinstance(v, bool):
+            argv += [f"--{k}", "true" if v else "false"]
+        else:
+            argv += [f"--{k}", str(v)]
+    if s.quiet:
+        argv.append("--quiet")
+    return argv
 
 
 def train_command(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]:
     """The exact train.py command a row ran."""
-    cmd = ["python", "scripts/train.py", "--model", row.model, "--data_dir", s.data_dir,
-           "--model_dir", model_dir, "--evaluate_test", "false"]
-    if s.preset:
-        cmd += ["--preset", s.preset]
-    if s.steps_per_epoch:
-        cmd += ["--steps_per_epoch", str(s.steps_per_epoch)]
-    if s.feature_cache:
-        cmd += ["--feature_cache", "true"]
-    for k, v in {**s.model_overrides, **row.overrides}.items():
-        cmd += _flag(k, v)
-    for k, v in {**s.train_overrides, "seed": seed}.items():
-        cmd += _flag(k, v)
-    return cmd
+    return ["python", "scripts/train.py"] + train_argv(row, s, seed, model_dir)
 
 
 def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool,
@@ -202,16 +225,12 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
         result.update(train_seconds=None, reports_per_second=None, decoding=None,
                       command=None, config={"baseline": "most frequent training report"})
     else:
-        from tfreport.training.run import RunSpec, train
+        from tfreport.commands.train import parse
+        from tfreport.training.run import train
         print(f"[{row.label}] seed {seed}: training into {row_dir}")
-        spec = RunSpec(model=row.model, preset=s.preset, data_dir=s.data_dir,
-                       model_dir=row_dir, logdir=os.path.join(s.out, "summary"),
-                       run_name=f"{row.key}-seed{seed}", steps_per_epoch=s.steps_per_epoch,
-                       feature_cache=s.feature_cache, evaluate_test=False, show_samples=0,
-                       quiet=s.quiet)
+        spec, model_overrides, train_overrides, _ = parse(train_argv(row, s, seed, row_dir))
         start = time.perf_counter()
-        train(spec, {**s.model_overrides, **row.overrides},
-              {**s.train_overrides, "seed": seed})
+        train(spec, model_overrides, train_overrides)
         train_seconds = time.perf_counter() - start
         with open(os.path.join(row_dir, "config.json")) as f:
             config = json.load(f)
@@ -221,7 +240,7 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
         result["weights"] = weight_source(config["model_config"])
         result.update(train_seconds=train_seconds, reports_per_second=rate,
                       decoding=decoding_name(beam, s.mbr_samples, s.temperature),
-                      command=" ".join(train_command(row, s, seed, row_dir)), config=config)
+                      command=shlex.join(train_command(row, s, seed, row_dir)), config=config)
     metrics = scoring.score(predictions, refs, normal,
                             training_reports=diagnostics.training_reports(s.data_dir))
     _atomic_json(os.path.join(row_dir, "predictions_test.json"), predictions)
