@@ -117,11 +117,16 @@ def test_evaluate_writes_the_diagnostics(tmp_path, monkeypatch):
     json.dump(entry, open(data / "data_entry.json", "w"))
     json.dump(["t1", "t2"], open(data / "train_split.json", "w"))
     json.dump(["a", "b"], open(data / "test_split.json", "w"))
+    from tfreport.data.records import SCHEMA_VERSION
+    json.dump({"schema_version": SCHEMA_VERSION, "dataset": "demo", "shards": {}},
+              open(data / "summary.json", "w"))
+    json.dump({"a": {"split": "test", "normal": 0, "labels": {}},
+               "b": {"split": "test", "normal": 1, "labels": {}}},
+              open(data / "studies.json", "w"))  # normal flags, as a build writes them
     decoded = {"a": join_report(["no effusion"]),
                "b": join_report(["no effusion", "no effusion"])}
     monkeypatch.setattr(evaluation, "decode_split",
                         lambda *a, **k: ({"model": "stub"}, str(data), None, decoded))
-    monkeypatch.setattr(evaluation, "normal_flags", lambda ds: {"a": False, "b": True})
     model_dir = tmp_path / "m"
     model_dir.mkdir()
     result = evaluation.evaluate(str(model_dir), str(data), "test")

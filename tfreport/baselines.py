@@ -6,8 +6,6 @@ the most frequent training report already scores a CIDEr near the legacy CNN-RNN
 from __future__ import annotations
 
 import collections
-import json
-import os
 import random
 from typing import Dict, Iterable, List
 
@@ -15,11 +13,10 @@ from tfreport.text import join_report
 
 
 def _split_reports(data_dir: str, split: str) -> Dict[str, List[str]]:
-    with open(os.path.join(data_dir, "data_entry.json"), encoding="utf-8") as f:
-        entry = json.load(f)
-    with open(os.path.join(data_dir, f"{split}_split.json"), encoding="utf-8") as f:
-        ids = json.load(f)
-    return {i: entry[i] for i in ids}
+    from tfreport.data.prepared import PreparedDataset
+    data = PreparedDataset(data_dir)
+    entry = data.entry
+    return {i: entry[i] for i in data.ids(split)}
 
 
 def most_frequent_text(reports: Iterable[List[str]]) -> str:

@@ -164,7 +164,8 @@ def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool
     start = time.perf_counter()
     predictions = evaluation.predict(model, vocab, ds, quiet=quiet, **options)
     seconds = time.perf_counter() - start
-    return predictions, len(predictions) / max(seconds, 1e-9), evaluation.normal_flags(ds)
+    from tfreport.data.prepared import PreparedDataset
+    return predictions, len(predictions) / max(seconds, 1e-9), PreparedDataset(data_dir).normal("test")
 
 
 def decoding_name(beam_size: int, mbr_samples: int, temperature: float) -> str:
@@ -221,7 +222,8 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
               "weights": row.weights, "control": row.control}
     if row.model is None:
         predictions = baselines.most_frequent_predictions(s.data_dir, "test")
-        normal = _normal_flags(s.data_dir)
+        from tfreport.data.prepared import PreparedDataset
+        normal = PreparedDataset(s.data_dir).normal("test")
         result.update(train_seconds=None, reports_per_second=None, decoding=None,
                       command=None, config={"baseline": "most frequent training report"})
     else:
@@ -250,13 +252,6 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
     os.makedirs(os.path.dirname(record), exist_ok=True)
     _atomic_json(record, result)
     return result
-
-
-def _normal_flags(data_dir: str) -> Dict[str, bool]:
-    from tfreport.data import pipeline
-    ds = pipeline.dataset(data_dir, "test", batch_size=64, image_size=8, max_sentences=1,
-                          max_words=2)
-    return evaluation.normal_flags(ds)
 
 
 def group_metrics(metrics: dict, group: Optional[str]) -> dict:

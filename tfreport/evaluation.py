@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Iterable, Optional
+from typing import Dict, Optional
 
 from tfreport.decoding import Decoder
 from tfreport.progress import progress
-from tfreport.text import join_report, legacy_reference
+from tfreport.text import join_report
 
 
 SCORING_DEFAULT = "tfreport default: untruncated references, legacy-normalised text"
@@ -18,22 +18,8 @@ SCORING_LEGACY = ("legacy: references cut to 8 sentences of 49 words, legacy-nor
 def references(data_dir: str, split: str, legacy_scoring: bool = False) -> Dict[str, str]:
     """Reference text (legacy-normalised sentences joined) for a split: untruncated, or with
     ``legacy_scoring`` cut as the legacy project scored (8 sentences of 49 words)."""
-    with open(os.path.join(data_dir, "data_entry.json"), encoding="utf-8") as f:
-        entry = json.load(f)
-    with open(os.path.join(data_dir, f"{split}_split.json"), encoding="utf-8") as f:
-        ids = json.load(f)
-    join = legacy_reference if legacy_scoring else join_report
-    return {i: join(entry[i]) for i in ids}
-
-
-def normal_flags(ds: Iterable) -> Dict[str, Optional[bool]]:
-    """{id: True|False} from the records' normal field (unknown studies left out)."""
-    out = {}
-    for batch in ds:
-        for sid, normal in zip(batch["id"].numpy(), batch["normal"].numpy()):
-            if normal in (0, 1):
-                out[sid.decode()] = bool(normal)
-    return out
+    from tfreport.data.prepared import PreparedDataset
+    return PreparedDataset(data_dir).references(split, legacy_scoring)
 
 
 def predict(model, vocab, ds, beam_size: int = 3, limit: Optional[int] = None,
@@ -96,8 +82,9 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
                                                      checkpoint, quiet, block_trigrams,
                                                      length_penalty, mbr_samples, temperature,
                                                      seed)
+    from tfreport.data.prepared import PreparedDataset
     refs = references(data_dir, split, legacy_scoring)
-    normal = normal_flags(ds)
+    normal = PreparedDataset(data_dir).normal(split)
     result = scoring.score(predictions, refs, normal, uncertain=uncertain, bootstrap=bootstrap,
                            seed=seed, training_reports=diagnostics.training_reports(data_dir))
     result.update(split=split, beam_size=beam_size, block_trigrams=block_trigrams,

@@ -8,7 +8,6 @@ follow the CheXpert paper's policies: U-Ignore (masked), U-Zeros (0) or U-Ones (
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -102,47 +101,24 @@ def auroc_table(scores: np.ndarray, labels: np.ndarray, mask: np.ndarray) -> Dic
 
 
 # -- labels -----------------------------------------------------------------------------------
-def _label_value(text: str) -> float:
-    text = (text or "").strip()
-    return math.nan if text == "" else float(text)
-
-
 def dataset_labels(data_dir: str) -> Dict[str, np.ndarray]:
-    """{study id: [14]} from the dataset's own labels: the records' ``labels`` field (MIMIC-CXR's
-    chexpert CSV), else the demo's labels.csv next to its raw files."""
-    from tfreport.data.build import read_summary
-    summary = read_summary(data_dir)
-    raw_dir = summary.get("settings", {}).get("raw_dir")
-    path = os.path.join(raw_dir, "labels.csv") if raw_dir else None
-    if path and os.path.exists(path):
-        out = {}
-        with open(path, newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                try:
-                    out[f"CXR{int(row['uid'])}"] = np.array(
-                        [_label_value(row.get(o, "")) for o in CHEXPERT_OBSERVATIONS], np.float32)
-                except (KeyError, ValueError) as e:
-                    raise ValueError(f"{path}: malformed row {row} ({e})") from None
-        return out
-    out = {}
-    from tfreport.data import pipeline
-    ds = pipeline.dataset(data_dir, "train", batch_size=256, image_size=8, max_sentences=1,
-                          max_words=2)
-    for batch in ds:
-        for sid, labels in zip(batch["id"].numpy(), batch["labels"].numpy()):
-            out[sid.decode()] = labels
-    if not out or all(np.isnan(v).all() for v in out.values()):
+    """{study id: [14]} from the dataset's own labels (MIMIC-CXR's chexpert CSV, the demo's and
+    the rendered set's labels.csv), as the build stored them; blank is NaN."""
+    from tfreport.data.prepared import PreparedDataset
+    data = PreparedDataset(data_dir)
+    if not data.has_labels():
         raise ValueError(f"{data_dir}: the dataset carries no CheXpert labels; use "
                          "--labels labeler to label its reports with tfreport's labeler")
-    return out
+    return {k: np.array([v.get(o, math.nan) for o in CHEXPERT_OBSERVATIONS], np.float32)
+            for k, v in data.labels().items()}
 
 
 def labeler_labels(data_dir: str) -> Dict[str, np.ndarray]:
     """{study id: [14]} from tfreport's labeler run on each study's report."""
     from tfreport import labeler
+    from tfreport.data.prepared import PreparedDataset
     from tfreport.text import join_report
-    with open(os.path.join(data_dir, "data_entry.json"), encoding="utf-8") as f:
-        entry = json.load(f)
+    entry = PreparedDataset(data_dir).entry
     labelled = labeler.label_reports({k: join_report(v) for k, v in entry.items()})
     return {k: np.array([math.nan if v.get(o) is None else float(v[o])
                          for o in CHEXPERT_OBSERVATIONS], np.float32)

@@ -113,6 +113,8 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
                  {s.id: s.sentences for st in kept.values() for s in st})
     for split, studies in kept.items():
         _atomic_json(os.path.join(partial, f"{split}_split.json"), [s.id for s in studies])
+    from tfreport.data.prepared import STUDIES, studies_record
+    _atomic_json(os.path.join(partial, STUDIES), studies_record(kept))
     summary = {
         "schema_version": records.SCHEMA_VERSION,
         "dataset": dataset,

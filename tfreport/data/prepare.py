@@ -33,6 +33,30 @@ DEFAULT_SPLIT_RATIOS = "0.8,0.1,0.1"
 LEGACY_VAL_FRACTION = 0.05  # the legacy split has no validation set: a seeded 5% of train
 
 
+RAW_LABELS = "labels.csv"  # the demo's and the rendered set's CheXpert labels, beside the CSVs
+
+
+def attach_raw_labels(studies: List[Study], path: str) -> int:
+    """Gives each study the labels of ``labels.csv`` (uid, then one column per CheXpert
+    observation: 1, 0, -1 or blank), where the raw folder has one; returns how many studies
+    got labels. The labels then travel in the records and in ``studies.json``."""
+    if not os.path.exists(path):
+        return 0
+    import csv
+    from tfreport.labels import CHEXPERT_OBSERVATIONS
+    by_id: Dict[str, Dict[str, float]] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                by_id[iu_xray.study_id(int(row["uid"]))] = {
+                    o: float(row[o]) for o in CHEXPERT_OBSERVATIONS if (row.get(o) or "").strip()}
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"{path}, line {line}: malformed labels row ({e})") from None
+    for s in studies:
+        s.labels = dict(by_id.get(s.id, s.labels))
+    return sum(s.id in by_id for s in studies)
+
+
 def legacy_split(studies: List[Study], split_dir: str, seed: int,
                  drops: DropCounter) -> Dict[str, List[Study]]:
     """The legacy 2,811/300 lists, with a seeded 5% of train held out for validation."""
@@ -129,6 +153,7 @@ def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
                                           projections_csv=projections_csv,
                                           reports_csv=reports_csv)
     log.info("%s: found the %s layout with %d usable studies", raw_dir, layout, len(studies))
+    attach_raw_labels(studies, os.path.join(raw_dir, RAW_LABELS))
     split = split or {"r2gen": "r2gen", "legacy": "legacy"}.get(layout, "random")
     if split not in SPLIT_MODES:
         raise ValueError(f"--split {split!r}; valid: {', '.join(SPLIT_MODES)}")

@@ -15,7 +15,6 @@ import tensorflow as tf
 from tfreport import evaluation
 from tfreport.data import pipeline
 from tfreport.data.build import read_summary
-from tfreport.data.prepare import DEMO_DATA_DIR, prepare
 from tfreport.metrics.table import markdown
 from tfreport.models import build_model, make_config
 from tfreport.training import precision
@@ -61,13 +60,8 @@ def ensure_data(spec: RunSpec) -> str:
     if spec.data_dir:
         read_summary(spec.data_dir)  # clear error for a missing or unfinished build
         return spec.data_dir
-    if not os.path.exists(os.path.join(DEMO_DATA_DIR, "summary.json")):
-        print(f"No --data_dir given: building the demo dataset in {DEMO_DATA_DIR} ...")
-        kwargs = {"num_studies": spec.num_studies} if spec.num_studies else {}
-        prepare("demo", DEMO_DATA_DIR, quiet=spec.quiet, **kwargs)
-    else:
-        print(f"No --data_dir given: using the demo dataset in {DEMO_DATA_DIR}")
-    return DEMO_DATA_DIR
+    from tfreport.data.prepared import demo_dataset
+    return demo_dataset(quiet=spec.quiet, num_studies=spec.num_studies)
 
 
 def _resolve_configs(spec: RunSpec, preset: str, vocab_size: int, model_overrides: dict,
