@@ -68,7 +68,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from tfreport import benchmark, benchmark_report
     from tfreport.data.build import read_summary
-    from tfreport.data.prepare import DEMO_DATA_DIR, prepare
+    from tfreport.data.prepare import prepare
     from tfreport.training.config import default_preset
 
     model_overrides, train_overrides = {}, {}
@@ -83,10 +83,8 @@ def main(argv=None):
         train_overrides.update(benchmark.QUICK_TRAIN)
         steps = steps or benchmark.QUICK_STEPS
     elif data_dir is None:
-        data_dir = DEMO_DATA_DIR
-        if not os.path.exists(os.path.join(data_dir, "summary.json")):
-            print(f"No --data_dir given: building the demo dataset in {data_dir} ...")
-            prepare("demo", data_dir, quiet=args.quiet)
+        from tfreport.data.prepared import demo_dataset
+        data_dir = demo_dataset(quiet=args.quiet)
     summary = read_summary(data_dir)
     if args.epochs:
         train_overrides["epochs"] = args.epochs

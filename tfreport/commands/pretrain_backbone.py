@@ -31,14 +31,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     import os
     from tfreport.data.build import read_summary
-    from tfreport.data.prepare import DEMO_DATA_DIR, prepare
+    from tfreport.data.prepared import demo_dataset
     from tfreport.pretraining import PretrainConfig, auroc_markdown, pretrain
-    data_dir = args.data_dir
-    if data_dir is None:
-        data_dir = DEMO_DATA_DIR
-        if not os.path.exists(os.path.join(data_dir, "summary.json")):
-            print(f"No --data_dir given: building the demo dataset in {data_dir} ...")
-            prepare("demo", data_dir, quiet=args.quiet)
+    data_dir = args.data_dir or demo_dataset(quiet=args.quiet)
     from tfreport.training.config import SYNTHETIC_DATASETS
     demo = read_summary(data_dir)["dataset"] in SYNTHETIC_DATASETS
     apply_seed_flags(args)
