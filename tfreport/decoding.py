@@ -1,6 +1,6 @@
 """Decoding, in one place: greedy and beam search over an incremental cache.
 
-Word-level search uses the keras-nlp (keras-hub) samplers with a ``next(prompt, cache,
+Word-level search uses the keras-hub samplers (keras-nlp is a shim over them) with a ``next(prompt, cache,
 index)`` function; the cache is the model's recurrent state plus its visual context, so
 beams carry both. Hierarchical models pick sentences greedily, one after another.
 

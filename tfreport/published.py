@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Dict, List
 
 # Each entry: where it comes from, the data it was measured on, and its figures (All unless
-# the group says otherwise). Values as printed by the sources (DESIGN.md §1).
+# the group says otherwise). Values as printed by the sources (docs/design.md §1).
 PUBLISHED: List[Dict] = [
     {"source": "legacy project (TF1)", "model": "CNN-RNN", "dataset": "IU X-Ray",
      "split": "legacy 2,811/300", "scoring": "coco-caption, legacy references (8 x 49 words)",

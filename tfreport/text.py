@@ -1,4 +1,4 @@
-"""Report text normalisation, the legacy way (DESIGN §2), in one place.
+"""Report text normalisation, the legacy way (docs/design.md §2), in one place.
 
 Every dataset goes through :func:`report_sentences`, so the demo, IU X-Ray and
 MIMIC-CXR produce sentences in the same shape as the legacy ``data_entry.json``.

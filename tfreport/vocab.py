@@ -1,4 +1,4 @@
-"""The one vocabulary convention (DESIGN §2): a JSON list of tokens, legacy-compatible.
+"""The one vocabulary convention (docs/design.md §2): a JSON list of tokens, legacy-compatible.
 
 ``<S>`` = 0 starts every sentence, ``</S>`` = 1 ends it, ``<EOS>`` = 2 pads (mask 0).
 tfreport's own vocabularies add ``<unk>`` = 3; the legacy file has none.

@@ -1,7 +1,7 @@
 """Writes a prepared dataset (TFRecord shards + legacy JSON files + summary.json), resumably.
 
 Work goes into ``OUT.partial/`` with a manifest of finished shards. A rerun with the same
-settings resumes from it; OUT appears only when everything is written (DESIGN §5).
+settings resumes from it; OUT appears only when everything is written (docs/design.md §5).
 """
 from __future__ import annotations
 

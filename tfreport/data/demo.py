@@ -5,7 +5,7 @@ position, size and noise, and a report that states them and negates others. Writ
 Kaggle layout (``indiana_reports.csv``, ``indiana_projections.csv``, ``images/``) means the
 demo goes through the same ingest code as real IU X-Ray. ``labels.csv`` holds the ground truth.
 
-Normal means "the study has no findings" (DESIGN §2); about 36% of studies are normal.
+Normal means "the study has no findings" (docs/design.md §2); about 36% of studies are normal.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ Layouts: Kaggle (``indiana_reports.csv`` + ``indiana_projections.csv``), NLM ori
 Study ids are ``CXR<uid>`` everywhere, as in the legacy files.
 
 Normal means MeSH is exactly ``normal``; MeSH ``No Indexing`` is excluded from the
-normal/abnormal breakdown (DESIGN §2).
+normal/abnormal breakdown (docs/design.md §2).
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ log = logging.getLogger("tfreport.data")
 
 DATASETS = ("demo", "iu_xray", "iu_xray_rendered", "mimic_cxr")
 SPLIT_MODES = ("random", "legacy", "r2gen", "official")
-# Per-dataset defaults of the shared flags (DESIGN §5): IU legacy keeps impression+findings and
+# Per-dataset defaults of the shared flags (docs/design.md §5): IU legacy keeps impression+findings and
 # both views; MIMIC-CXR takes findings (else impression), masks a missing lateral view and
 # keeps words seen at least 10 times.
 DEFAULTS = {

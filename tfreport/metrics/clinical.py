@@ -1,6 +1,6 @@
 """Clinical efficacy (CE): precision, recall and F1 of CheXpert labels, each recipe named.
 
-The default recipe (DESIGN §4): micro-averaged F1 over the 14 observations, positive only
+The default recipe (docs/design.md §4): micro-averaged F1 over the 14 observations, positive only
 (uncertain counts as 0), with the same labeler applied to prediction and reference.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Report diagnostics (DESIGN §4): what a table's scores cannot show on their own.
+"""Report diagnostics (docs/design.md §4): what a table's scores cannot show on their own.
 
 A model that writes one report for every study can still score well, so every score table
 carries, computed on the same ``{study_id: report text}`` strings the metrics score, after

@@ -1,7 +1,7 @@
 """Labeler agreement with IU X-Ray MeSH terms (the indexers' reading of the same report).
 
 MeSH is not ground truth for the 14 observations: many MeSH-abnormal reports hold only
-findings outside them (DESIGN §4). This measures agreement; it is not a target to tune to.
+findings outside them (docs/design.md §4). This measures agreement; it is not a target to tune to.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """CNN-RNN (Show and Tell, Vinyals et al.): the projected image vector is the LSTM's first
-input, at step -1, and the words of the whole report follow (DESIGN §3)."""
+input, at step -1, and the words of the whole report follow (docs/design.md §3)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,5 @@
 """CNN-RNN with attention (Show, Attend and Tell, Xu et al.): additive soft attention over
-both views' grid cells at every word; the context is joined to the word embedding (DESIGN §3)."""
+both views' grid cells at every word; the context is joined to the word embedding (docs/design.md §3)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""Hierarchical RNN, two variants (DESIGN §3).
+"""Hierarchical RNN, two variants (docs/design.md §3).
 
 ``krause`` (default, Krause et al.): a sentence LSTM runs over the visual vector; each step
 emits a stop probability and a topic vector (two Dense layers); a 2-layer word LSTM takes the

@@ -1,4 +1,4 @@
-"""Meshed-memory transformer (Cornia et al.) over both views' grid cells (DESIGN §3).
+"""Meshed-memory transformer (Cornia et al.) over both views' grid cells (docs/design.md §3).
 
 Input projection (Dense, ReLU, dropout, LayerNorm) -> memory-augmented encoder (N layers,
 every output kept) -> meshed decoder. With ``backbone="dual"`` the ResNet50 and DenseNet121

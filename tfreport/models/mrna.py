@@ -1,4 +1,4 @@
-"""MRNA, the legacy project's model (DESIGN §3).
+"""MRNA, the legacy project's model (docs/design.md §3).
 
 Sentence 1's word-LSTM state comes from the visual vector; sentence k > 1's state comes
 from the previous sentence (three linear Conv1D layers, max-pooled) joined to the visual

@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-# Per-model legacy/paper values (DESIGN §3); the demo preset trains in minutes on a CPU.
+# Per-model legacy/paper values (docs/design.md §3); the demo preset trains in minutes on a CPU.
 # The M2 reference uses Adam(0.9, 0.98) with a Noam warm-up whose peak, at d_model 512 and
 # 10,000 warm-up steps, is 512**-0.5 * 10000**-0.5 = 4.4e-4. Those 10,000 steps exceed a whole
 # IU X-Ray run, so tfreport states the warm-up as a fraction of all training steps.
