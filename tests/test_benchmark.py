@@ -56,7 +56,7 @@ def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
     assert by_label["most frequent training report"]["train_seconds"] is None
 
     # the most-frequent row is exactly that report, scored as the table says
-    from tfreport import baselines
+    from tfreport.experiments import baselines
     from tfreport.metrics import nlg
     preds = json.load(open(os.path.join(out, "runs", "most_frequent", "seed0",
                                         "predictions_test.json")))

@@ -3,7 +3,7 @@ import keras
 import pytest
 import tensorflow as tf
 
-from tfreport.flops import function_flops, per_example
+from tfreport.experiments.flops import function_flops, per_example
 
 B, T, F, H = 2, 7, 16, 32
 

@@ -67,3 +67,22 @@ def test_wheel_holds_the_package_and_the_command(tmp_path):
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "tfreport = tfreport.commands:main" in zipfile.ZipFile(tmp_path / wheel).read(
         entry).decode()
+
+
+def test_the_core_never_imports_the_experiment_tooling():
+    """Layers: the core (data, layers, models, training, decoding, metrics, inference) stands
+    alone; tfreport.experiments and tfreport.commands build on it, never the other way."""
+    import ast
+    import glob
+    offenders = []
+    for path in glob.glob(os.path.join(ROOT, "tfreport", "**", "*.py"), recursive=True):
+        rel = os.path.relpath(path, ROOT)
+        if rel.startswith((os.path.join("tfreport", "experiments"),
+                           os.path.join("tfreport", "commands"))) or rel.endswith("__main__.py"):
+            continue
+        for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offenders += [f"{rel}: {n}" for n in names
+                          if n.startswith(("tfreport.experiments", "tfreport.commands"))]
+    assert offenders == []

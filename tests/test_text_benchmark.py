@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tfreport import text_benchmark as tb
+from tfreport.experiments import text_benchmark as tb
 from tfreport.metrics.nlg import BLEU
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")

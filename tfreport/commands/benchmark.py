@@ -66,7 +66,7 @@ def main(argv=None):
     import logging
     import os
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from tfreport import benchmark, benchmark_report
+    from tfreport.experiments import benchmark, benchmark_report
     from tfreport.data.build import read_summary
     from tfreport.data.prepare import prepare
     from tfreport.training.config import default_preset

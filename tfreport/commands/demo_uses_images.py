@@ -22,7 +22,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     apply_seed_flags(args)
     from tfreport.evaluation import decode_split
-    from tfreport.baselines import most_frequent_report
+    from tfreport.experiments.baselines import most_frequent_report
     from tfreport.metrics.demo_findings import demo_truth, findings_f1
 
     _, data_dir, _, predictions = decode_split(args.model_dir, args.data_dir, args.split,

@@ -30,17 +30,17 @@ def main(argv=None):
     args = p.parse_args(argv)
     if not 0 < args.utilisation <= 1:
         p.error(f"--utilisation is a fraction in (0, 1], got {args.utilisation}")
-    from tfreport.gpu_estimate import estimate, markdown, runbook_runs
+    from tfreport.experiments.gpu_estimate import estimate, markdown, runbook_runs
     runs = [r for r in runbook_runs(args.iu_vocab, args.mimic_vocab)
             if not args.models or r.model in args.models]
     print(markdown(estimate(runs, args.utilisation), args.utilisation))
     if args.heads:
-        from tfreport.gpu_estimate import head_flops
+        from tfreport.experiments.gpu_estimate import head_flops
         print("\n| head (cached ResNet50 grids) | GFLOPs / example |\n|---|---|")
         for model, g in head_flops().items():
             print(f"| {model} | {g:.2f} |")
     if args.cpu_check:
-        from tfreport.gpu_estimate import cpu_check
+        from tfreport.experiments.gpu_estimate import cpu_check
         c = cpu_check()
         print(f"\nCPU check ({c['model']} head, batch 8): {c['examples_per_second']:.2f} ex/s x "
               f"{c['gflops_per_example']:.2f} GFLOPs = {c['implied_gflops_per_s']:.0f} GFLOP/s, "

@@ -32,7 +32,7 @@ def main(argv=None):
     add_seed_flags(p)
     args = p.parse_args(argv)
     seed = apply_seed_flags(args)
-    from tfreport import text_benchmark as tb
+    from tfreport.experiments import text_benchmark as tb
     reports_csv = os.path.join(args.shared_dir, "iu_xray", "indiana_reports.csv")
     for path in (reports_csv, os.path.join(args.shared_dir, "iu_xray_legacy", "data_entry.json"),
                  os.path.join(args.shared_dir, "iu_xray", "annotation.json")):

@@ -6,11 +6,11 @@ import json
 import os
 from typing import Dict, List, Optional
 
-from tfreport.benchmark import DIAGNOSTICS, GROUPS
+from tfreport.experiments.benchmark import DIAGNOSTICS, GROUPS
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.metrics import diagnostics
 from tfreport.metrics.table import COLUMNS
-from tfreport.published import published
+from tfreport.experiments.published import published
 
 CHART = "ce_f1_per_condition.png"
 DIAG = tuple(k for k, _ in diagnostics.COLUMNS)

@@ -15,7 +15,8 @@ import statistics
 import time
 from typing import Dict, List, Optional
 
-from tfreport import baselines, evaluation, labeler
+from tfreport import evaluation, labeler
+from tfreport.experiments import baselines
 from tfreport.metrics import diagnostics, grounding, scoring
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.metrics.table import COLUMNS

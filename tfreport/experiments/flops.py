@@ -21,7 +21,7 @@ from typing import Dict, Optional
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 
-log = logging.getLogger("tfreport.flops")
+log = logging.getLogger("tfreport.experiments.flops")
 
 _LOOPS = ("While", "StatelessWhile")
 _CALLS = ("PartitionedCall", "StatefulPartitionedCall")

@@ -19,7 +19,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from tfreport.baselines import most_frequent_text, random_texts
+from tfreport.experiments.baselines import most_frequent_text, random_texts
 from tfreport.data.iu_xray import normal_flag, uid_of
 from tfreport.data.study import NORMAL, UNKNOWN
 from tfreport.metrics import diagnostics, scoring
@@ -255,7 +255,7 @@ def markdown(rows: List[dict], published: Optional[List[dict]] = None) -> str:
 
 def report(rows: List[dict], meta: dict) -> str:
     """results.md: the floors beside the published IU X-Ray rows, and what they imply."""
-    from tfreport.published import published
+    from tfreport.experiments.published import published
     lines = ["# Image-free floors on the real IU X-Ray reports", "",
              "Reports written without looking at any image: fixed or random training reports, "
              "and each model's image-blind variant trained on the real training reports; all "

@@ -1,7 +1,7 @@
 """Expected GPU wall time of the runbook's training runs, from counted FLOPs per example.
 
 An *estimate*: FLOPs per training example are counted on the traced graph
-(:mod:`tfreport.flops`), multiplied by the examples and epochs of each run, and divided by an
+(:mod:`tfreport.experiments.flops`), multiplied by the examples and epochs of each run, and divided by an
 assumed sustained rate (a fraction of the GPU's dense float16 tensor peak). Validation and
 test decoding, data loading and start-up are not included. Recurrent decoders run step by
 step and rarely reach a GPU's matrix rate, so for them the estimate is a lower bound.
@@ -47,7 +47,7 @@ def runbook_runs(iu_vocab: int = 1818, mimic_vocab: int = 5000) -> List[Run]:
 def estimate(runs: List[Run], utilisation: float = 0.3,
              gpus: Optional[Dict[str, float]] = None) -> List[dict]:
     """Per run: GFLOPs per example, total PFLOPs and hours on each GPU."""
-    from tfreport.flops import per_example
+    from tfreport.experiments.flops import per_example
     gpus = gpus or GPU_PEAK_TFLOPS
     rows = []
     for r in runs:
@@ -66,7 +66,7 @@ def head_flops(vocab_size: int = 2068) -> Dict[str, float]:
     """GFLOPs per example of each head alone on cached ResNet50 grids: the configuration
     ``scripts/benchmark_training.py`` times, so counted FLOPs x measured ex/s gives the rate
     this CPU sustained (a check on the counter against the CPU's matmul peak)."""
-    from tfreport.flops import per_example
+    from tfreport.experiments.flops import per_example
     from tfreport.models import MODELS
     return {m: per_example(m, "paper" if m == "m2_transformer" else "legacy", vocab_size,
                            cached=True, backbone="resnet50", image_size=224) / 1e9
@@ -99,7 +99,7 @@ def cpu_check(model: str = "m2_transformer", batch_size: int = 8, vocab_size: in
 
     import tensorflow as tf
 
-    from tfreport.flops import per_example
+    from tfreport.experiments.flops import per_example
     from tfreport.training.throughput import measure
 
     a, b = tf.random.normal([size, size]), tf.random.normal([size, size])
