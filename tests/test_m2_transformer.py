@@ -36,10 +36,11 @@ def test_every_encoder_layer_reaches_the_decoder_through_its_gate(tiny_data, tin
     outputs, mask = model.encoder_outputs(batch)
     tokens = model.decoder_inputs(model.targets(batch))
     base = model.decoder(tokens, outputs, mask).numpy()
-    assert len(outputs) == layers  # the encoder returns every layer's output
+    assert outputs.shape[1] == layers  # the encoder returns every layer's output, stacked
     for i in range(layers):
-        changed = list(outputs)
-        changed[i] = changed[i] + 1.0
+        bump = np.zeros(outputs.shape, "float32")
+        bump[:, i] = 1.0
+        changed = outputs + bump
         assert not np.allclose(model.decoder(tokens, changed, mask).numpy(), base, atol=1e-4)
     gates = [g for row in model.decoder.gates for g in row]
     assert len(gates) == layers * layers  # one gate per (decoder layer, encoder layer)

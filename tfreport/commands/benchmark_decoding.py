@@ -51,11 +51,11 @@ def main(argv=None):
 
         def next_fn(prompt, cache, index):
             outs, m = cache
-            logits = model.decoder(prompt, list(ops.unstack(outs, axis=1)), m)
+            logits = model.decoder(prompt, outs, m)
             logits = ops.take(logits, index - 1, axis=1)
             return finished_stay_finished(prompt, index, logits, True), None, cache
 
-        out = sampler_for(args.beam_size)(next_fn, prompt, cache=(ops.stack(outputs, 1), mask),
+        out = sampler_for(args.beam_size)(next_fn, prompt, cache=(outputs, mask),
                                           index=1, mask=first, stop_token_ids=None)
         return end_flat_report(out[:, 1:])
 

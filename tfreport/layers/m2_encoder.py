@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from tfreport.layers.memory_attention import MemoryAttention
 
@@ -37,7 +37,7 @@ class FeedForward(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tfreport")
 class MemoryEncoder(keras.layers.Layer):
-    """``call(x [B,N,d], mask [B,N])`` -> list of every layer's output, [B,N,d] each."""
+    """``call(x [B,N,d], mask [B,N])`` -> every layer's output, stacked: [B, L, N, d]."""
 
     def __init__(self, num_layers: int = 3, d_model: int = 512, heads: int = 8,
                  d_ff: int = 2048, memory_slots: int = 40, dropout: float = 0.1, **kwargs):
@@ -65,7 +65,10 @@ class MemoryEncoder(keras.layers.Layer):
             x = norm(x + self.drop(attn(x, x, mask, training=training), training=training))
             x = ff(x, training=training)
             outputs.append(x)
-        return outputs
+        return ops.stack(outputs, axis=1)
+
+    def compute_output_shape(self, input_shape, mask_shape=None):
+        return (input_shape[0], self.num_layers) + tuple(input_shape[1:])
 
     def get_config(self):
         config = super().get_config()

@@ -69,20 +69,28 @@ class MeshedDecoder(keras.layers.Layer):
         x = self.embedding(tokens)
         return x * math.sqrt(self.d_model) + ops.cast(pos, x.dtype)[None]
 
-    def _mesh(self, i, s, cross_kv, enc_mask, training):
-        """Gated sum over encoder layers of the shared cross-attention (layer i)."""
+    def _mesh(self, i, s, cross_k, cross_v, enc_mask, training):
+        """Gated sum over encoder layers of the shared cross-attention (decoder layer i);
+        ``cross_k``/``cross_v`` are that layer's [B, L, H, K, d_k]."""
         total = 0.0
-        for j, (k, v) in enumerate(cross_kv):
-            c = self.cross_attn[i].attend(s, k, v, enc_mask, training)
+        for j in range(self.encoder_layers):
+            c = self.cross_attn[i].attend(s, cross_k[:, j], cross_v[:, j], enc_mask, training)
             c = self.cross_norm[i](s + self.drop(c, training=training))
             alpha = self.gates[i][j](ops.concatenate([s, c], axis=-1))
             total = total + alpha * c
-        return total / math.sqrt(len(cross_kv))
+        return total / math.sqrt(self.encoder_layers)
 
     def cross_kv(self, encoder_outputs):
-        """Per decoder layer, per encoder layer: the projected (k, v) of the encoder output."""
-        return [[self.cross_attn[i].project_kv(e) for e in encoder_outputs]
-                for i in range(self.num_layers)]
+        """The encoder outputs [B, L, N, d] projected by every decoder layer's cross-attention:
+        (k, v), each [B, decoder layers, L, H, N + memory, d_k]. Computed once per image; the
+        decoding cache carries them."""
+        ks, vs = [], []
+        for i in range(self.num_layers):
+            kv = [self.cross_attn[i].project_kv(encoder_outputs[:, j])
+                  for j in range(self.encoder_layers)]
+            ks.append(ops.stack([k for k, _ in kv], axis=1))
+            vs.append(ops.stack([v for _, v in kv], axis=1))
+        return ops.stack(ks, axis=1), ops.stack(vs, axis=1)
 
     def call(self, tokens, encoder_outputs, enc_mask, training=False):
         """Teacher forcing: tokens [B, T] -> logits [B, T, V]."""
@@ -91,18 +99,19 @@ class MeshedDecoder(keras.layers.Layer):
         mask = ops.logical_and(causal[None], ops.not_equal(tokens, PAD_ID)[:, None, :])
         mask = ops.logical_or(mask, ops.eye(t, dtype="bool")[None])  # a PAD query sees itself
         x = self.drop(self._embed(tokens, 0), training=training)
-        kv = self.cross_kv(encoder_outputs)
+        cross_k, cross_v = self.cross_kv(encoder_outputs)
         for i in range(self.num_layers):
             s = self.self_norm[i](x + self.drop(self.self_attn[i](x, x, mask, training=training),
                                                 training=training))
-            x = self.ffs[i](self._mesh(i, s, kv[i], enc_mask, training), training=training)
+            x = self.ffs[i](self._mesh(i, s, cross_k[:, i], cross_v[:, i], enc_mask, training),
+                            training=training)
         return self.logits(x)
 
     def empty_cache(self, batch_size, length):
         shape = (batch_size, self.num_layers, self.heads, length, self.d_model // self.heads)
         return [ops.zeros(shape, self.compute_dtype), ops.zeros(shape, self.compute_dtype)]
 
-    def step(self, token, position, cache_k, cache_v, cross_kv, enc_mask):
+    def step(self, token, position, cache_k, cache_v, cross_k, cross_v, enc_mask):
         """One token [B] at ``position`` -> logits [B, V] and the updated caches."""
         x = self._embed(token[:, None], position)
         length = ops.shape(cache_k)[3]
@@ -116,7 +125,7 @@ class MeshedDecoder(keras.layers.Layer):
             ks.append(k)
             vs.append(v)
             s = self.self_norm[i](x + self.self_attn[i].attend(x, k, v, visible))
-            x = self.ffs[i](self._mesh(i, s, cross_kv[i], enc_mask, False))
+            x = self.ffs[i](self._mesh(i, s, cross_k[:, i], cross_v[:, i], enc_mask, False))
         return self.logits(x)[:, 0], ops.stack(ks, axis=1), ops.stack(vs, axis=1)
 
     def get_config(self):

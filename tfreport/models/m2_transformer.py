@@ -63,11 +63,9 @@ class M2Transformer(FlatReportModel):
 
     def encode(self, batch, training=False):
         outputs, mask = self.encoder_outputs(batch, training)
-        kv = self.decoder.cross_kv(outputs)
         # batch-first tensors, so the samplers can repeat and reorder them for beams
-        return {"cross_k": ops.stack([ops.stack([k for k, _ in row], 1) for row in kv], 1),
-                "cross_v": ops.stack([ops.stack([v for _, v in row], 1) for row in kv], 1),
-                "enc_mask": mask}
+        cross_k, cross_v = self.decoder.cross_kv(outputs)
+        return {"cross_k": cross_k, "cross_v": cross_v, "enc_mask": mask}
 
     def initial_state(self, context, training=False):
         b = ops.shape(context["enc_mask"])[0]
@@ -76,11 +74,9 @@ class M2Transformer(FlatReportModel):
 
     def word_step(self, token, state, context):
         k_cache, v_cache, position = state
-        n = self.config.num_layers
-        cross = [[(context["cross_k"][:, i, j], context["cross_v"][:, i, j]) for j in range(n)]
-                 for i in range(n)]
         logits, k_cache, v_cache = self.decoder.step(token, position[0], k_cache, v_cache,
-                                                     cross, context["enc_mask"])
+                                                     context["cross_k"], context["cross_v"],
+                                                     context["enc_mask"])
         return logits, [k_cache, v_cache, position + 1]
 
     def call(self, inputs, training=False):
