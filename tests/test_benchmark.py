@@ -133,6 +133,17 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
     assert "## Image grounding and report shape" in table
     assert "| cnn_rnn | MBR over beam 1 + 2 samples at T 1 | 1 |" in table
 
+    # a row killed after training (no record yet) resumes from its saved state
+    os.remove(os.path.join(out, "rows", "cnn_rnn-blind-seed0.json"))
+    os.remove(os.path.join(out, "runs", "cnn_rnn-blind", "seed0", "benchmark_row.json"))
+    resumed = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
+                    "--mbr_samples", "2", "--reuse", "--models", "cnn_rnn", "cnn_rnn-blind")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "[cnn_rnn (image-blind)] seed 0: resuming" in resumed.stdout
+    assert "[cnn_rnn] seed 0: reusing" in resumed.stdout
+    again_rows = {r["key"]: r for r in json.load(open(os.path.join(out, "results.json")))["rows"]}
+    assert again_rows["cnn_rnn-blind"]["groups"]["All"]["BLEU-4"] == blind["groups"]["All"]["BLEU-4"]
+
     shutil.rmtree(os.path.join(out, "runs"))
     again = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
                   "--table_only", "--models", "cnn_rnn", "cnn_rnn-blind", "mrna",

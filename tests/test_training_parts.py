@@ -14,12 +14,13 @@ from tfreport.data import pipeline
 from tfreport.models import build_model, make_config
 from tfreport.training.config import TrainConfig
 from tfreport.training.optimizer import ReportAdam
-from tfreport.training.schedules import Noam, StepDecay, make_schedule
+from tfreport.training.schedules import Noam, make_schedule, step_decay
 from tfreport.training.trainer import Trainer, TrainingDiverged
 
 
 def test_step_decay_is_the_legacy_schedule():
-    s = StepDecay(1e-4, 0.9, 5, steps_per_epoch=100)
+    s = step_decay(1e-4, 0.9, 5, steps_per_epoch=100)
+    assert isinstance(s, keras.optimizers.schedules.ExponentialDecay)
     assert float(s(0)) == pytest.approx(1e-4)
     assert float(s(499)) == pytest.approx(1e-4)  # epoch 4
     assert float(s(500)) == pytest.approx(0.9e-4)  # epoch 5

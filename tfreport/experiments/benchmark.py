@@ -216,8 +216,13 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                     return json.load(f)
     if s.table_only:
         return None
-    shutil.rmtree(row_dir, ignore_errors=True)  # an unfinished earlier attempt
-    os.makedirs(row_dir)
+    # An unfinished earlier attempt with a saved training state continues from it (a
+    # benchmark longer than one session loses at most an epoch); anything else starts over.
+    resume = s.reuse and all(os.path.exists(os.path.join(row_dir, name))
+                             for name in ("config.json", "resume"))
+    if not resume:
+        shutil.rmtree(row_dir, ignore_errors=True)
+        os.makedirs(row_dir)
     refs = evaluation.references(s.data_dir, "test")
     result = {"label": row.label, "key": row.key, "model": row.model, "seed": seed,
               "weights": row.weights, "control": row.control}
@@ -230,8 +235,10 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
     else:
         from tfreport.commands.train import parse
         from tfreport.training.run import train
-        print(f"[{row.label}] seed {seed}: training into {row_dir}")
-        spec, model_overrides, train_overrides, _ = parse(train_argv(row, s, seed, row_dir))
+        print(f"[{row.label}] seed {seed}: " + ("resuming" if resume else "training into")
+              + f" {row_dir}")
+        argv = train_argv(row, s, seed, row_dir) + (["--resume"] if resume else [])
+        spec, model_overrides, train_overrides, _ = parse(argv)
         start = time.perf_counter()
         train(spec, model_overrides, train_overrides)
         train_seconds = time.perf_counter() - start

@@ -44,7 +44,8 @@ def markdown(rows: List[dict], meta: dict) -> str:
               f"{meta['counts'].get('test', '?')} studies: {meta['normal_test']} normal, "
               f"{meta['abnormal_test']} abnormal; normal = {meta['normal_definition']})",
               f"- Preset: {meta['preset']}; seeds: {meta['seeds']}"
-              + (" (mean ± sd)" if meta["seeds"] > 1 else "")
+              + (" (mean ± sd over the seeds each row has finished; rows with one seed "
+                 "show no sd)" if meta["seeds"] > 1 else "")
               + ("; rows marked (frozen) train from cached features of a frozen extractor, "
                  "rows marked (fine-tuned) train it end to end"),
               f"- Command: `{meta['command']}`",

@@ -16,10 +16,10 @@ class FeedForward(keras.layers.Layer):
         self.d_model, self.d_ff, self.dropout_rate = d_model, d_ff, dropout
 
     def build(self, input_shape):
-        self.fc1 = layers.Dense(self.d_ff, activation="relu", name="fc1")
-        self.fc2 = layers.Dense(self.d_model, name="fc2")
-        self.drop = layers.Dropout(self.dropout_rate)
-        self.norm = layers.LayerNormalization(name="norm")
+        self.fc1 = layers.Dense(self.d_ff, activation="relu", name="fc1", dtype=self.dtype_policy)
+        self.fc2 = layers.Dense(self.d_model, name="fc2", dtype=self.dtype_policy)
+        self.drop = layers.Dropout(self.dropout_rate, dtype=self.dtype_policy)
+        self.norm = layers.LayerNormalization(name="norm", dtype=self.dtype_policy)
         self.fc1.build(input_shape)
         self.fc2.build(tuple(input_shape[:-1]) + (self.d_ff,))
         self.norm.build(input_shape)
@@ -47,14 +47,17 @@ class MemoryEncoder(keras.layers.Layer):
 
     def build(self, input_shape):
         self.attn = [MemoryAttention(self.d_model, self.heads, self.memory_slots,
-                                     self.dropout_rate, name=f"attn{i}")
+                                     self.dropout_rate, name=f"attn{i}",
+                                     dtype=self.dtype_policy)
                      for i in range(self.num_layers)]
-        self.norms = [layers.LayerNormalization(name=f"norm{i}") for i in range(self.num_layers)]
-        self.ffs = [FeedForward(self.d_model, self.d_ff, self.dropout_rate, name=f"ff{i}")
+        self.norms = [layers.LayerNormalization(name=f"norm{i}", dtype=self.dtype_policy)
+                      for i in range(self.num_layers)]
+        self.ffs = [FeedForward(self.d_model, self.d_ff, self.dropout_rate, name=f"ff{i}",
+                                dtype=self.dtype_policy)
                     for i in range(self.num_layers)]
-        self.drop = layers.Dropout(self.dropout_rate)
+        self.drop = layers.Dropout(self.dropout_rate, dtype=self.dtype_policy)
         for attn, norm, ff in zip(self.attn, self.norms, self.ffs):
-            attn.build()
+            attn.build(input_shape, input_shape)
             norm.build(input_shape)
             ff.build(input_shape)
         super().build(input_shape)
@@ -67,7 +70,7 @@ class MemoryEncoder(keras.layers.Layer):
             outputs.append(x)
         return ops.stack(outputs, axis=1)
 
-    def compute_output_shape(self, input_shape, mask_shape=None):
+    def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_layers) + tuple(input_shape[1:])
 
     def get_config(self):

@@ -31,16 +31,22 @@ class MemoryAttention(keras.layers.Layer):
         self.d_model, self.heads, self.memory_slots, self.dropout_rate = (
             d_model, heads, memory_slots, dropout)
         self.d_k = d_model // heads
+        policy = self.dtype_policy
+        self.q = layers.Dense(d_model, name="q", dtype=policy)
+        self.k = layers.Dense(d_model, name="k", dtype=policy)
+        self.v = layers.Dense(d_model, name="v", dtype=policy)
+        self.o = layers.Dense(d_model, name="o", dtype=policy)
+        self.drop = layers.Dropout(dropout, dtype=policy)
 
-    def build(self, input_shape=None):
+    def build(self, query_shape, key_value_shape=None, mask_shape=None):
+        """Builds from the shapes of ``call``'s arguments (the key/value width may differ
+        from the query's); ``key_value_shape`` defaults to the query's (self-attention)."""
+        key_value_shape = key_value_shape or query_shape
         d = self.d_model
-        self.q = layers.Dense(d, name="q")
-        self.k = layers.Dense(d, name="k")
-        self.v = layers.Dense(d, name="v")
-        self.o = layers.Dense(d, name="o")
-        for dense in (self.q, self.k, self.v, self.o):
-            dense.build((None, d))
-        self.drop = layers.Dropout(self.dropout_rate)
+        self.q.build(query_shape)
+        self.k.build(key_value_shape)
+        self.v.build(key_value_shape)
+        self.o.build(tuple(query_shape[:-1]) + (d,))
         if self.memory_slots:
             m = self.memory_slots
             self.memory_k = self.add_weight(
@@ -49,7 +55,7 @@ class MemoryAttention(keras.layers.Layer):
             self.memory_v = self.add_weight(
                 name="memory_v", shape=(1, m, d),
                 initializer=keras.initializers.RandomNormal(stddev=1.0 / math.sqrt(m)))
-        super().build(input_shape)
+        self.built = True
 
     def _heads(self, x):
         b, n = ops.shape(x)[0], ops.shape(x)[1]
@@ -57,8 +63,8 @@ class MemoryAttention(keras.layers.Layer):
 
     def project_kv(self, key_value):
         """Projected keys and values [B, H, K(+m), d_k], memory slots appended."""
-        if not self.built:
-            self.build()
+        if not self.built:  # called before the first __call__: a self-attention layer
+            self.build(tuple(key_value.shape))
         k, v = self.k(key_value), self.v(key_value)
         if self.memory_slots:
             b = ops.shape(key_value)[0]
@@ -71,6 +77,8 @@ class MemoryAttention(keras.layers.Layer):
 
     def attend(self, query, k, v, mask=None, training=False):
         """query [B,Q,d] against projected k, v; ``mask`` [B,Q,K] or [B,K] (True = attend)."""
+        if not self.built:
+            self.build(tuple(query.shape))
         b, nq = ops.shape(query)[0], ops.shape(query)[1]
         q = self._heads(self.q(query))
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.d_k)

@@ -38,24 +38,27 @@ class MeshedDecoder(keras.layers.Layer):
         self.dropout_rate, self.max_len = dropout, max_len
 
     def build(self, input_shape=None):
-        d, n = self.d_model, self.num_layers
-        self.embedding = layers.Embedding(self.vocab_size, d, name="embedding")
+        d, n, p = self.d_model, self.num_layers, self.dtype_policy
+        self.embedding = layers.Embedding(self.vocab_size, d, name="embedding", dtype=p)
         self.embedding.build((None, None))
-        self.self_attn = [MemoryAttention(d, self.heads, 0, self.dropout_rate, name=f"self{i}")
+        self.self_attn = [MemoryAttention(d, self.heads, 0, self.dropout_rate, name=f"self{i}",
+                                          dtype=p) for i in range(n)]
+        self.cross_attn = [MemoryAttention(d, self.heads, 0, self.dropout_rate, name=f"cross{i}",
+                                           dtype=p) for i in range(n)]
+        self.self_norm = [layers.LayerNormalization(name=f"self_norm{i}", dtype=p)
                           for i in range(n)]
-        self.cross_attn = [MemoryAttention(d, self.heads, 0, self.dropout_rate, name=f"cross{i}")
+        self.cross_norm = [layers.LayerNormalization(name=f"cross_norm{i}", dtype=p)
                            for i in range(n)]
-        self.self_norm = [layers.LayerNormalization(name=f"self_norm{i}") for i in range(n)]
-        self.cross_norm = [layers.LayerNormalization(name=f"cross_norm{i}") for i in range(n)]
         # one gate per (decoder layer, encoder layer)
-        self.gates = [[layers.Dense(d, activation="sigmoid", name=f"gate{i}_{j}")
+        self.gates = [[layers.Dense(d, activation="sigmoid", name=f"gate{i}_{j}", dtype=p)
                        for j in range(self.encoder_layers)] for i in range(n)]
-        self.ffs = [FeedForward(d, self.d_ff, self.dropout_rate, name=f"ff{i}") for i in range(n)]
-        self.logits = layers.Dense(self.vocab_size, name="logits")
-        self.drop = layers.Dropout(self.dropout_rate)
+        self.ffs = [FeedForward(d, self.d_ff, self.dropout_rate, name=f"ff{i}", dtype=p)
+                    for i in range(n)]
+        self.logits = layers.Dense(self.vocab_size, name="logits", dtype=p)
+        self.drop = layers.Dropout(self.dropout_rate, dtype=p)
         for i in range(n):
-            self.self_attn[i].build()
-            self.cross_attn[i].build()
+            self.self_attn[i].build((None, None, d), (None, None, d))
+            self.cross_attn[i].build((None, None, d), (None, None, d))
             self.self_norm[i].build((None, None, d))
             self.cross_norm[i].build((None, None, d))
             for g in self.gates[i]:

@@ -23,7 +23,8 @@ class SentenceConvEncoder(keras.layers.Layer):
         self.filters, self.width, self.num_layers = filters, width, num_layers
 
     def build(self, input_shape):
-        self.convs = [layers.Conv1D(self.filters, self.width, padding="valid", name=f"conv{i}")
+        self.convs = [layers.Conv1D(self.filters, self.width, padding="valid", name=f"conv{i}",
+                                    dtype=self.dtype_policy)
                       for i in range(self.num_layers)]
         shape = tuple(input_shape)
         for conv in self.convs:

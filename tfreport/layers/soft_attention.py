@@ -18,16 +18,22 @@ class SoftAttention(keras.layers.Layer):
     def __init__(self, units: int = 512, **kwargs):
         super().__init__(**kwargs)
         self.units = units
+        self.key_proj = layers.Dense(units, use_bias=False, name="key", dtype=self.dtype_policy)
+        self.query_proj = layers.Dense(units, name="query", dtype=self.dtype_policy)
+        self.score = layers.Dense(1, use_bias=False, name="score", dtype=self.dtype_policy)
 
-    def build(self, input_shape=None):
-        self.key_proj = layers.Dense(self.units, use_bias=False, name="key")
-        self.query_proj = layers.Dense(self.units, name="query")
-        self.score = layers.Dense(1, use_bias=False, name="score")
-        super().build(input_shape)
+    def build(self, query_shape, keys_shape, values_shape, mask_shape=None):
+        if not self.key_proj.built:  # project_keys may have come first
+            self.key_proj.build(values_shape)
+        self.query_proj.build(query_shape)
+        self.score.build(tuple(keys_shape[:-1]) + (self.units,))
+        self.built = True
 
     def project_keys(self, values):
-        if not self.built:  # called outside __call__, before the first attention step
-            self.build()
+        """The keys of ``values`` [B, N, C] -> [B, N, units], once per image (decoding
+        steps then project only their query)."""
+        if not self.key_proj.built:
+            self.key_proj.build(tuple(values.shape))
         return self.key_proj(values)
 
     def call(self, query, keys, values, mask):

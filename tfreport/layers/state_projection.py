@@ -20,10 +20,10 @@ class StateProjection(keras.layers.Layer):
         self.units, self.layer_norm = units, layer_norm
 
     def build(self, input_shape):
-        self.dense = layers.Dense(self.units, name="dense")
+        self.dense = layers.Dense(self.units, name="dense", dtype=self.dtype_policy)
         self.dense.build(input_shape)
         if self.layer_norm:
-            self.norm = layers.LayerNormalization(name="norm")
+            self.norm = layers.LayerNormalization(name="norm", dtype=self.dtype_policy)
             self.norm.build(tuple(input_shape[:-1]) + (self.units,))
         super().build(input_shape)
 

@@ -48,7 +48,9 @@ class VisualEncoder(keras.layers.Layer):
         self.frontal_net.build(shape)
         if not self.share_views:
             self.lateral_net.build(shape)
-        self.channels = int(self.frontal_net.output.shape[-1])
+        grid = self.frontal_net.output.shape
+        self.channels = int(grid[-1])
+        self.cells = int(grid[1]) * int(grid[2])  # static, so symbolic callers see the shape
         super().build(input_shape)
 
     def load_pretrained(self) -> None:
@@ -66,9 +68,8 @@ class VisualEncoder(keras.layers.Layer):
             return self._blind_grids(ops.shape(frontal)[0], frontal.dtype, bn_training)
         f = self.frontal_net(frontal, training=bn_training)
         l = self.lateral_net(lateral, training=bn_training)
-        b = ops.shape(f)[0]
-        f = ops.reshape(f, (b, -1, self.channels))
-        l = ops.reshape(l, (b, -1, self.channels))
+        f = ops.reshape(f, (-1, self.cells, self.channels))
+        l = ops.reshape(l, (-1, self.cells, self.channels))
         present = ops.cast(ops.reshape(lateral_present, (-1,)), f.dtype)
         l = l * present[:, None, None]
         grids = ops.stack([f, l], axis=1)
@@ -79,9 +80,10 @@ class VisualEncoder(keras.layers.Layer):
         """One blank image through each view's backbone, repeated for the whole batch (one
         backbone pass per view, whatever the batch size)."""
         blank = ops.zeros((1, self.image_size, self.image_size, 1), dtype)
-        f = ops.reshape(self.frontal_net(blank, training=bn_training), (1, 1, -1, self.channels))
+        shape = (1, 1, self.cells, self.channels)
+        f = ops.reshape(self.frontal_net(blank, training=bn_training), shape)
         l = f if self.share_views else ops.reshape(  # one network: one pass serves both views
-            self.lateral_net(blank, training=bn_training), (1, 1, -1, self.channels))
+            self.lateral_net(blank, training=bn_training), shape)
         grids = ops.repeat(ops.concatenate([f, l], axis=1), batch_size, axis=0)
         return grids, ops.ones((batch_size, 2), grids.dtype)
 
