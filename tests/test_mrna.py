@@ -127,3 +127,27 @@ def test_length_penalty_ranks_finished_beams_by_normalised_score(alpha):
     best = length_normalised_best(beams, tf.constant([[-1.0, -1.4]]), flat=False,
                                   alpha=alpha).numpy()[0]
     assert best.tolist() == beams.numpy()[0, 0 if alpha == 0 else 1].tolist()
+
+
+def test_no_repeat_picks_the_best_new_beam_and_ends_where_none_is_new():
+    from tfreport.decoding import _best_new_sentence
+    from tfreport.vocab import END_ID, PAD_ID, START_ID
+    said = tf.constant([[5, 6, END_ID, PAD_ID]])
+    beams = tf.constant([[[START_ID, 5, 6, END_ID, PAD_ID],  # the best beam: said already
+                          [START_ID, 7, END_ID, PAD_ID, PAD_ID]]])
+    words, only = _best_new_sentence((beams, tf.constant([[-0.5, -2.0]])), True, [said], 0.0)
+    assert words.numpy()[0].tolist() == [7, END_ID, PAD_ID, PAD_ID] and not bool(only[0])
+    both = tf.constant([[[START_ID, 5, 6, END_ID, PAD_ID]] * 2])
+    _, only = _best_new_sentence((both, tf.constant([[-0.5, -0.6]])), True, [said], 0.0)
+    assert bool(only[0])  # every candidate repeats: the report ends here
+    _, only = _best_new_sentence(beams[:, 0], False, [said], 0.0)  # greedy: one candidate
+    assert bool(only[0])
+
+
+def test_no_repeat_stops_the_cycle_of_a_model_without_report_memory():
+    # Seeing only the previous sentence, MRNA cycles S1 S2 S1 S2 ... on these reports.
+    model, batch = _train_mrna([[S1, S2, S1, S3]] * 4, report_memory=False)
+    plain = Decoder(model, VOCAB, 3).reports(batch)[0]
+    assert len(set(plain)) < len(plain)  # it repeats (what this option is for)
+    fixed = Decoder(model, VOCAB, 3, no_repeat=True).reports(batch)[0]
+    assert len(set(fixed)) == len(fixed) >= 2 and fixed[:2] == [S1, S2]

@@ -1,8 +1,8 @@
 """Decoding, in one place: greedy and beam search over an incremental cache.
 
-Word-level search uses the keras-hub samplers (keras-nlp is a shim over them) with a ``next(prompt, cache,
-index)`` function; the cache is the model's recurrent state plus its visual context, so
-beams carry both. Hierarchical models pick sentences greedily, one after another.
+Word-level search uses the keras-hub samplers (keras-nlp is a shim over them) with a
+``next(prompt, cache, index)`` function; the cache is the model's recurrent state plus its
+visual context, so beams carry both. Hierarchical models pick sentences greedily, one after another.
 
 Where a report ends is a decision of its own. A hierarchical model without a stop head
 (MRNA, legacy Hier-RNN) ends its report with an empty sentence, a lone ``</S>``; its
@@ -118,13 +118,27 @@ def ban_empty_sentence(index, logits):
     return ops.where(banned, ops.cast(-1e9, logits.dtype), logits)
 
 
+def repeats(candidates, earlier):
+    """[B, K] bool: candidate sentence k ([B, K, W] ids, ended) equals one of ``earlier``
+    (a list of [B, W] ended sentences) for that study."""
+    out = ops.zeros(ops.shape(candidates)[:2], "bool")
+    for e in earlier:
+        same = ops.equal(candidates, ops.cast(e, candidates.dtype)[:, None])
+        out = ops.logical_or(out, ops.all(same, axis=-1))
+    return out
+
+
 def decode_words(model, state, context, max_words: int, beam_size: int, flat: bool = False,
                  block_trigrams: bool = False, ban_empty: bool = False,
-                 length_penalty: float = 0.0, sampler=None):
+                 length_penalty: float = 0.0, sampler=None, avoid=None):
     """One sentence per study, [B, max_words] ids ending in ``</S>`` (or cut at max); with
     ``flat``, a whole report ending in an empty sentence; with ``ban_empty``, never the
     empty sentence; with a ``sampler`` (a keras-hub RandomSampler), one sample instead of
-    the search."""
+    the search.
+
+    ``avoid`` (earlier sentences of the report, [B, W] each) asks for the best beam that
+    repeats none of them, and returns ``(words, only_repeats)``: [B] true where every
+    candidate (the one, without a beam) repeats an earlier sentence."""
     b = ops.shape(state[0] if isinstance(state, (list, tuple)) else state)[0]
     prompt = ops.concatenate([ops.full((b, 1), START_ID, "int32"),
                               ops.full((b, max_words), PAD_ID, "int32")], axis=1)
@@ -148,13 +162,34 @@ def decode_words(model, state, context, max_words: int, beam_size: int, flat: bo
 
     # A flat report cannot stop on the first </S>: it runs to max_words, finished
     # sequences writing only </S> at no cost.
-    rerank = sampler is None and beam_size > 1 and length_penalty > 0
-    search = sampler if sampler is not None else sampler_for(beam_size, rerank)
+    all_beams = sampler is None and beam_size > 1 and (length_penalty > 0 or avoid is not None)
+    search = sampler if sampler is not None else sampler_for(beam_size, all_beams)
     out = search(next_fn, prompt, cache=state, index=1, mask=mask,
                  stop_token_ids=None if flat else [END_ID])
-    if rerank:
+    if avoid is not None:
+        return _best_new_sentence(out, all_beams, avoid, length_penalty)
+    if all_beams:
         out = length_normalised_best(*out, flat=flat, alpha=length_penalty)
     return end_flat_report(out[:, 1:]) if flat else end_at_first_stop(out[:, 1:])
+
+
+def _best_new_sentence(out, all_beams: bool, avoid, alpha: float):
+    """The best candidate sentence that repeats none of ``avoid``, and whether every
+    candidate did."""
+    if not all_beams:  # greedy or a sample: one candidate
+        words = end_at_first_stop(out[:, 1:])
+        only = repeats(words[:, None], avoid)[:, 0]
+        return words, only
+    beams, scores = out
+    k, length = ops.shape(beams)[1], ops.shape(beams)[2]
+    words = ops.reshape(end_at_first_stop(ops.reshape(beams[:, :, 1:], (-1, length - 1))),
+                        (-1, k, length - 1))
+    lengths = ops.sum(ops.cast(ops.not_equal(words, PAD_ID), "float32"), axis=2)
+    score = ops.cast(scores, "float32") / ops.power((5.0 + lengths) / 6.0, alpha)
+    repeated = repeats(words, avoid)
+    best = ops.argmax(ops.where(repeated, -1e9, score), axis=1)
+    return (ops.take_along_axis(words, best[:, None, None], axis=1)[:, 0],
+            ops.all(repeated, axis=1))
 
 
 def end_probability(model, state, context):
@@ -178,13 +213,17 @@ VISUAL_KEYS = ("frontal", "lateral", "lateral_present", "grids", "view_mask")
 
 
 def decode_hierarchical(model, batch, beam_size: int = 3, block_trigrams: bool = False,
-                        length_penalty: float = 0.0, sampling=None):
+                        length_penalty: float = 0.0, sampling=None, no_repeat: bool = False):
     """[B, S, W] ids: sentence by sentence (beam search over each sentence's words, the
     sentences chosen greedily), each fed back as the next one's input. A model with a stop
     head ends a report when P(stop) > 0.5 after a sentence; one without ends it where
     P(empty sentence) > 0.5 (see the module docstring). The rows after the end are empty
     sentences, so every model's report ends at its first empty sentence. With ``sampling``
-    the words are sampled and the report ends with probability P(end) (or P(stop))."""
+    the words are sampled and the report ends with probability P(end) (or P(stop)).
+
+    ``no_repeat``: no sentence twice in a report. Each sentence is the best beam that
+    repeats no earlier sentence; where every candidate repeats one (always, for greedy or a
+    sample), the report ends there: the model has nothing new to say."""
     c = model.config
     context = model.encode(batch, training=False)
     sentence_state = model.begin_report(context)
@@ -201,7 +240,11 @@ def decode_hierarchical(model, batch, beam_size: int = 3, block_trigrams: bool =
         words = decode_words(model, state, context, c.max_words, beam_size,
                              block_trigrams=block_trigrams, ban_empty=True,
                              length_penalty=length_penalty,
-                             sampler=sampling.sampler if sampling else None)
+                             sampler=sampling.sampler if sampling else None,
+                             avoid=sentences if no_repeat and sentences else None)
+        if no_repeat and sentences:
+            words, only_repeats = words
+            stopped = ops.logical_or(stopped, only_repeats)
         words = ops.where(stopped[:, None], empty, ops.cast(words, "int32"))
         if p_stop is not None:
             stopped = ops.logical_or(stopped, _ends(p_stop, sampling))
@@ -233,9 +276,11 @@ class Decoder:
 
     def __init__(self, model, vocab: Vocabulary, beam_size: int = 3,
                  block_trigrams: bool = False, length_penalty: Optional[float] = None,
-                 mbr_samples: int = 0, temperature: float = 1.0, seed: Optional[int] = 0):
+                 mbr_samples: int = 0, temperature: float = 1.0, seed: Optional[int] = 0,
+                 no_repeat: bool = False):
         self.model, self.vocab, self.beam_size = model, vocab, beam_size
         self.block_trigrams = block_trigrams
+        self.no_repeat = bool(no_repeat)  # hierarchical models: no sentence twice
         self.length_penalty = (DEFAULT_LENGTH_PENALTY if length_penalty is None
                                else float(length_penalty))
         self.mbr_samples = int(mbr_samples)
@@ -245,13 +290,17 @@ class Decoder:
             self._sample_fn = tf.function(self._sample, reduce_retracing=True)
 
     def _decode(self, visual):
-        decode = decode_hierarchical if self.model.hierarchical else decode_flat
-        return decode(self.model, visual, self.beam_size, self.block_trigrams,
-                      self.length_penalty)
+        if self.model.hierarchical:
+            return decode_hierarchical(self.model, visual, self.beam_size, self.block_trigrams,
+                                       self.length_penalty, no_repeat=self.no_repeat)
+        return decode_flat(self.model, visual, self.beam_size, self.block_trigrams,
+                           self.length_penalty)
 
     def _sample(self, visual):
-        decode = decode_hierarchical if self.model.hierarchical else decode_flat
-        return decode(self.model, visual, 1, self.block_trigrams, sampling=self._sampling)
+        if self.model.hierarchical:
+            return decode_hierarchical(self.model, visual, 1, self.block_trigrams,
+                                       sampling=self._sampling, no_repeat=self.no_repeat)
+        return decode_flat(self.model, visual, 1, self.block_trigrams, sampling=self._sampling)
 
     def ids(self, batch: Dict[str, tf.Tensor]) -> np.ndarray:
         """Decodes a batch of images, or of cached grids."""

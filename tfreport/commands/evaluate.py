@@ -8,7 +8,7 @@ beside the references', distinct, copied and repeated).
 """
 import argparse
 
-from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
+from tfreport.cli import add_bool, add_seed_flags, apply_seed_flags, run_main
 
 
 def main(argv=None):
@@ -28,6 +28,8 @@ def main(argv=None):
                    help="choose each report by minimum Bayes risk among the searched report and "
                         "K samples (agreement: labeler F1 + word F1); 0 = the searched report")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (MBR)")
+    add_bool(p, "--no_repeat", False, "hierarchical models: no sentence twice in a report (the "
+             "best beam that repeats none; a report ends where every candidate would)")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="95%% bootstrap intervals from N resamples of the studies (e.g. 1000)")
     p.add_argument("--legacy_scoring", action="store_true",
@@ -46,7 +48,8 @@ def main(argv=None):
                       args.checkpoint, args.uncertain, args.quiet, args.block_trigrams,
                       bootstrap=args.bootstrap, seed=args.seed or 0,
                       legacy_scoring=args.legacy_scoring, length_penalty=args.length_penalty,
-                      mbr_samples=args.mbr_samples, temperature=args.temperature)
+                      mbr_samples=args.mbr_samples, temperature=args.temperature,
+                      no_repeat=args.no_repeat)
     print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
     print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
           f"metrics_{args.split}.json, metrics_{args.split}.md")
