@@ -106,17 +106,23 @@ def run_main(main: Callable[[], None]) -> None:
         sys.exit(2)
 
 
-def load_json_object(path: str, value_type: type) -> dict:
-    """Reads a JSON object {id: value}, checking the file and the value types."""
+def read_json(path: str, what: str = ""):
+    """A JSON file's content; a missing file or bad JSON is one clear error naming the path
+    (``what`` says what the file should have been)."""
     import json
     import os
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: file not found")
+        raise FileNotFoundError(f"{path}: file not found" + (f" ({what})" if what else ""))
     with open(path, encoding="utf-8") as f:
         try:
-            obj = json.load(f)
+            return json.load(f)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+
+def load_json_object(path: str, value_type: type) -> dict:
+    """Reads a JSON object {id: value}, checking the file and the value types."""
+    obj = read_json(path)
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a JSON object {{id: {value_type.__name__}}}")
     bad = [k for k, v in obj.items() if not isinstance(v, value_type)]

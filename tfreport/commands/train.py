@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 from typing import List, Optional, Tuple
 
 from tfreport.cli import add_bool, add_model_flags, add_train_flags, collect, run_main
@@ -74,13 +73,10 @@ def model_options(pairs: List[str]) -> dict:
 
 
 def _replayed(path: str) -> dict:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: file not found (--config expects a run's config.json)")
-    with open(path, encoding="utf-8") as f:
-        try:
-            config = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e})") from None
+    from tfreport.cli import read_json
+    config = read_json(path, "--config expects a run's config.json")
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a train.py config.json (not a JSON object)")
     missing = [k for k in ("model", "model_config", "train_config") if k not in config]
     if missing:
         raise ValueError(f"{path}: not a train.py config.json (no {', '.join(missing)})")
