@@ -107,8 +107,9 @@ class PreparedDataset:
 def _from_records(data_dir: str) -> Dict[str, dict]:
     from tfreport.data import pipeline
     out: Dict[str, dict] = {}
+    shards = build.read_summary(data_dir)["shards"]
     for split in SPLITS:
-        if split not in build.read_summary(data_dir)["shards"]:
+        if split not in shards:
             continue
         ds = pipeline.dataset(data_dir, split, batch_size=256, image_size=8, max_sentences=1,
                               max_words=2)
