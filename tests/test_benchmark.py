@@ -156,6 +156,15 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
     assert "Not run yet (no finished record): mrna" in open(
         os.path.join(out, "results.md")).read()
 
+    # a record of another recipe under the same key is not passed off as this one
+    other = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
+                  "--table_only", "--baseline_backbone", "densenet121", "--models", "cnn_rnn",
+                  "most_frequent")
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert "[cnn_rnn] seed 0: not reusing" in other.stdout
+    assert "--backbone densenet121" in other.stdout
+    assert json.load(open(os.path.join(out, "results.json")))["meta"]["not_run"] == ["cnn_rnn"]
+
 
 def test_blind_row_needs_the_blind_flag(tmp_path):
     run = bench("--out", str(tmp_path), "--models", "mrna-blind")

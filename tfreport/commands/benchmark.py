@@ -19,6 +19,11 @@ ROW_KEYS = ("cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna", "m2_transformer-resnet
             "m2_transformer-blind")
 
 
+def benchmark_backbones():
+    from tfreport.experiments.benchmark import BASELINE_BACKBONES
+    return BASELINE_BACKBONES
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_dir", default=None, help="prepared dataset (default: the demo)")
@@ -32,6 +37,10 @@ def main(argv=None):
                    help="imagenet | none | PATH (a domain-pretrained DenseNet121 where available)")
     p.add_argument("--small_weights", default="none",
                    help="none | PATH: the small backbone of the four baselines")
+    p.add_argument("--baseline_backbone", default="small", choices=benchmark_backbones(),
+                   help="the four baselines' extractor: small (the preset's, weights "
+                        "--small_weights), densenet121 (--densenet_weights) or resnet50 "
+                        "(--resnet_weights)")
     p.add_argument("--blind", action="store_true",
                    help="add each model's image-blind variant and the CE-macro-F1 gap to it")
     p.add_argument("--blind_seeds", type=int, default=1, help="seeds of the image-blind rows")
@@ -94,7 +103,8 @@ def main(argv=None):
         model_overrides["trainable_backbone"] = False
 
     rows = benchmark.default_rows(args.resnet_weights, args.densenet_weights,
-                                  args.small_weights, blind=args.blind)
+                                  args.small_weights, blind=args.blind,
+                                  baseline_backbone=args.baseline_backbone)
     if args.models:
         rows = [r for r in rows if r.key in args.models]
     settings = benchmark.Settings(data_dir=data_dir, out=args.out, preset=args.preset,

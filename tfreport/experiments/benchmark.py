@@ -42,14 +42,29 @@ class Row:
     control: Optional[str] = None  # the key of this row's image-blind variant, if any
 
 
+BASELINE_BACKBONES = ("small", "densenet121", "resnet50")
+
+
 def default_rows(resnet_weights: str = "none", densenet_weights: str = "none",
-                 small_weights: str = "none", blind: bool = False) -> List[Row]:
+                 small_weights: str = "none", blind: bool = False,
+                 baseline_backbone: str = "small") -> List[Row]:
     """The five models (M2 with three extractors) and the most-frequent-report floor; with
     ``blind``, each model's image-blind variant too (one for M2: a blind model has no
-    extractor to vary), and every sighted row names its variant as ``control``."""
+    extractor to vary), and every sighted row names its variant as ``control``.
+
+    ``baseline_backbone`` is the four baselines' extractor: the preset's small CNN by
+    default, or DenseNet121 / ResNet50 with their weights, so that every model can read the
+    same features (the M2 DenseNet121 row's)."""
     def source(w: str) -> str:
         return {"none": "random init", "imagenet": "ImageNet"}.get(w, os.path.basename(w))
-    small = {} if small_weights == "none" else dict(backbone_weights=small_weights)
+    if baseline_backbone not in BASELINE_BACKBONES:
+        raise ValueError(f"unknown baseline backbone {baseline_backbone!r}; "
+                         f"valid: {', '.join(BASELINE_BACKBONES)}")
+    if baseline_backbone == "small":
+        small = {} if small_weights == "none" else dict(backbone_weights=small_weights)
+    else:
+        weights = densenet_weights if baseline_backbone == "densenet121" else resnet_weights
+        small = dict(backbone=baseline_backbone, backbone_weights=weights)
     def control(model: str) -> Optional[str]:
         return f"{model}-blind" if blind else None
     rows = [Row(m, m, m, dict(small), control=control(m))
@@ -140,9 +155,22 @@ def train_argv(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]:
     return argv
 
 
+# Flags that change where logs go and what is printed, never what is trained.
+BOOKKEEPING_FLAGS = {"--logdir": 1, "--run_name": 1, "--show_samples": 1, "--quiet": 0}
+
+
 def train_command(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]:
-    """The exact train.py command a row ran."""
-    return ["python", "scripts/train.py"] + train_argv(row, s, seed, model_dir)
+    """The train.py command a row ran, less its bookkeeping flags: what a record is matched
+    on by ``--reuse``, and what a reader reruns."""
+    argv, out = train_argv(row, s, seed, model_dir), []
+    i = 0
+    while i < len(argv):
+        if argv[i] in BOOKKEEPING_FLAGS:
+            i += 1 + BOOKKEEPING_FLAGS[argv[i]]
+            continue
+        out.append(argv[i])
+        i += 1
+    return ["python", "scripts/train.py"] + out
 
 
 def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool,
@@ -209,11 +237,19 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
     row_dir = os.path.join(s.out, "runs", row.key, f"seed{seed}")
     done, record = os.path.join(row_dir, ROW_FILE), record_path(s, row, seed)
     if s.reuse or s.table_only:
+        command = None if row.model is None else shlex.join(train_command(row, s, seed, row_dir))
         for path in (record, done):
             if os.path.exists(path):
                 with open(path, encoding="utf-8") as f:
-                    print(f"[{row.label}] seed {seed}: reusing {path}")
-                    return json.load(f)
+                    found = json.load(f)
+                if found.get("command") != command:
+                    # A record of another recipe under the same key (say, another extractor)
+                    # must not pass for this one.
+                    print(f"[{row.label}] seed {seed}: not reusing {path}: it was made by "
+                          f"{found.get('command')!r}, this benchmark runs {command!r}")
+                    continue
+                print(f"[{row.label}] seed {seed}: reusing {path}")
+                return found
     if s.table_only:
         return None
     # An unfinished earlier attempt with a saved training state continues from it (a
