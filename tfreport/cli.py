@@ -100,7 +100,12 @@ def run_main(main: Callable[[], None]) -> None:
     """Runs a script's main; a user error prints one clear line instead of a traceback."""
     try:
         main()
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as e:
+    except OSError as e:  # unwritable folder, full disk, missing file: name the path
+        from tfreport.errors import os_error_message
+        logging.getLogger("tfreport").debug("error", exc_info=True)
+        print(f"error: {os_error_message(e)}", file=sys.stderr)
+        sys.exit(2)
+    except (ValueError, KeyError, RuntimeError) as e:
         logging.getLogger("tfreport").debug("error", exc_info=True)
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -50,6 +50,9 @@ def main(argv=None):
     if args.beam_size < 1:
         p.error("--beam_size must be at least 1")
 
+    if args.out:  # before any decoding: a bad path must not cost the whole folder's reports
+        from tfreport.errors import ensure_writable_file
+        ensure_writable_file(args.out, "--out predictions file")
     apply_seed_flags(args)
     from tfreport.inference import ReportGenerator
     for path in (args.img_frontal_path, args.img_lateral_path):
@@ -80,9 +83,12 @@ def main(argv=None):
         for (sid, _, _), report in zip(chunk, reports):
             if report is not None:
                 predictions[sid] = report
-    write_predictions(args.out, predictions)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
+    if not predictions:
+        raise ValueError(f"{args.images_dir}: no study could be read, so no report was "
+                         f"written ({len(problems)} problems, listed above)")
+    write_predictions(args.out, predictions)
     print(f"Wrote {len(predictions)} reports to {args.out}"
           + (f" ({len(problems)} problems, listed above)" if problems else ""))
 

@@ -9,6 +9,7 @@ intervals from resampling the studies (seeded by --seed).
 """
 import argparse
 import json
+import sys
 
 from tfreport.cli import add_seed_flags, load_json_object, run_main
 
@@ -35,8 +36,16 @@ def main(argv=None):
     normal = load_json_object(args.normal, bool) if args.normal else None
     pl = read_label_csv(args.predicted_labels, list(preds)) if args.predicted_labels else None
     rl = read_label_csv(args.reference_labels, list(refs)) if args.reference_labels else None
+    if not preds:
+        raise ValueError(f"{args.predictions}: no predictions to score (an empty JSON object)")
+    covered = sum(1 for k in refs if k in preds)
+    if covered < len(refs):
+        print(f"warning: {args.predictions} covers {covered} of the {len(refs)} studies in "
+              f"{args.references} ({covered / len(refs):.0%}); only those {covered} are "
+              "scored, so the figures are not the whole set's", file=sys.stderr)
     result = score(preds, refs, normal, uncertain=args.uncertain, predicted_labels=pl,
                    reference_labels=rl, bootstrap=args.bootstrap, seed=args.seed or 0)
+    result["coverage"] = {"scored": covered, "references": len(refs)}
     print(json.dumps(result, indent=1))
 
 

@@ -46,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
                         "multi_worker reads TF_CONFIG")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --model_dir from its last saved state")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --model_dir (without this, train.py "
+                        "refuses to write into a folder that holds a run)")
     add_bool(p, "--evaluate_test", True, "score best.keras on the test split at the end")
     p.add_argument("--show_samples", type=int, default=3,
                    help="test reports printed beside their references at the end")
@@ -103,6 +106,7 @@ def resolve(args: argparse.Namespace):
                    steps_per_epoch=args.steps_per_epoch, num_studies=args.num_studies,
                    text_summaries=args.text_summaries, feature_cache=args.feature_cache,
                    show_samples=args.show_samples, strategy=args.strategy, resume=args.resume,
+                   overwrite=args.overwrite,
                    evaluate_test=args.evaluate_test, quiet=args.quiet)
     return spec, model_over, train_over
 

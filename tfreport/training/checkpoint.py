@@ -31,10 +31,14 @@ def save_state(model_dir: str, model, optimizer, meta: Dict[str, Any]) -> str:
     final = os.path.join(model_dir, STATE_DIR)
     tmp, old = final + ".tmp", final + ".old"
     shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    np.savez(os.path.join(tmp, _ARRAYS), **_arrays(model, optimizer))
-    with open(os.path.join(tmp, _META), "w") as f:
-        json.dump(meta, f, indent=1)
+    try:
+        os.makedirs(tmp)
+        np.savez(os.path.join(tmp, _ARRAYS), **_arrays(model, optimizer))
+        with open(os.path.join(tmp, _META), "w") as f:
+            json.dump(meta, f, indent=1)
+    except OSError as e:  # a full disk: the previous state stays; name the folder
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(e.errno, e.strerror or str(e), final) from None
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(final):
         os.replace(final, old)

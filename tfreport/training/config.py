@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
@@ -66,8 +67,24 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"--learning_rate must be positive, got {self.learning_rate}")
+        for f in dataclasses.fields(self):  # nan and inf pass every comparison below
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"--{f.name} must be a finite number, got {value}")
+        positive = ("learning_rate", "lr_decay", "backbone_learning_rate")
+        for name in positive:
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"--{name} must be positive, got {value}")
+        at_least = {"decay_epochs": 1, "beam_size": 1, "val_samples": 0, "early_stopping": 0,
+                    "num_text_samples": 0}
+        for name, low in at_least.items():
+            if getattr(self, name) < low:
+                raise ValueError(f"--{name} must be at least {low}, got {getattr(self, name)}")
+        if self.clip_norm < 0:
+            raise ValueError(f"--clip_norm must be 0 (off) or positive, got {self.clip_norm}")
+        if not 0.0 < self.adam_beta_2 < 1.0:
+            raise ValueError(f"adam_beta_2 must be in (0, 1), got {self.adam_beta_2}")
 
     @classmethod
     def preset(cls, preset: str, model: str, **overrides) -> "TrainConfig":

@@ -1,6 +1,7 @@
 """``train.py``'s work: resolve the preset, make sure data exists, train, then test."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -15,6 +16,7 @@ import tensorflow as tf
 from tfreport import evaluation
 from tfreport.data import pipeline
 from tfreport.data.build import read_summary
+from tfreport.errors import ensure_writable_dir, find_bad_shard
 from tfreport.metrics.table import markdown
 from tfreport.models import build_model, make_config
 from tfreport.training import precision
@@ -51,8 +53,22 @@ class RunSpec:
     show_samples: int = 3
     strategy: str = "auto"  # auto | one_device | mirrored | multi_worker | tpu
     resume: bool = False  # continue the run in model_dir from its saved state
+    overwrite: bool = False  # replace the run already in model_dir
     evaluate_test: bool = True  # score best.keras on the test split at the end
     quiet: bool = False
+
+
+@contextlib.contextmanager
+def named_data_errors(shards: dict):
+    """A read that fails mid-training (a shard truncated after the checks) becomes one
+    message naming the shard, found by reading each shard of the run's splits."""
+    try:
+        yield
+    except tf.errors.DataLossError as e:
+        bad = find_bad_shard([f for files in shards.values() for f in files])
+        where = f"{bad[0]}: {bad[1]}" if bad else f"a shard is unreadable ({e.message.splitlines()[0]})"
+        raise ValueError(f"{where}; rebuild the dataset with prepare_data.py. The run's "
+                         "last saved state, if any, is kept: --resume continues it") from None
 
 
 def ensure_data(spec: RunSpec) -> str:
@@ -87,6 +103,45 @@ def _resolve_configs(spec: RunSpec, preset: str, vocab_size: int, model_override
         return cfg["preset"], model_cfg, TrainConfig(**train_values)
     model_cfg = make_config(spec.model, preset, vocab_size=vocab_size, **model_overrides)
     return preset, model_cfg, TrainConfig.preset(preset, spec.model, **train_overrides)
+
+
+# What a train.py run leaves in its model_dir; another run there replaces them only when asked.
+RUN_FILES = ("config.json", "vocabulary.json", "history.json", "best.keras", "last.keras",
+             "resume", "resume.old", "metrics_test.json", "metrics_test.md",
+             "predictions_test.json", "metrics_val.json", "metrics_val.md",
+             "predictions_val.json")
+
+
+def guard_model_dir(model_dir: str, resume: bool, overwrite: bool) -> None:
+    """A run directory that already holds a run is never replaced unasked: ``--resume``
+    continues it, ``--overwrite`` removes its files first, else one clear refusal."""
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: choose one")
+    found = [n for n in RUN_FILES if os.path.exists(os.path.join(model_dir, n))]
+    if not found or resume:
+        return
+    if not overwrite:
+        raise ValueError(
+            f"{model_dir} already holds a run ({', '.join(found)}); nothing was changed. "
+            "Add --resume to continue it, --overwrite to replace it, or give a new --model_dir")
+    print(f"--overwrite: removing the earlier run in {model_dir} ({', '.join(found)})")
+    for name in found:
+        path = os.path.join(model_dir, name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+def check_data(data_dir: str, summary: dict, evaluate_test: bool) -> dict:
+    """{split: shard files} for the splits this run reads, each checked for studies and
+    schema (shard_check) before any model is built."""
+    from tfreport.data.shard_check import check_split
+    splits = ["train"] + (["val"] if summary["counts"].get("val", 0) > 0 else [])
+    if evaluate_test:
+        if summary["counts"].get("test", 0) == 0:
+            raise ValueError(f"{data_dir}: the test split has no studies, so the run could "
+                             "not be scored at the end; add --evaluate_test false, or rebuild "
+                             "the dataset with a test split")
+        splits.append("test")
+    return {split: check_split(data_dir, split) for split in splits}
 
 
 def set_determinism(seed: int, deterministic: bool) -> None:
@@ -124,8 +179,11 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
                 "mixed_precision_policy": precision.resolve(train_cfg.mixed_precision),
                 "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict()}
     chief = is_chief(strategy)
+    shards = check_data(data_dir, summary, spec.evaluate_test)
     if chief:
-        os.makedirs(model_dir, exist_ok=True)
+        guard_model_dir(model_dir, spec.resume, spec.overwrite)
+        ensure_writable_dir(model_dir, "--model_dir")
+        ensure_writable_dir(logdir, "TensorBoard --logdir")
         with open(os.path.join(model_dir, "config.json"), "w") as f:
             json.dump(resolved, f, indent=1)
         shutil.copy(os.path.join(data_dir, "vocabulary.json"),
@@ -149,14 +207,18 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
                       quiet=spec.quiet)
     try:
         trainer.write_hparams(resolved)
-        has_val = summary["counts"].get("val", 0) > 0
+        has_val = "val" in shards
+        if not has_val and chief:
+            print("No validation split: best.keras is the epoch with the lowest training "
+                  "loss (no validation metric to choose by)")
         if spec.feature_cache:
             if model_cfg.trainable_backbone:
                 raise ValueError("--feature_cache true needs a frozen backbone: add "
                                  "--trainable_backbone false")
             from tfreport.data import feature_cache
-            paths = {s: feature_cache.build(trainer.model, data_dir, s, quiet=trainer.quiet)
-                     for s in ("train", "val") if s == "train" or has_val}
+            with named_data_errors(shards):
+                paths = {s: feature_cache.build(trainer.model, data_dir, s, quiet=trainer.quiet)
+                         for s in ("train", "val") if s == "train" or has_val}
             if chief:
                 print(f"Training from the feature cache in {os.path.dirname(paths['train'])}")
 
@@ -170,12 +232,13 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
                            skip_batches=skip, input_context=ctx)
 
         eval_batch = plan.per_replica
-        trainer.fit(train_fn,
-                    make_ds("val", False, batch_size=eval_batch) if has_val else None,
-                    evaluation.references(data_dir, "val") if has_val else None,
-                    calibration_ds=make_ds("train", False, batch_size=eval_batch).take(
-                        CALIBRATION_BATCHES),
-                    resume=spec.resume)
+        with named_data_errors(shards):
+            trainer.fit(train_fn,
+                        make_ds("val", False, batch_size=eval_batch) if has_val else None,
+                        evaluation.references(data_dir, "val") if has_val else None,
+                        calibration_ds=make_ds("train", False, batch_size=eval_batch).take(
+                            CALIBRATION_BATCHES),
+                        resume=spec.resume)
     finally:
         precision.apply("float32")  # evaluation and later models run in full precision
     if not chief or not spec.evaluate_test:

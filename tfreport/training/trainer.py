@@ -40,7 +40,14 @@ DatasetFn = Callable[[int, int, tf.distribute.InputContext, int], tf.data.Datase
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN or infinite, or grew far past where it started."""
+
+
+# A loss whose recent mean exceeds this many times its start has diverged. The start is the
+# larger of the first step's loss and log(vocabulary size), a uniform guess's cross-entropy:
+# a healthy run only falls from there, while one that blows up can do so at its second step.
+DIVERGENCE_FACTOR = 10.0
+DIVERGENCE_WINDOW = 10  # recent steps averaged
 
 
 class TrainingInterrupted(RuntimeError):
@@ -50,8 +57,13 @@ class TrainingInterrupted(RuntimeError):
 def save_model(model: keras.Model, path: str) -> None:
     """Saves atomically: a crash mid-save never leaves a file that looks complete."""
     tmp = path + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:  # a full disk mid-save: name the file, keep the previous one
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise OSError(e.errno, e.strerror or str(e), path) from None
 
 
 def _tensors(batch: dict) -> dict:
@@ -218,7 +230,9 @@ class Trainer:
                 if val_ds is not None:
                     record.update(self.validate(val_ds, val_references or {},
                                                 epoch * self.steps_per_epoch))
-                metric = record.get("val_" + cfg.val_metric, -record.get("val_loss", 0.0))
+                # Without validation the best epoch is the one with the lowest training loss.
+                metric = record.get("val_" + cfg.val_metric,
+                                    -record.get("val_loss", record["train_loss"]))
                 improved = metric > best
                 best, stale = (metric, 0) if improved else (best, stale + 1)
                 record["best"] = improved
@@ -261,11 +275,7 @@ class Trainer:
                     f"stopped by signal {self._stop_signal} at epoch {epoch}, step {i}; state "
                     f"saved in {path}. Rerun the same command with --resume to continue")
             loss = float(self._train_step(next(iterator)))
-            if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss is {loss} at epoch {epoch}, step {i}: training stopped. Try a lower "
-                    "--learning_rate or --clip_norm; the last good checkpoint is "
-                    f"{os.path.join(self.model_dir, LAST)}")
+            self._check_divergence(loss, epoch, i)
             losses.append(loss)
             self.step_losses.append(loss)
             step += 1
@@ -279,6 +289,30 @@ class Trainer:
         elapsed = time.time() - start
         return {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else math.nan,
                 "examples_per_second": len(losses) * self.plan.global_batch / max(elapsed, 1e-9)}
+
+    def _check_divergence(self, loss: float, epoch: int, step: int) -> None:
+        """Stops the run when the loss is not finite, or when its mean over the last
+        DIVERGENCE_WINDOW steps exceeds DIVERGENCE_FACTOR times its start."""
+        recent = (self.step_losses + [loss])[-DIVERGENCE_WINDOW:]
+        start = max([math.log(max(len(self.vocab), 2))] + self.step_losses[:1])
+        grown = (len(recent) == DIVERGENCE_WINDOW
+                 and float(np.mean(recent)) > DIVERGENCE_FACTOR * start)
+        if math.isfinite(loss) and not grown:
+            return
+        what = (f"loss is {loss}" if not math.isfinite(loss) else
+                f"loss is {np.mean(recent):.3g} over the last {DIVERGENCE_WINDOW} steps, more "
+                f"than {DIVERGENCE_FACTOR:g}x its start ({start:.3g})")
+        raise TrainingDiverged(
+            f"{what} at epoch {epoch}, step {step}: training diverged and was stopped. Try a "
+            f"lower --learning_rate or a --clip_norm; {self.last_good_checkpoint()}")
+
+    def last_good_checkpoint(self) -> str:
+        """Names the checkpoints that exist (the diverged weights are never saved)."""
+        found = [p for p in (os.path.join(self.model_dir, BEST), os.path.join(self.model_dir, LAST))
+                 if os.path.exists(p)]
+        if not found:
+            return "no checkpoint was saved yet (the first epoch did not finish)"
+        return "the last good checkpoints are " + " and ".join(found)
 
     def validate(self, val_ds, references: Dict[str, str], step: int) -> Dict[str, float]:
         loss_sum = count = 0.0
