@@ -144,9 +144,27 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
     again_rows = {r["key"]: r for r in json.load(open(os.path.join(out, "results.json")))["rows"]}
     assert again_rows["cnn_rnn-blind"]["groups"]["All"]["BLEU-4"] == blind["groups"]["All"]["BLEU-4"]
 
+    # a record decoded otherwise is decoded again from its best.keras, without training
+    record_file = os.path.join(out, "rows", "cnn_rnn-seed0.json")
+    row_file = os.path.join(out, "runs", "cnn_rnn", "seed0", "benchmark_row.json")
+    saved = {p: open(p).read() for p in (record_file, row_file)}
+    hotter = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
+                   "--mbr_samples", "2", "--reuse", "--row_temperature", "cnn_rnn=2",
+                   "--models", "cnn_rnn")
+    assert hotter.returncode == 0, hotter.stderr[-3000:]
+    assert "decoding its best.keras again by MBR over beam 1 + 2 samples at T 2" in hotter.stdout
+    assert "training into" not in hotter.stdout and "resuming" not in hotter.stdout
+    redecoded = json.load(open(record_file))
+    assert redecoded["decoding"] == "MBR over beam 1 + 2 samples at T 2"
+    assert redecoded["train_seconds"] == record["train_seconds"]
+    for path, text in saved.items():
+        open(path, "w").write(text)
+    bad = bench("--out", out, "--row_temperature", "cnn_rnn=hot")
+    assert bad.returncode == 2 and "--row_temperature expects ROW=T" in bad.stderr
+
     shutil.rmtree(os.path.join(out, "runs"))
     again = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
-                  "--table_only", "--models", "cnn_rnn", "cnn_rnn-blind", "mrna",
+                  "--mbr_samples", "2", "--table_only", "--models", "cnn_rnn", "cnn_rnn-blind", "mrna",
                   "most_frequent")
     assert again.returncode == 0, again.stderr[-3000:]
     rebuilt = json.load(open(os.path.join(out, "results.json")))
@@ -158,12 +176,16 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
 
     # a record of another recipe under the same key is not passed off as this one
     other = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
-                  "--table_only", "--baseline_backbone", "densenet121", "--models", "cnn_rnn",
+                  "--mbr_samples", "2", "--table_only", "--baseline_backbone", "densenet121", "--models", "cnn_rnn",
                   "most_frequent")
     assert other.returncode == 0, other.stderr[-3000:]
     assert "[cnn_rnn] seed 0: not reusing" in other.stdout
     assert "--backbone densenet121" in other.stdout
     assert json.load(open(os.path.join(out, "results.json")))["meta"]["not_run"] == ["cnn_rnn"]
+    # and a record decoded otherwise is not passed off either (no run left to decode again)
+    beam = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
+                 "--table_only", "--models", "cnn_rnn", "most_frequent")
+    assert "[cnn_rnn] seed 0: not reusing" in beam.stdout and "decoded by MBR" in beam.stdout
 
 
 def test_blind_row_needs_the_blind_flag(tmp_path):

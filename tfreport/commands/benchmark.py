@@ -47,6 +47,9 @@ def main(argv=None):
     p.add_argument("--mbr_samples", type=int, default=0,
                    help="decode the test split by MBR over the beam and N samples (0: beam)")
     p.add_argument("--temperature", type=float, default=1.0, help="the MBR samples' temperature")
+    p.add_argument("--row_temperature", action="append", default=[], metavar="ROW=T",
+                   help="one row's MBR temperature (repeatable), chosen on validation with "
+                        "decoding_sweep.py; other rows use --temperature")
     p.add_argument("--table_only", action="store_true",
                    help="train nothing: write the table from the finished rows' records")
     p.add_argument("--seeds", type=int, default=1, help="train each row N times; mean ± sd")
@@ -68,6 +71,16 @@ def main(argv=None):
         raise ValueError("--seeds and --blind_seeds must be at least 1")
     if args.mbr_samples < 0 or args.temperature <= 0:
         raise ValueError("--mbr_samples must be >= 0 and --temperature > 0")
+    row_temperatures = {}
+    for pair in args.row_temperature:
+        key, sep, value = pair.partition("=")
+        try:
+            row_temperatures[key] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or key not in ROW_KEYS or not row_temperatures[key] > 0:
+            p.error(f"--row_temperature expects ROW=T with a row of {', '.join(ROW_KEYS)} and "
+                    f"T > 0, got {pair!r}")
     blind_keys = {k for k in (args.models or ()) if k.endswith("-blind")}
     if blind_keys and not args.blind:
         raise ValueError(f"--models {', '.join(sorted(blind_keys))} need --blind")
@@ -113,6 +126,7 @@ def main(argv=None):
                                   seeds=args.seeds, first_seed=args.seed,
                                   feature_cache=args.frozen_backbone,
                                   mbr_samples=args.mbr_samples, temperature=args.temperature,
+                                  row_temperatures=row_temperatures,
                                   blind_seeds=args.blind_seeds, reuse=args.reuse,
                                   table_only=args.table_only, quiet=args.quiet)
     if args.quick:

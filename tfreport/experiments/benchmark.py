@@ -107,11 +107,16 @@ class Settings:
     feature_cache: bool = False  # frozen backbones, trained from cached features
     mbr_samples: int = 0  # decode the test split by MBR over the beam and this many samples
     temperature: float = 1.0  # the samples' temperature
+    row_temperatures: Dict[str, float] = dataclasses.field(default_factory=dict)  # per row key
     blind_seeds: int = 1  # image-blind rows run the first this many seeds
     min_positives: int = grounding.MIN_POSITIVES  # CE-macro-F1's observations need this many
     reuse: bool = False
     table_only: bool = False  # no training: the table from the records that exist
     quiet: bool = False
+
+    def temperature_for(self, key: str) -> float:
+        """The MBR samples' temperature of one row (``--row_temperature``, else the shared)."""
+        return self.row_temperatures.get(key, self.temperature)
 
 
 def _option_value(value) -> str:
@@ -233,59 +238,66 @@ def record_path(s: Settings, row: Row, seed: int) -> str:
 
 
 def run_row(row: Row, s: Settings, seed: int) -> dict:
-    """Trains (or reuses) one row for one seed and scores it on the test split."""
+    """Trains (or reuses) one row for one seed and scores it on the test split.
+
+    A record is reused only when it was made by this row's train.py recipe and decoded as
+    this benchmark decodes the row; a record that differs only in its decoding is decoded
+    again from its ``best.keras`` when the run is still there, without training."""
     row_dir = os.path.join(s.out, "runs", row.key, f"seed{seed}")
     done, record = os.path.join(row_dir, ROW_FILE), record_path(s, row, seed)
+    temperature = s.temperature_for(row.key)
+    redecode = None
     if s.reuse or s.table_only:
         command = None if row.model is None else shlex.join(train_command(row, s, seed, row_dir))
         for path in (record, done):
-            if os.path.exists(path):
-                with open(path, encoding="utf-8") as f:
-                    found = json.load(f)
-                if found.get("command") != command:
-                    # A record of another recipe under the same key (say, another extractor)
-                    # must not pass for this one.
-                    print(f"[{row.label}] seed {seed}: not reusing {path}: it was made by "
-                          f"{found.get('command')!r}, this benchmark runs {command!r}")
-                    continue
-                print(f"[{row.label}] seed {seed}: reusing {path}")
-                return found
+            if not os.path.exists(path):
+                continue
+            with open(path, encoding="utf-8") as f:
+                found = json.load(f)
+            if found.get("command") != command:
+                # A record of another recipe under the same key (say, another extractor)
+                # must not pass for this one.
+                print(f"[{row.label}] seed {seed}: not reusing {path}: it was made by "
+                      f"{found.get('command')!r}, this benchmark runs {command!r}")
+                continue
+            want = None if row.model is None else decoding_name(
+                found["config"]["train_config"]["beam_size"], s.mbr_samples, temperature)
+            if found.get("decoding") != want:
+                if not s.table_only and os.path.exists(os.path.join(row_dir, "best.keras")):
+                    print(f"[{row.label}] seed {seed}: {path} was decoded by "
+                          f"{found.get('decoding')}; decoding its best.keras again by {want}")
+                    redecode = found
+                    break
+                print(f"[{row.label}] seed {seed}: not reusing {path}: decoded by "
+                      f"{found.get('decoding')}, this benchmark decodes by {want}")
+                continue
+            print(f"[{row.label}] seed {seed}: reusing {path}")
+            return found
     if s.table_only:
         return None
-    # An unfinished earlier attempt with a saved training state continues from it (a
-    # benchmark longer than one session loses at most an epoch); anything else starts over.
-    resume = s.reuse and all(os.path.exists(os.path.join(row_dir, name))
-                             for name in ("config.json", "resume"))
-    if not resume:
-        shutil.rmtree(row_dir, ignore_errors=True)
-        os.makedirs(row_dir)
     refs = evaluation.references(s.data_dir, "test")
     result = {"label": row.label, "key": row.key, "model": row.model, "seed": seed,
               "weights": row.weights, "control": row.control}
     if row.model is None:
+        os.makedirs(row_dir, exist_ok=True)
         predictions = baselines.most_frequent_predictions(s.data_dir, "test")
         from tfreport.data.prepared import PreparedDataset
         normal = PreparedDataset(s.data_dir).normal("test")
         result.update(train_seconds=None, reports_per_second=None, decoding=None,
                       command=None, config={"baseline": "most frequent training report"})
     else:
-        from tfreport.commands.train import parse
-        from tfreport.training.run import train
-        print(f"[{row.label}] seed {seed}: " + ("resuming" if resume else "training into")
-              + f" {row_dir}")
-        argv = train_argv(row, s, seed, row_dir) + (["--resume"] if resume else [])
-        spec, model_overrides, train_overrides, _ = parse(argv)
-        start = time.perf_counter()
-        train(spec, model_overrides, train_overrides)
-        train_seconds = time.perf_counter() - start
-        with open(os.path.join(row_dir, "config.json")) as f:
-            config = json.load(f)
+        if redecode is not None:
+            train_seconds, config = redecode["train_seconds"], redecode["config"]
+        else:
+            train_seconds = _train_row(row, s, seed, row_dir)
+            with open(os.path.join(row_dir, "config.json")) as f:
+                config = json.load(f)
         beam = config["train_config"]["beam_size"]
         predictions, rate, normal = timed_predictions(row_dir, s.data_dir, beam, s.quiet,
-                                                      s.mbr_samples, s.temperature)
+                                                      s.mbr_samples, temperature)
         result["weights"] = weight_source(config["model_config"])
         result.update(train_seconds=train_seconds, reports_per_second=rate,
-                      decoding=decoding_name(beam, s.mbr_samples, s.temperature),
+                      decoding=decoding_name(beam, s.mbr_samples, temperature),
                       command=shlex.join(train_command(row, s, seed, row_dir)), config=config)
     metrics = scoring.score(predictions, refs, normal,
                             training_reports=diagnostics.training_reports(s.data_dir))
@@ -296,6 +308,26 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
     os.makedirs(os.path.dirname(record), exist_ok=True)
     _atomic_json(record, result)
     return result
+
+
+def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> float:
+    """Trains the row into ``row_dir``; returns the seconds it took. An unfinished earlier
+    attempt with a saved training state continues from it (a benchmark longer than one
+    session loses at most an epoch); anything else starts over."""
+    from tfreport.commands.train import parse
+    from tfreport.training.run import train
+    resume = s.reuse and all(os.path.exists(os.path.join(row_dir, name))
+                             for name in ("config.json", "resume"))
+    if not resume:
+        shutil.rmtree(row_dir, ignore_errors=True)
+        os.makedirs(row_dir)
+    print(f"[{row.label}] seed {seed}: " + ("resuming" if resume else "training into")
+          + f" {row_dir}")
+    argv = train_argv(row, s, seed, row_dir) + (["--resume"] if resume else [])
+    spec, model_overrides, train_overrides, _ = parse(argv)
+    start = time.perf_counter()
+    train(spec, model_overrides, train_overrides)
+    return time.perf_counter() - start
 
 
 def group_metrics(metrics: dict, group: Optional[str]) -> dict:
