@@ -72,7 +72,8 @@ def read_table(path: str, required: set, errors: str = "strict") -> Iterator[Dic
             for fields in reader:
                 if len(fields) != width:
                     raise LayoutError(
-                        f"{path}, line {start}: {len(fields)} fields, the header has {width} "
+                        f"{path}, line {start}: {len(fields)} field{'s' * (len(fields) != 1)}, "
+                        f"the header has {width} "
                         "(a file cut short, an unquoted comma or an unclosed quote)")
                 spans = reader.line_num - start + 1
                 if spans > 1 and any(_looks_like_row(line, width, firsts)
