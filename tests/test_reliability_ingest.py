@@ -46,7 +46,7 @@ def _generator(size):
 # -- 1. one image reader ---------------------------------------------------------------------
 def test_a_16bit_and_a_cmyk_image_reach_the_model_as_ingest_stores_them(tmp_path):
     import tensorflow as tf
-    from tfreport.data import images, pipeline, records
+    from tfreport.data import pipeline, records
     ramp = np.linspace(0, 1, 96 * 80).reshape(80, 96)
     twelve_bit = str(tmp_path / "x12.png")  # a 12-bit X-ray in a 16-bit PNG
     with open(twelve_bit, "wb") as f:
@@ -59,6 +59,7 @@ def test_a_16bit_and_a_cmyk_image_reach_the_model_as_ingest_stores_them(tmp_path
         training = pipeline.decode_image(tf.constant(stored), 64).numpy()  # what training sees
         assert training.mean() > 100  # full range, not divided by 257
         np.testing.assert_array_equal(gen.image(path), training)  # generate.py: identical
+        from tfreport.data import images
         with open(path, "rb") as f:  # the SavedModel's TF ops: the same rule
             served = images.decode_upload(tf.constant(f.read()), 64).numpy()
         assert np.abs(served - training).mean() < 1.0, path

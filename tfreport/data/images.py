@@ -27,7 +27,7 @@ from PIL import Image
 
 DEFAULT_STORE_SIZE = 256  # short side, in pixels
 JPEG_QUALITY = 92
-MIN_SIDE = 32  # the smallest model input any preset uses; below it is not an X-ray
+MIN_SIDE = 32  # pixels; a smaller side is an icon or a thumbnail, not a usable X-ray
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # more than 8 bits, one channel
 
 
