@@ -105,6 +105,9 @@ def test_an_unclosed_quote_is_an_error_naming_file_and_line(tiny_raw, tmp_path):
     open(prose, "w").write('uid,findings,impression\n1,"Heart normal.\nLungs clear.",ok\n')
     assert [r["findings"] for r in tables.read_table(prose, {"uid"})] == [
         "Heart normal.\nLungs clear."]
+    excel = str(tmp_path / "excel.csv")  # a spreadsheet export: BOM, CRLF, blank last line
+    open(excel, "wb").write(b"\xef\xbb\xbfuid,findings\r\n7,Clear.\r\n\r\n")
+    assert [(r["uid"], r["_line"]) for r in tables.read_table(excel, {"uid"})] == [("7", "2")]
 
 
 def test_a_mimic_metadata_table_cut_short_loses_no_study_silently(tmp_path):

@@ -50,7 +50,8 @@ def main(argv=None):
                         "MIMIC-CXR")
     p.add_argument("--vocab_min_count", type=int, default=None,
                    help="vocabulary frequency threshold (default 1; 10 for MIMIC-CXR)")
-    p.add_argument("--num_studies", type=int, default=None, help="demo only: studies to generate (an existing demo raw folder with "
+    p.add_argument("--num_studies", type=int, default=None,
+                   help="demo only: studies to generate (an existing demo raw folder with "
                         "another count is regenerated)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")

@@ -12,6 +12,7 @@ The rule (docs/reliability.md):
    on its own (as many fields as the header, starting with the first column's kind of
    value): that is an unclosed quote that swallowed the rows after it.
 
+Blank lines are skipped and a UTF-8 byte-order mark (spreadsheet exports) is allowed.
 Plain or gzipped files; ``errors="surrogateescape"`` keeps undecodable bytes in the fields
 (the IU X-Ray reader drops those rows as non-UTF-8 text), ``"strict"`` makes them an error.
 """
@@ -58,7 +59,7 @@ def read_table(path: str, required: set, errors: str = "strict") -> Iterator[Dic
     if not os.path.exists(path):
         raise LayoutError(f"{path}: file not found")
     raw = gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
-    with raw, io.TextIOWrapper(raw, encoding="utf-8", errors=errors, newline="") as f:
+    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors=errors, newline="") as f:
         reader = csv.reader(f, strict=True)
         start = 1
         try:
@@ -70,6 +71,9 @@ def read_table(path: str, required: set, errors: str = "strict") -> Iterator[Dic
             width, firsts = len(header), set()
             start = reader.line_num + 1
             for fields in reader:
+                if not fields:  # a blank line, as csv.DictReader skips it
+                    start = reader.line_num + 1
+                    continue
                 if len(fields) != width:
                     raise LayoutError(
                         f"{path}, line {start}: {len(fields)} field{'s' * (len(fields) != 1)}, "
