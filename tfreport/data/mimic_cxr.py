@@ -209,6 +209,7 @@ class _Maker:
 
 
 GARBAGE_SHARE = 0.01  # more control or replacement characters than this: not a report
+_GARBAGE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")  # not tab, line ends, form feed
 
 
 def decode_report(data: bytes) -> Tuple[Optional[str], Optional[Tuple[str, str]]]:
@@ -219,8 +220,7 @@ def decode_report(data: bytes) -> Tuple[Optional[str], Optional[Tuple[str, str]]
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         return None, ("non_utf8_text", f"text is not valid UTF-8 ({e})")
-    bad = sum(1 for c in text if c == "\ufffd" or (ord(c) < 32 and c not in "\t\n\r\f\v")
-              or 127 <= ord(c) < 160)
+    bad = len(_GARBAGE.findall(text))
     if text and bad > GARBAGE_SHARE * len(text):
         return None, ("binary_text", f"{bad} of {len(text)} characters are control or "
                                      "replacement characters: not report text")
@@ -235,8 +235,7 @@ def _read_text(path: str) -> Tuple[Optional[str], Optional[Tuple[str, str]]]:
         return decode_report(f.read())
 
 
-def _no_frontal(metadata: str, listed: List[Tuple[str, str]],
-                present: List[Tuple[str, str]]) -> Tuple[str, str]:
+def _no_frontal(metadata: str, present: List[Tuple[str, str]]) -> Tuple[str, str]:
     """(reason, detail) for a study without a usable frontal view, naming the real cause."""
     if not present:
         return "missing_view", "no image file (every image the metadata lists is missing)"
@@ -295,7 +294,7 @@ def read_jpg_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
             os.path.join(folder, lateral + ".jpg") if lateral else None,
             labels.get(study), split_of.get(study), report_file=report_path,
             image_dir=folder, split_file=split_path, text_problem=problem,
-            no_frontal=_no_frontal(metadata, images[study], present))
+            no_frontal=_no_frontal(metadata, present))
         if s is not None:
             out.append(s)
     return out
