@@ -4,6 +4,7 @@
 The signature ``serving_default`` takes two string tensors of shape [batch]: PNG or JPEG bytes
 of each study's frontal and lateral view (an empty string: no lateral view, masked as in
 training) and returns ``{"report": [batch] strings}``, the text ``generate.py`` prints.
+Images are read by ``tfreport.data.images.decode_upload``: the rule ingest stores them by.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import shutil
 import keras
 import tensorflow as tf
 
-from tfreport.data.pipeline import decode_image
+from tfreport.data.images import decode_upload
 from tfreport.decoding import Decoder
 from tfreport.vocab import END_ID, PAD_ID, START_ID
 
@@ -54,7 +55,7 @@ def serving_fn(model, vocab, beam_size: int):
     size = model.config.image_size
 
     def serve(frontal: tf.Tensor, lateral: tf.Tensor):
-        decode = lambda b: decode_image(b, size)  # noqa: E731
+        decode = lambda b: decode_upload(b, size)  # noqa: E731
         spec = tf.TensorSpec([size, size, 1], tf.float32)
         batch = {"frontal": tf.map_fn(decode, frontal, fn_output_signature=spec),
                  "lateral": tf.map_fn(decode, lateral, fn_output_signature=spec),

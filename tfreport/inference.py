@@ -52,25 +52,26 @@ class ReportGenerator:
         return cls(os.path.dirname(os.path.abspath(path)), os.path.basename(path))
 
     def image(self, image: ArrayOrPath) -> np.ndarray:
-        """A file path or an array -> [size, size, 1] float32 in 0..255."""
+        """A file path or an array -> [size, size, 1] float32 in 0..255.
+
+        A file goes through the one image reader (``tfreport.data.images``), so the model
+        gets exactly what training got from the same file after ingest. An integer array
+        wider than 8 bits is stretched min..max as ingest stretches a 16-bit PNG."""
         import tensorflow as tf
-        from tfreport.data.pipeline import decode_image
+        from tfreport.data import images
         size = self.model.config.image_size
         if isinstance(image, str):
             if not os.path.exists(image):
                 raise FileNotFoundError(f"{image}: image file not found")
-            with open(image, "rb") as f:
-                data = f.read()
-            if not data:
+            if os.path.getsize(image) == 0:
                 raise ValueError(f"{image}: empty file")
-            try:
-                return decode_image(tf.constant(data), size).numpy()
-            except tf.errors.InvalidArgumentError:
-                raise ValueError(f"{image}: unreadable image (tfreport reads PNG, JPEG, "
-                                 "BMP and GIF; convert DICOM first)") from None
-        arr = np.asarray(image, np.float32)
+            return images.model_input(image, size)
+        arr = np.asarray(image)
         if arr.ndim == 3 and arr.shape[-1] == 3:
-            arr = arr.mean(-1)
+            arr = arr.astype(np.float32).mean(-1)
+        elif np.issubdtype(arr.dtype, np.integer) and arr.size and arr.max() > 255:
+            arr = images.stretch_to_8bit(arr)
+        arr = np.asarray(arr, np.float32)
         arr = arr.reshape(arr.shape[0], arr.shape[1], 1) if arr.ndim == 2 else arr
         return tf.image.resize(arr, [size, size], antialias=True).numpy()
 

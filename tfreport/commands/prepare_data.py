@@ -50,14 +50,15 @@ def main(argv=None):
                         "MIMIC-CXR")
     p.add_argument("--vocab_min_count", type=int, default=None,
                    help="vocabulary frequency threshold (default 1; 10 for MIMIC-CXR)")
-    p.add_argument("--num_studies", type=int, default=None, help="demo only: studies to generate")
+    p.add_argument("--num_studies", type=int, default=None,
+                   help="demo only: studies to generate (an existing demo raw folder with "
+                        "another count is regenerated)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     from tfreport.data.prepare import prepare
-    extra = {"num_studies": args.num_studies} if args.num_studies else {}
     summary = prepare(args.dataset, args.out_dir, args.raw_dir, images_dir=args.images_dir,
                       split=args.split, split_ratios=args.split_ratios, seed=args.seed,
                       image_size=args.image_size, missing_view=args.missing_view,
@@ -65,7 +66,7 @@ def main(argv=None):
                       projections_csv=args.projections_csv, reports_csv=args.reports_csv,
                       legacy_splits=args.legacy_splits, r2gen_annotation=args.r2gen_annotation,
                       reports_dir=args.reports_dir, render_dir=args.render_dir,
-                      quiet=args.quiet, **extra)
+                      num_studies=args.num_studies, quiet=args.quiet)
     print(json.dumps({k: summary[k] for k in ("layout", "source", "counts", "normal", "abnormal",
                                               "dropped")}, indent=1))
     print(f"Prepared dataset written to {args.out_dir}")

@@ -14,7 +14,8 @@ import shutil
 from typing import Dict, List, Optional
 
 from tfreport.data import records
-from tfreport.data.study import ABNORMAL, NORMAL, DropCounter, Study
+from tfreport.data.study import (ABNORMAL, NORMAL, SKIPPED, DropCounter, LayoutError, Study,
+                                 write_skipped)
 from tfreport.progress import progress
 from tfreport.text import cap_sentences
 from tfreport.vocab import Vocabulary
@@ -59,7 +60,10 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
                   settings: Optional[dict] = None, workers: int = 0, quiet: bool = False) -> dict:
     """Writes every split to ``out_dir`` and returns the summary.
 
-    Studies whose images fail to load are skipped and counted; the run goes on.
+    Studies whose images fail to load are skipped and counted; the run goes on. Every
+    skipped study is listed in ``skipped.csv``. A build that keeps no study at all is an
+    error (:class:`EmptyDatasetError`): OUT is not written, and the skip log is left in
+    ``OUT.partial/skipped.csv``.
     """
     out_dir = out_dir.rstrip("/")
     partial = out_dir + ".partial"
@@ -86,6 +90,7 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
                     kept[split].extend(s for s in chunk if s.id in done)
                     for reason, n in manifest["shards"][name]["drops"].items():
                         drops.counts[reason] += n
+                    drops.skipped.extend(manifest["shards"][name].get("skipped", []))
                     continue
                 shard_drops = DropCounter()
                 tmp = os.path.join(partial, name + ".tmp")
@@ -96,17 +101,23 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
                             zip(chunk, jobs), total=len(chunk), disable=quiet, unit="study",
                             desc=f"{split} shard {index + 1}/{count}"):
                         if error is not None:
-                            shard_drops.drop(error[0], error[1])
+                            shard_drops.drop(*error)
                             continue
                         writer.write(payload)
                         ok.append(study)
                 os.replace(tmp, os.path.join(partial, name))
                 manifest["shards"][name] = {"ids": [s.id for s in ok],
-                                            "drops": shard_drops.as_dict()}
+                                            "drops": shard_drops.as_dict(),
+                                            "skipped": shard_drops.skipped}
                 _atomic_json(os.path.join(partial, MANIFEST), manifest)
                 for reason, n in shard_drops.counts.items():
                     drops.counts[reason] += n
+                drops.skipped.extend(shard_drops.skipped)
                 kept[split].extend(ok)
+
+    write_skipped(os.path.join(partial, SKIPPED), drops.skipped)
+    if not any(kept.values()):
+        raise EmptyDatasetError(_empty_message(out_dir, partial, drops))
 
     vocab.save(os.path.join(partial, "vocabulary.json"))
     _atomic_json(os.path.join(partial, "data_entry.json"),
@@ -124,6 +135,7 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
         "abnormal": {k: sum(s.normal == ABNORMAL for s in v) for k, v in kept.items()},
         "source": dict(drops.source),
         "dropped": drops.as_dict(),
+        "skipped_log": SKIPPED,
         "shards": {k: sorted(n for n in manifest["shards"] if n.startswith(k + "-"))
                    for k in kept},
         "vocabulary_size": len(vocab),
@@ -139,13 +151,36 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
     return summary
 
 
+class EmptyDatasetError(LayoutError):
+    """A build in which no study could be kept."""
+
+
+def _empty_message(out_dir: str, partial: str, drops: DropCounter) -> str:
+    reasons = ", ".join(f"{r}: {n}" for r, n in drops.as_dict().items()) or "none"
+    found = ", ".join(f"{k} {v}" for k, v in drops.source.items())
+    return (f"{out_dir}: no usable study, nothing written (the raw layout held "
+            f"{found or 'no studies'}; skipped by reason: {reasons}); every skipped study is "
+            f"listed in {os.path.join(partial, SKIPPED)}")
+
+
 def _try_encode(study: Study, vocab: Vocabulary, image_size: int):
+    """(record, None) or (None, (reason, message, study id, file)) for the skip log."""
     try:
         return _encode_study(study, vocab, image_size), None
     except FileNotFoundError as e:
-        return None, ("missing_image", f"study {study.id}: {e}")
+        return None, ("missing_image", f"study {study.id}: {e}", study.id, _named_file(e, study))
     except ValueError as e:
-        return None, ("unreadable_image", f"study {study.id}: {e}")
+        return None, (getattr(e, "reason", "unreadable_image"), f"study {study.id}: {e}",
+                      study.id, _named_file(e, study))
+
+
+def _named_file(error: Exception, study: Study) -> str:
+    """The image an encoding error names (its message starts with the path)."""
+    text = str(error)
+    for path in (study.frontal, study.lateral):
+        if path and text.startswith(path + ":"):
+            return path
+    return study.frontal or ""
 
 
 def _open_manifest(partial: str, fingerprint: str) -> dict:

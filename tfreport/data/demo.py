@@ -317,6 +317,16 @@ def generate(raw_dir: str = DEFAULT_RAW_DIR, num_studies: int = DEFAULT_NUM_STUD
 LABEL_COLUMNS = ("uid", "findings") + tuple(CHEXPERT_OBSERVATIONS)
 
 
+def is_demo_raw(raw_dir: str) -> bool:
+    """Whether ``raw_dir`` was written by :func:`generate` (its labels.csv has the demo's
+    own header, with the drawn ``findings``)."""
+    try:
+        with open(os.path.join(raw_dir, "labels.csv"), newline="", encoding="utf-8") as f:
+            return next(csv.reader(f), None) == list(LABEL_COLUMNS)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+
+
 def _label_row(uid: int, findings: Sequence[Finding]) -> dict:
     """Ground truth: the demo findings, and the CheXpert observations they map to.
 

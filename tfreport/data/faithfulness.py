@@ -29,9 +29,12 @@ def compare_data_entries(ours_path: str, legacy_path: str) -> Dict[str, float]:
             "share_exact": same_exact / len(both) if both else 0.0}
 
 
-def placeholder_images(projections_csv: str, out_dir: str, size: int = 8) -> int:
-    """Writes a tiny grey PNG under every file name the projections CSV lists (real data
-    checks: only 4 IU X-Ray images are available here)."""
+def placeholder_images(projections_csv: str, out_dir: str, size: int = 0) -> int:
+    """Writes a small grey PNG under every file name the projections CSV lists (real data
+    checks: only 4 IU X-Ray images are available here); ``size`` defaults to the smallest
+    image ingest accepts (``images.MIN_SIDE``)."""
+    from tfreport.data.images import MIN_SIDE
+    size = size or MIN_SIDE
     import csv
     from PIL import Image
     os.makedirs(out_dir, exist_ok=True)

@@ -10,7 +10,6 @@ normal/abnormal breakdown (docs/design.md §2).
 """
 from __future__ import annotations
 
-import csv
 import glob
 import json
 import os
@@ -18,18 +17,15 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from tfreport.data.study import (ABNORMAL, DROPPED, NORMAL, UNKNOWN, DropCounter, Study,
-                                 check_missing_view, resolve_views)
+from tfreport.data.study import (ABNORMAL, DROPPED, NORMAL, UNKNOWN, DropCounter, LayoutError,
+                                 Study, check_missing_view, resolve_views)
+from tfreport.data.tables import read_table
 from tfreport.text import report_sentences, select_sections
 
 REPORT_COLUMNS = {"uid", "MeSH", "Problems", "image", "indication", "comparison", "findings",
                   "impression"}
 PROJECTION_COLUMNS = {"uid", "filename", "projection"}
 LAYOUTS = ("kaggle", "nlm", "r2gen", "legacy")
-
-
-class LayoutError(ValueError):
-    """A raw layout that cannot be read at all (as opposed to one bad study)."""
 
 
 def detect_layout(raw_dir: str) -> str:
@@ -82,22 +78,9 @@ def normal_flag(mesh: str) -> int:
 # Shared readers
 # ---------------------------------------------------------------------------------------
 def _read_csv(path: str, required: set) -> List[Dict[str, str]]:
-    """Reads a CSV, checking its header; rows with undecodable bytes are flagged."""
-    if not os.path.exists(path):
-        raise LayoutError(f"{path}: file not found")
-    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as f:
-        reader = csv.DictReader(f)
-        header = set(reader.fieldnames or [])
-        missing = required - header
-        if missing:
-            raise LayoutError(
-                f"{path}: unknown CSV columns {sorted(header - required)}; missing required "
-                f"columns {sorted(missing)} (expected {sorted(required)})")
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            row["_line"] = str(line)
-            rows.append(row)
-        return rows
+    """A CSV's rows, its shape checked (``tables.read_table``); each row has its ``_line``
+    and keeps undecodable bytes, so the row can be dropped as non-UTF-8 text."""
+    return list(read_table(path, required, errors="surrogateescape"))
 
 
 def _has_bad_bytes(values: Iterable[str]) -> bool:
@@ -124,7 +107,8 @@ def read_projections(path: str, drops: DropCounter,
         proj = (row["projection"] or "").strip().lower()
         if proj not in ("frontal", "lateral"):
             drops.drop("unknown_projection", f"{path}:{row['_line']}: projection "
-                       f"{row['projection']!r} is not Frontal or Lateral")
+                       f"{row['projection']!r} is not Frontal or Lateral",
+                       study_id(row["uid"]), path)
             continue
         out[image_stem(row["filename"])] = proj
     return out
@@ -167,16 +151,18 @@ class _Builder:
 
     def make(self, sid: str, where: str, findings: str, impression: str, mesh: Optional[str],
              frontal: Optional[str], lateral: Optional[str], guessed: bool = False,
-             sentences: Optional[List[str]] = None) -> Optional[Study]:
+             sentences: Optional[List[str]] = None, file: str = "") -> Optional[Study]:
+        """``where`` locates the study in ``file`` (the report table or file) for messages."""
         d = self.drops
         if sid in self.seen:
-            d.drop("duplicate_uid", f"{where}: duplicate study {sid}; the first is kept")
+            d.drop("duplicate_uid", f"{where}: duplicate study {sid}; the first is kept", sid,
+                   file)
             return None
         self.seen.add(sid)
         d.source["reports"] += 1
         d.source["with_both_views"] += frontal is not None and lateral is not None
         if _has_bad_bytes([findings, impression, mesh or ""]):
-            d.drop("non_utf8_text", f"{where}: text is not valid UTF-8")
+            d.drop("non_utf8_text", f"{where}: text is not valid UTF-8", sid, file)
             return None
         if sentences is None:
             sentences = report_sentences(findings, impression, self.sections)
@@ -184,9 +170,10 @@ class _Builder:
         else:
             text = ". ".join(sentences)
         if not sentences:
-            d.drop("empty_report", f"{where}: findings and impression are empty")
+            d.drop("empty_report", f"{where}: findings and impression are empty", sid, file)
             return None
-        views = resolve_views(d, self.missing_view, where, frontal, lateral)
+        views = resolve_views(d, self.missing_view, where, frontal, lateral, study=sid,
+                              file=file)
         if views is DROPPED:
             return None
         frontal, lateral = views
@@ -219,7 +206,8 @@ def read_kaggle(raw_dir: str, builder: _Builder, images_dir: Optional[str] = Non
         study = builder.make(study_id(uid), f"{reports_csv}:{row['_line']} (uid {uid})",
                              row["findings"], row["impression"], row["MeSH"],
                              os.path.join(images, frontal) if frontal else None,
-                             os.path.join(images, lateral) if lateral else None)
+                             os.path.join(images, lateral) if lateral else None,
+                             file=reports_csv)
         if study:
             studies.append(study)
     return studies
@@ -230,6 +218,14 @@ def _xml_text(root, label: str) -> str:
         if (node.get("Label") or "").upper() == label:
             return "".join(node.itertext()).strip()
     return ""
+
+
+def _xml_study(path: str) -> str:
+    """The study id an NLM report file's name gives (its uid), or "" when it gives none."""
+    try:
+        return study_id(uid_of(path))
+    except ValueError:
+        return ""
 
 
 def read_nlm(raw_dir: str, builder: _Builder, images_dir: Optional[str] = None,
@@ -245,10 +241,12 @@ def read_nlm(raw_dir: str, builder: _Builder, images_dir: Optional[str] = None,
             data.decode("utf-8")
             root = ET.fromstring(data)
         except UnicodeDecodeError as e:
-            builder.drops.drop("non_utf8_text", f"{path}: text is not valid UTF-8 ({e})")
+            builder.drops.drop("non_utf8_text", f"{path}: text is not valid UTF-8 ({e})",
+                               _xml_study(path), path)
             continue
         except ET.ParseError as e:
-            builder.drops.drop("malformed_xml", f"{path}: malformed XML ({e})")
+            builder.drops.drop("malformed_xml", f"{path}: malformed XML ({e})",
+                               _xml_study(path), path)
             continue
         node = root.find(".//uId")
         uid = uid_of(node.get("id") if node is not None and node.get("id") else
@@ -260,7 +258,8 @@ def read_nlm(raw_dir: str, builder: _Builder, images_dir: Optional[str] = None,
         study = builder.make(study_id(uid), path, _xml_text(root, "FINDINGS"),
                              _xml_text(root, "IMPRESSION"), mesh,
                              os.path.join(images, frontal) if frontal else None,
-                             os.path.join(images, lateral) if lateral else None, guessed)
+                             os.path.join(images, lateral) if lateral else None, guessed,
+                             file=path)
         if study:
             studies.append(study)
     if not files:
@@ -293,7 +292,7 @@ def read_r2gen(raw_dir: str, builder: _Builder, images_dir: Optional[str] = None
             frontal = paths[0] if paths else None
             lateral = paths[1] if len(paths) > 1 else None
             study = builder.make(sid, f"{path}: {split}[{i}] ({e['id']})", e.get("report", ""),
-                                 "", (mesh or {}).get(sid), frontal, lateral)
+                                 "", (mesh or {}).get(sid), frontal, lateral, file=path)
             if study:
                 study.split = split
                 studies.append(study)
@@ -319,7 +318,8 @@ def read_legacy(raw_dir: str, builder: _Builder, images_dir: Optional[str] = Non
         study = builder.make(sid, f"{path} ({sid})", "", "", (mesh or {}).get(sid),
                              os.path.join(images, frontal) if frontal else None,
                              os.path.join(images, lateral) if lateral else None, guessed,
-                             sentences=[s for s in sentences if len(s.split()) >= 2])
+                             sentences=[s for s in sentences if len(s.split()) >= 2],
+                             file=path)
         if study:
             studies.append(study)
     return studies

@@ -11,9 +11,6 @@ writer, in parallel and one shard at a time.
 """
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import json
 import math
 import os
@@ -21,8 +18,9 @@ import re
 from collections import defaultdict
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from tfreport.data.study import (ABNORMAL, DROPPED, NORMAL, UNKNOWN, DropCounter, Study,
-                                 check_missing_view, resolve_views)
+from tfreport.data.study import (ABNORMAL, DROPPED, NORMAL, UNKNOWN, DropCounter, LayoutError,
+                                 Study, check_missing_view, resolve_views)
+from tfreport.data.tables import read_table
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.text import report_sentences, select_sections
 
@@ -49,10 +47,6 @@ _HEADER = re.compile(r"^[ \t]*([A-Z][A-Z ()/,&-]*[A-Z)]):", re.M)
 _FINAL_REPORT = re.compile(r"^\s*FINAL REPORT\s*$", re.M)
 
 
-class LayoutError(ValueError):
-    """A MIMIC-CXR layout that cannot be read at all."""
-
-
 # -- tables ---------------------------------------------------------------------------------
 def find_table(raw_dir: str, name: str, required: bool = True) -> Optional[str]:
     """``mimic-cxr-2.0.0-<name>.csv`` or ``.csv.gz`` in ``raw_dir``."""
@@ -68,17 +62,9 @@ def find_table(raw_dir: str, name: str, required: bool = True) -> Optional[str]:
 
 
 def read_rows(path: str, required: set) -> Iterator[Dict[str, str]]:
-    """Rows of a plain or gzipped CSV, one at a time; a missing column names the file."""
-    raw = gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
-    with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as f:
-        try:
-            reader = csv.DictReader(f)
-            missing = required - set(reader.fieldnames or [])
-            if missing:
-                raise LayoutError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-            yield from reader
-        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as e:
-            raise LayoutError(f"{path}: unreadable ({e})") from None
+    """Rows of a plain or gzipped CSV, one at a time, its shape checked
+    (``tables.read_table``); a broken table names the file and the line."""
+    return read_table(path, required)
 
 
 def view_of(row: Dict[str, str]) -> Tuple[str, bool]:
@@ -143,7 +129,9 @@ def read_chexpert(path: Optional[str], drops: DropCounter) -> Dict[str, Dict[str
         try:
             values = {o: _float(row[o]) for o in CHEXPERT_OBSERVATIONS}
         except ValueError as e:
-            drops.drop("bad_labels", f"{path}: study {row.get('study_id')}: {e}")
+            drops.drop("bad_labels", f"{path}, line {row['_line']}: study "
+                       f"{row.get('study_id')}: {e}", f"s{(row.get('study_id') or '').strip()}",
+                       path)
             continue
         out[row["study_id"].strip()] = {k: v for k, v in values.items() if not math.isnan(v)}
     return out
@@ -181,26 +169,38 @@ class _Maker:
         drops.source.update(studies=0, with_both_views=0)
 
     def make(self, sid: str, patient: str, where: str, text: Optional[str],
-             frontal: Optional[str], lateral: Optional[str], labels, split) -> Optional[Study]:
+             frontal: Optional[str], lateral: Optional[str], labels, split, *,
+             report_file: str = "", image_dir: str = "", split_file: str = "",
+             text_problem: Optional[Tuple[str, str]] = None,
+             no_frontal: Tuple[str, str] = ("missing_view", "no frontal view with an image file")
+             ) -> Optional[Study]:
+        """``text_problem`` and ``no_frontal`` are (reason, detail) pairs naming the cause;
+        the files name what each drop is about in the skip log."""
         d = self.drops
         d.source["studies"] += 1
         d.source["with_both_views"] += frontal is not None and lateral is not None
+        if text_problem is not None:
+            d.drop(text_problem[0], f"{where}: {report_file}: {text_problem[1]}", sid,
+                   report_file)
+            return None
         if text is None:
-            d.drop("missing_report", f"{where}: report not found")
+            d.drop("missing_report", f"{where}: report not found ({report_file})", sid,
+                   report_file)
             return None
         findings, impression = findings_and_impression(text)
         sentences = report_sentences(findings, impression, self.sections)
         if not sentences:
-            d.drop("empty_report", f"{where}: no usable {self.sections} text")
+            d.drop("empty_report", f"{where}: no usable {self.sections} text", sid, report_file)
             return None
         views = resolve_views(d, self.missing_view, where, frontal, lateral,
-                              no_frontal="no frontal view with an image file")
+                              no_frontal=no_frontal[1], no_frontal_reason=no_frontal[0],
+                              study=sid, file=image_dir)
         if views is DROPPED:
             return None
         frontal, lateral = views
         split = SPLIT_NAMES.get((split or "").strip().lower())
         if split is None:
-            d.drop("not_in_split", f"{where}: not in the official split")
+            d.drop("not_in_split", f"{where}: not in the official split", sid, split_file)
             return None
         return Study(id=sid, patient=patient, frontal=frontal, lateral=lateral,
                      text=select_sections(findings, impression, self.sections),
@@ -208,11 +208,44 @@ class _Maker:
                      split=split)
 
 
-def _read_text(path: str) -> Optional[str]:
+GARBAGE_SHARE = 0.01  # more control or replacement characters than this: not a report
+_GARBAGE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")  # not tab, line ends, form feed
+
+
+def decode_report(data: bytes) -> Tuple[Optional[str], Optional[Tuple[str, str]]]:
+    """(text, None), or (None, (reason, detail)) for bytes that are not report text: not
+    UTF-8 (as IU X-Ray drops non-UTF-8 text), or valid UTF-8 that is mostly control or
+    replacement characters (a binary file, UTF-16 text)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, ("non_utf8_text", f"text is not valid UTF-8 ({e})")
+    bad = len(_GARBAGE.findall(text))
+    if text and bad > GARBAGE_SHARE * len(text):
+        return None, ("binary_text", f"{bad} of {len(text)} characters are control or "
+                                     "replacement characters: not report text")
+    return text, None
+
+
+def _read_text(path: str) -> Tuple[Optional[str], Optional[Tuple[str, str]]]:
+    """A report file's text (None when there is no file) and its problem, if any."""
     if not os.path.exists(path):
-        return None
+        return None, None
     with open(path, "rb") as f:
-        return f.read().decode("utf-8", errors="replace")
+        return decode_report(f.read())
+
+
+def _no_frontal(metadata: str, present: List[Tuple[str, str]]) -> Tuple[str, str]:
+    """(reason, detail) for a study without a usable frontal view, naming the real cause."""
+    if not present:
+        return "missing_view", "no image file (every image the metadata lists is missing)"
+    unknown = sorted(d for d, v in present if not v)
+    if unknown and not any(v in FRONTAL + FRONTAL_RARE for _, v in present):
+        return "unknown_view", (
+            f"no frontal view: {', '.join(d + '.jpg' for d in unknown)} exist but have an "
+            f"empty ViewPosition and no known ViewCodeSequence_CodeMeaning in {metadata}")
+    views = sorted({v for _, v in present if v})
+    return "missing_view", f"no frontal view with an image file (views: {', '.join(views)})"
 
 
 def read_jpg_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
@@ -237,23 +270,31 @@ def read_jpg_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
     drops.source["images"] = sum(len(v) for v in images.values())
     if guessed:
         drops.counts["views_from_view_code"] += guessed
+    for study in sorted(set(split_of) - set(images)):  # e.g. a metadata table cut short
+        drops.drop("not_in_metadata", f"study {study}: listed in {split_path} but not in "
+                   f"{metadata} (a table cut short?)", f"s{study}", metadata)
     out = []
     for study in sorted(images):
         subject = subject_of[study]
         folder = _study_dir(raw_dir, subject, study)
         present = []
         for dicom, view in images[study]:
-            if os.path.exists(os.path.join(folder, dicom + ".jpg")):
+            path = os.path.join(folder, dicom + ".jpg")
+            if os.path.exists(path):
                 present.append((dicom, view))
-            else:
-                drops.counts["missing_image_file"] += 1
+            else:  # named, and counted; the study goes on with its other views
+                drops.drop("missing_image_file", f"study {study}: {path}: image file listed "
+                           f"in {metadata} not found", f"s{study}", path)
         frontal, lateral = pick_views(present)
         report_path = _study_dir(reports_root, subject, study) + ".txt"
+        text, problem = _read_text(report_path)
         s = maker.make(
-            f"s{study}", subject, f"study {study} ({folder})", _read_text(report_path),
+            f"s{study}", subject, f"study {study} ({folder})", text,
             os.path.join(folder, frontal + ".jpg") if frontal else None,
             os.path.join(folder, lateral + ".jpg") if lateral else None,
-            labels.get(study), split_of.get(study))
+            labels.get(study), split_of.get(study), report_file=report_path,
+            image_dir=folder, split_file=split_path, text_problem=problem,
+            no_frontal=_no_frontal(metadata, present))
         if s is not None:
             out.append(s)
     return out
@@ -277,7 +318,7 @@ def read_r2gen_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
             study = str(e.get("study_id", "")).strip()
             if not study or study in seen:
                 drops.drop("duplicate_or_unnamed", f"{path}: entry {e.get('id')}: no or a "
-                                                   "repeated study_id")
+                                                   "repeated study_id", f"s{study}", path)
                 continue
             seen.add(study)
             files = [os.path.join(root, p) for p in e.get("image_path", [])]
@@ -285,7 +326,8 @@ def read_r2gen_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
             s = maker.make(f"s{study}", str(e.get("subject_id", study)), f"{path}: {study}",
                            "FINDINGS: " + e.get("report", ""),
                            files[0] if files else None, files[1] if len(files) > 1 else None,
-                           labels.get(study), e.get("split", split))
+                           labels.get(study), e.get("split", split), report_file=path,
+                           image_dir=root, split_file=path)
             if s is not None:
                 out.append(s)
     return out

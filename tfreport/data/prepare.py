@@ -42,19 +42,40 @@ def attach_raw_labels(studies: List[Study], path: str) -> int:
     got labels. The labels then travel in the records and in ``studies.json``."""
     if not os.path.exists(path):
         return 0
-    import csv
+    from tfreport.data.tables import read_table
     from tfreport.labels import CHEXPERT_OBSERVATIONS
     by_id: Dict[str, Dict[str, float]] = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for line, row in enumerate(csv.DictReader(f), start=2):
-            try:
-                by_id[iu_xray.study_id(int(row["uid"]))] = {
-                    o: float(row[o]) for o in CHEXPERT_OBSERVATIONS if (row.get(o) or "").strip()}
-            except (KeyError, TypeError, ValueError) as e:
-                raise ValueError(f"{path}, line {line}: malformed labels row ({e})") from None
+    for row in read_table(path, {"uid"}):
+        try:
+            by_id[iu_xray.study_id(int(row["uid"]))] = {
+                o: float(row[o]) for o in CHEXPERT_OBSERVATIONS if (row.get(o) or "").strip()}
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path}, line {row['_line']}: malformed labels row ({e})") from None
     for s in studies:
         s.labels = dict(by_id.get(s.id, s.labels))
     return sum(s.id in by_id for s in studies)
+
+
+def demo_needs_generating(raw_dir: str, num_studies: Optional[int]) -> bool:
+    """Whether the demo raw folder must be (re)generated: it is missing, or ``num_studies``
+    asks for another count than it holds. A folder the demo did not write (no demo
+    ``labels.csv``) is never replaced: asking it for another count is an error."""
+    reports = os.path.join(raw_dir, "indiana_reports.csv")
+    if not os.path.exists(reports):
+        return True
+    if num_studies is None:
+        return False
+    from tfreport.data.tables import read_table
+    held = sum(1 for _ in read_table(reports, {"uid"}))
+    if held == num_studies:
+        return False
+    if not demo.is_demo_raw(raw_dir):
+        raise ValueError(f"--num_studies {num_studies}: {raw_dir} holds {held} studies and was "
+                         "not written by the demo generator, so it is not replaced; pass "
+                         "another --raw_dir to generate a demo there")
+    log.warning("%s holds %d demo studies, --num_studies asks for %d: regenerating it",
+                raw_dir, held, num_studies)
+    return True
 
 
 def legacy_split(studies: List[Study], split_dir: str, seed: int,
@@ -80,7 +101,8 @@ def legacy_split(studies: List[Study], split_dir: str, seed: int,
         elif s.id in lists["train"]:
             out["train"].append(s)
         else:
-            drops.drop("not_in_split", f"study {s.id} is in neither legacy split list")
+            drops.drop("not_in_split", f"study {s.id} is in neither legacy split list",
+                       s.id, os.path.join(split_dir, "train_split.json"))
     return out
 
 
@@ -98,7 +120,8 @@ def r2gen_split(studies: List[Study], annotation: Optional[str],
         split = s.split or where.get(s.id)
         split = {"validate": "val", "validation": "val"}.get(split, split)
         if split not in out:
-            drops.drop("not_in_split", f"study {s.id} is not in the R2Gen annotation")
+            drops.drop("not_in_split", f"study {s.id} is not in the R2Gen annotation", s.id,
+                       annotation or "")
             continue
         out[split].append(s)
     return out
@@ -109,12 +132,15 @@ def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
             split_ratios: Optional[str] = None, seed: int = 0,
             image_size: int = DEFAULT_STORE_SIZE, missing_view: Optional[str] = None,
             sections: Optional[str] = None, vocab_min_count: Optional[int] = None,
-            num_studies: int = demo.DEFAULT_NUM_STUDIES, projections_csv: Optional[str] = None,
+            num_studies: Optional[int] = None, projections_csv: Optional[str] = None,
             reports_csv: Optional[str] = None, legacy_splits: Optional[str] = None,
             r2gen_annotation: Optional[str] = None, reports_dir: Optional[str] = None,
             render_dir: Optional[str] = None,
             quiet: bool = False) -> dict:
-    """Builds the prepared dataset in ``out_dir`` and returns its summary."""
+    """Builds the prepared dataset in ``out_dir`` and returns its summary.
+
+    ``num_studies`` (demo only): the demo raw folder is generated with that many studies,
+    and regenerated when it holds another count (default: reuse it, else 2,000)."""
     if dataset not in DATASETS:
         raise ValueError(f"--dataset {dataset!r}; valid: {', '.join(DATASETS)}")
     defaults = DEFAULTS[dataset]
@@ -128,7 +154,8 @@ def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
                              reports_dir=reports_dir, quiet=quiet)
     if dataset == "demo":
         raw_dir = raw_dir or demo.DEFAULT_RAW_DIR
-        if not os.path.exists(os.path.join(raw_dir, "indiana_reports.csv")):
+        if demo_needs_generating(raw_dir, num_studies):
+            num_studies = num_studies or demo.DEFAULT_NUM_STUDIES
             log.info("generating %d demo studies in %s", num_studies, raw_dir)
             demo.generate(raw_dir, num_studies=num_studies, seed=seed, quiet=quiet)
         split_ratios = split_ratios or DEMO_SPLIT_RATIOS

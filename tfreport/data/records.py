@@ -6,19 +6,17 @@ text, as legacy sentences, and as token ids by sentence and by word (``token_ids
 """
 from __future__ import annotations
 
-import io
 import math
 from typing import Dict, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
+from tfreport.data import images
+from tfreport.data.images import DEFAULT_STORE_SIZE, JPEG_QUALITY  # noqa: F401
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 
 SCHEMA_VERSION = 1
-DEFAULT_STORE_SIZE = 256  # short side, in pixels
-JPEG_QUALITY = 92
 
 
 class SchemaError(ValueError):
@@ -33,29 +31,10 @@ def check_schema_version(version: int, where: str) -> None:
 
 
 def encode_image(path: str, short_side: int = DEFAULT_STORE_SIZE) -> bytes:
-    """Reads an image file, converts to 8-bit grayscale, shrinks its short side to
-    ``short_side`` (never enlarges) and returns JPEG bytes. Raises OSError/ValueError on a
-    corrupt file, with the path in the message."""
-    try:
-        with Image.open(path) as im:
-            im.load()
-            im = im.convert("L") if im.mode not in ("L", "I;16", "I") else im
-            if im.mode != "L":  # 16-bit PNGs: scale to 8 bits
-                arr = np.asarray(im, dtype=np.float32)
-                arr = 255 * (arr - arr.min()) / max(1.0, float(arr.max() - arr.min()))
-                im = Image.fromarray(arr.astype(np.uint8), mode="L")
-            w, h = im.size
-            scale = short_side / min(w, h)
-            if scale < 1:
-                im = im.resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                               Image.Resampling.LANCZOS)
-            buf = io.BytesIO()
-            im.save(buf, format="JPEG", quality=JPEG_QUALITY)
-            return buf.getvalue()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: image file not found") from None
-    except (OSError, ValueError, SyntaxError) as e:
-        raise ValueError(f"{path}: unreadable image ({e})") from None
+    """An image file -> the stored JPEG bytes, by the one image reader
+    (:func:`tfreport.data.images.encode_image`); raises FileNotFoundError, or
+    :class:`~tfreport.data.images.ImageError` (a ValueError) naming the file."""
+    return images.encode_image(path, short_side)
 
 
 def _bytes(values: Sequence[bytes]) -> tf.train.Feature:
