@@ -191,3 +191,28 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
 def test_blind_row_needs_the_blind_flag(tmp_path):
     run = bench("--out", str(tmp_path), "--models", "mrna-blind")
     assert run.returncode == 2 and "need --blind" in run.stderr
+
+
+def test_a_record_from_a_changed_preset_is_not_reused(tiny_data, tmp_path, capsys):
+    """The same command resolving to another config (a preset changed since, say more
+    epochs) does not pass for the old record."""
+    import shlex
+    from tfreport.experiments import benchmark as b
+    from tfreport.models import make_config
+    from tfreport.training.config import TrainConfig
+    s = b.Settings(data_dir=tiny_data, out=str(tmp_path), preset="demo", table_only=True)
+    row = b.default_rows()[0]
+    row_dir = os.path.join(s.out, "runs", row.key, "seed0")
+    config = {"model_config": make_config("cnn_rnn", "demo", vocab_size=50).to_dict(),
+              "train_config": TrainConfig.preset("demo", "cnn_rnn").to_dict()}
+    record = {"key": row.key, "command": shlex.join(b.train_command(row, s, 0, row_dir)),
+              "decoding": "beam 3", "config": config}
+    os.makedirs(os.path.dirname(b.record_path(s, row, 0)))
+    with open(b.record_path(s, row, 0), "w") as f:
+        json.dump(record, f)
+    assert b.run_row(row, s, 0) == record
+    config["train_config"]["epochs"] += 10
+    with open(b.record_path(s, row, 0), "w") as f:
+        json.dump(record, f)
+    assert b.run_row(row, s, 0) is None
+    assert "its config differs from what this command now resolves to in epochs (24 -> 14)" in capsys.readouterr().out

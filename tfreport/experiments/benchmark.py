@@ -260,6 +260,13 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                 print(f"[{row.label}] seed {seed}: not reusing {path}: it was made by "
                       f"{found.get('command')!r}, this benchmark runs {command!r}")
                 continue
+            changed = [] if row.model is None else _config_changes(row, s, seed, row_dir,
+                                                                   found["config"])
+            if changed:
+                # The same command under a preset that has changed since (say, more epochs).
+                print(f"[{row.label}] seed {seed}: not reusing {path}: its config differs "
+                      f"from what this command now resolves to in {', '.join(changed)}")
+                continue
             want = None if row.model is None else decoding_name(
                 found["config"]["train_config"]["beam_size"], s.mbr_samples, temperature)
             if found.get("decoding") != want:
@@ -308,6 +315,28 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
     os.makedirs(os.path.dirname(record), exist_ok=True)
     _atomic_json(record, result)
     return result
+
+
+def _config_changes(row: Row, s: Settings, seed: int, row_dir: str, saved: dict) -> List[str]:
+    """The model and training fields where a record's resolved config differs from what the
+    row's command resolves to now, as "field (old -> new)". Fields the record predates are
+    not compared."""
+    from tfreport.commands.train import parse
+    from tfreport.data.build import read_summary
+    from tfreport.models import make_config
+    from tfreport.training.config import TrainConfig, default_preset
+    spec, model_over, train_over, _ = parse(train_argv(row, s, seed, row_dir))
+    preset = spec.preset or default_preset(read_summary(s.data_dir)["dataset"])
+    now = {"model_config": make_config(spec.model, preset,
+                                       vocab_size=saved["model_config"]["vocab_size"],
+                                       **model_over).to_dict(),
+           "train_config": TrainConfig.preset(preset, spec.model, **train_over).to_dict()}
+    changes = []
+    for part, fields in now.items():
+        old = saved.get(part, {})
+        changes += [f"{k} ({old[k]!r} -> {v!r})" for k, v in fields.items()
+                    if k in old and old[k] != v]
+    return changes
 
 
 def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> float:
