@@ -228,3 +228,15 @@ def test_score_warns_when_predictions_cover_part_of_the_references(tmp_path):
     empty = script("score.py", "--predictions", str(tmp_path / "empty.json"),
                    "--references", str(tmp_path / "refs.json"))
     assert empty.returncode == 2 and "empty.json: no predictions" in empty.stderr
+
+
+def test_train_num_studies_rebuilds_a_demo_of_another_size(tmp_path, monkeypatch):
+    """train.py --num_studies with no --data_dir: a demo built earlier at another size is
+    rebuilt, not silently used."""
+    from tfreport.data.prepared import demo_dataset
+    monkeypatch.chdir(tmp_path)
+    path = demo_dataset(quiet=True, num_studies=12)
+    assert sum(json.load(open(os.path.join(path, "summary.json")))["counts"].values()) == 12
+    assert demo_dataset(quiet=True) == path  # no count asked: the demo there is used
+    demo_dataset(quiet=True, num_studies=16)
+    assert sum(json.load(open(os.path.join(path, "summary.json")))["counts"].values()) == 16

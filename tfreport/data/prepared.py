@@ -125,10 +125,14 @@ def _from_records(data_dir: str) -> Dict[str, dict]:
 
 def demo_dataset(quiet: bool = False, num_studies: Optional[int] = None) -> str:
     """The demo's prepared folder, built first when missing: the one place that does it."""
-    from tfreport.data.prepare import DEMO_DATA_DIR, prepare
+    from tfreport.data import demo
+    from tfreport.data.prepare import DEMO_DATA_DIR, demo_needs_generating, prepare
     if os.path.exists(os.path.join(DEMO_DATA_DIR, "summary.json")):
-        print(f"No --data_dir given: using the demo dataset in {DEMO_DATA_DIR}")
-        return DEMO_DATA_DIR
+        if not (num_studies and demo_needs_generating(demo.DEFAULT_RAW_DIR, num_studies)):
+            print(f"No --data_dir given: using the demo dataset in {DEMO_DATA_DIR}")
+            return DEMO_DATA_DIR
+        print(f"--num_studies {num_studies}: the demo in {DEMO_DATA_DIR} has another size; "
+              "rebuilding it")
     print(f"No --data_dir given: building the demo dataset in {DEMO_DATA_DIR} ...")
     kwargs = {"num_studies": num_studies} if num_studies else {}
     prepare("demo", DEMO_DATA_DIR, quiet=quiet, **kwargs)
