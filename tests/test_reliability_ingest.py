@@ -233,3 +233,28 @@ def test_num_studies_regenerates_a_demo_raw_folder_of_another_size(tiny_raw, tmp
     os.remove(os.path.join(other, "labels.csv"))
     with pytest.raises(ValueError, match="holds 64 studies and was not written by the demo"):
         prepare("demo", str(tmp_path / "d"), other, num_studies=8, quiet=True)
+
+
+# -- a hospital's exports: Windows line endings, accents, a study listed twice -------------
+def test_a_hospital_export_crlf_accents_and_a_duplicate_study(tiny_raw, tmp_path):
+    raw = _copy(tiny_raw, tmp_path)
+    reports = os.path.join(raw, "indiana_reports.csv")
+    fields, rows = _rows(reports)
+    rows[0]["findings"] += " Petit épanchement pleural droit."
+    rows.append(dict(rows[1]))  # the same study again
+    with open(reports, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\r\n")
+        w.writeheader()
+        w.writerows(rows)
+    out = str(tmp_path / "out")
+    prepare("demo", out, raw, split_ratios=SPLIT, quiet=True)
+    import json
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert sum(summary["counts"].values()) == len(rows) - 1  # every study but the repeat
+    assert summary["dropped"] == {"duplicate_uid": 1}
+    (skip,) = _skipped(out)
+    assert skip["reason"] == "duplicate_uid" and skip["file"] == reports
+    entries = json.load(open(os.path.join(out, "data_entry.json")))
+    sentences = [s for v in entries.values() for s in v]
+    assert "petit epanchement pleural droit" in sentences  # the accent folded, not the letter lost
+    assert not any("\r" in s for s in sentences)

@@ -51,3 +51,10 @@ def test_join_report_keeps_sentence_boundaries_for_the_labeler():
     assert text == "no pneumothorax. small left pleural effusion."
     assert labeler.label_report(text)["Pleural Effusion"] == 1
     assert labeler.label_report(text.replace(".", ""))["Pleural Effusion"] == 0  # the old bug
+
+
+def test_accents_fold_and_ascii_is_unchanged():
+    from tfreport.text import normalise_sentence
+    assert normalise_sentence("Épanchement pleural, côté droit") == "epanchement pleural cote droit"
+    ascii_text = "The heart is normal in size, 2.0 cm."
+    assert normalise_sentence(ascii_text) == "the heart is normal in size  cm"

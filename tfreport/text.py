@@ -6,6 +6,7 @@ MIMIC-CXR produce sentences in the same shape as the legacy ``data_entry.json``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Iterable, List, Sequence
 
 SECTIONS = ("impression+findings", "findings", "impression", "findings_or_impression")
@@ -24,11 +25,16 @@ def split_sentences(text: str) -> List[str]:
 
 
 def normalise_sentence(sentence: str) -> str:
-    """Lower-cases and deletes every character that is not a letter or a space.
+    """Lower-cases and deletes every character that is not a letter or a space. Accents
+    are folded first (ASCII text, all the legacy data, is unchanged), so a letter with an
+    accent keeps its base letter instead of vanishing from the word.
 
     Inner spaces are kept as they are ("2.0 cm" becomes "  cm" inside a sentence), as in the
     legacy files; tokenisation splits on any run of spaces.
     """
+    if not sentence.isascii():  # a hospital's accented text: "épanchement" -> "epanchement"
+        sentence = "".join(c for c in unicodedata.normalize("NFKD", sentence)
+                           if not unicodedata.combining(c))
     sentence = sentence.lower().replace("\n", " ").replace("\t", " ")
     return _NOT_LETTER_OR_SPACE.sub("", sentence).strip()
 
