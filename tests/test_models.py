@@ -13,13 +13,15 @@ from model_helpers import (as_array, batch_loss, logits_of, overfit, swap_images
 # every registered model with its default config, plus the non-default variants
 CASES = [(name, {}) for name in sorted(MODELS)] + [
     ("hier_rnn", {"variant": "legacy", "word_layers": 1}),
+    ("hier_rnn", {"topic_every_step": True}),
     ("mrna", {"spatial_attention": True, "attention_dim": 32}),
 ]
 
 
 @pytest.fixture(scope="module", params=CASES,
                 ids=[n + "".join("-" + (str(v) if k == "variant" else k) for k, v in o.items()
-                                 if k in ("variant", "spatial_attention")) for n, o in CASES])
+                                 if k in ("variant", "spatial_attention", "topic_every_step"))
+                                 for n, o in CASES])
 def trained(request, tiny_data, tiny_vocab):
     keras.utils.set_random_seed(0)
     name, overrides = request.param

@@ -4,6 +4,10 @@
 emits a stop probability and a topic vector (two Dense layers); a 2-layer word LSTM takes the
 topic as its first input. Loss = 5 x stop + 1 x words; generation stops when P(stop) > 0.5.
 
+``topic_every_step`` (krause only; off in every preset): the topic also joins every word's
+input instead of only preceding the words, so the image reaches the word LSTM at each word
+rather than through a state that 20 words of text wash out.
+
 ``legacy`` (the legacy .1121 row): no stop head and no topic; the sentence LSTM reads the
 visual vector at every step, the word LSTM's initial state is a linear Dense of the sentence
 state, and generation stops at the first empty sentence.
@@ -29,6 +33,7 @@ class HierRNNConfig(VisualConfig):
     hidden_dim: int = 512
     topic_dim: int = 1024
     word_layers: int = 2  # krause: a 2-layer word LSTM
+    topic_every_step: bool = False  # krause: the topic joins every word's input
     stop_weight: float = 5.0
     word_weight: float = 1.0
     dropout: float = 0.5
@@ -44,6 +49,9 @@ class HierRNNConfig(VisualConfig):
         cfg = cls.from_preset(base, name, **overrides)
         if cfg.variant not in VARIANTS:
             raise ValueError(f"unknown hier_rnn variant {cfg.variant!r}; valid: {', '.join(VARIANTS)}")
+        if cfg.topic_every_step and cfg.variant != "krause":
+            raise ValueError("hier_rnn topic_every_step needs the krause variant (the legacy "
+                             "variant has no topic)")
         return cfg
 
 
@@ -84,7 +92,10 @@ class HierRNN(ReportModel):
         if self.config.variant == "legacy":
             state = [self.init_h(sentence_h), self.init_c(sentence_h)]
             return state + [zeros, zeros] * (self.config.word_layers - 1)
-        x, state = self._topic(sentence_h), []
+        topic = self._topic(sentence_h)
+        if self.config.topic_every_step:  # the topic rides along as the last state entry
+            return [zeros, zeros] * self.config.word_layers + [topic]
+        x, state = topic, []
         for lstm in self.word_lstms:
             x, s = lstm.cell(x, [zeros, zeros], training=False)
             state += list(s)
@@ -92,9 +103,13 @@ class HierRNN(ReportModel):
 
     def word_step(self, token, state, context):
         x, new_state = self.embedding(token), []
+        if self.config.topic_every_step:
+            x = ops.concatenate([x, state[-1]], axis=-1)
         for i, lstm in enumerate(self.word_lstms):
             x, s = lstm.cell(x, state[2 * i: 2 * i + 2], training=False)
             new_state += list(s)
+        if self.config.topic_every_step:
+            new_state.append(state[-1])
         return self.logits(x), new_state
 
     # -- decoding hooks (tfreport.decoding) ------------------------------------------------
@@ -123,7 +138,12 @@ class HierRNN(ReportModel):
                                     targets[:, :-1]], axis=1)
         mask = ops.not_equal(targets, PAD_ID)
         x = self.embedding(words_in)
-        if c.variant == "krause":  # the topic is the first input (step -1)
+        if c.topic_every_step:  # the topic joins every word's input
+            topic = ops.repeat(self._topic(flat_h)[:, None], w, axis=1)
+            x = ops.concatenate([x, topic], axis=-1)
+            for lstm in self.word_lstms:
+                x = lstm(x, mask=mask, training=training)
+        elif c.variant == "krause":  # the topic is the first input (step -1)
             x = ops.concatenate([self._topic(flat_h)[:, None], x], axis=1)
             mask = ops.concatenate([ops.ones_like(mask[:, :1]), mask], axis=1)
             for lstm in self.word_lstms:
