@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, ClassVar
 
 import keras
 import numpy as np
@@ -19,7 +19,11 @@ LEGACY_VISUAL = dict(backbone="inception_v3", image_size=299, share_views=False)
 
 @dataclass
 class VisualConfig:
-    """Fields every model config has: vocabulary, report shape and the visual encoder."""
+    """Fields every model config has: vocabulary, report shape and the visual encoder.
+
+    ``TRAIN_PRESETS`` (not a field) holds what a model changes in a preset's optimisation
+    (``training.config``'s shared values), so each model's presets live in its own file."""
+    TRAIN_PRESETS: ClassVar[Dict[str, Dict[str, Any]]] = {}
     vocab_size: int = 0
     max_sentences: int = 8
     max_words: int = 50

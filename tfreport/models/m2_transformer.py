@@ -29,6 +29,13 @@ class M2Config(VisualConfig):
     dropout: float = 0.1
     max_tokens: int = 60
 
+    # The M2 reference's optimisation: Adam(0.9, 0.98) with a Noam warm-up whose peak, at
+    # d_model 512 and 10,000 warm-up steps, is 512**-0.5 * 10000**-0.5 = 4.4e-4. Those 10,000
+    # steps exceed a whole IU X-Ray run, so the warm-up is a fraction of all training steps.
+    TRAIN_PRESETS = {"paper": dict(learning_rate=4.4e-4, lr_schedule="noam", warmup=0.1,
+                                   adam_beta_2=0.98, batch_size=24, epochs=32, beam_size=3,
+                                   clip_norm=0.0)}
+
     @classmethod
     def preset(cls, name: str, **overrides) -> "M2Config":
         base = {

@@ -6,30 +6,16 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-# Per-model legacy/paper values (docs/design.md §3); the demo preset trains in minutes on a CPU.
-# The M2 reference uses Adam(0.9, 0.98) with a Noam warm-up whose peak, at d_model 512 and
-# 10,000 warm-up steps, is 512**-0.5 * 10000**-0.5 = 4.4e-4. Those 10,000 steps exceed a whole
-# IU X-Ray run, so tfreport states the warm-up as a fraction of all training steps.
-_PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
-    "legacy": {
-        "*": dict(learning_rate=1e-4, lr_decay=0.9, decay_epochs=5, clip_norm=5.0,
+# Each preset's optimisation, shared by every model (docs/design.md §3); the demo preset
+# trains in minutes on a CPU. What one model changes in a preset is in its own config's
+# ``TRAIN_PRESETS`` (models/hier_rnn.py, models/m2_transformer.py).
+_PRESETS: Dict[str, Dict[str, Any]] = {
+    "legacy": dict(learning_rate=1e-4, lr_decay=0.9, decay_epochs=5, clip_norm=5.0,
+                   batch_size=26, epochs=50),
+    "paper": dict(learning_rate=1e-4, lr_decay=0.9, decay_epochs=5, clip_norm=5.0,
                   batch_size=26, epochs=50),
-    },
-    "paper": {
-        "*": dict(learning_rate=1e-4, lr_decay=0.9, decay_epochs=5, clip_norm=5.0,
-                  batch_size=26, epochs=50),
-        "m2_transformer": dict(learning_rate=4.4e-4, lr_schedule="noam", warmup=0.1,
-                               adam_beta_2=0.98, batch_size=24, epochs=32, beam_size=3,
-                               clip_norm=0.0),
-    },
-    "demo": {
-        "*": dict(learning_rate=2e-3, lr_decay=0.8, decay_epochs=4, clip_norm=5.0,
-                  batch_size=32, epochs=14, beam_size=3, val_samples=200),
-        # Hier-RNN learns slowest: on the rendered IU X-Ray set its validation loss still fell
-        # 0.035 per epoch at epoch 14 (2.43 -> 2.39; CNN-RNN's had flattened), so it gets
-        # 24 epochs (docs/benchmarks/iu_xray_rendered/README.md).
-        "hier_rnn": dict(epochs=24),
-    },
+    "demo": dict(learning_rate=2e-3, lr_decay=0.8, decay_epochs=4, clip_norm=5.0,
+                 batch_size=32, epochs=14, beam_size=3, val_samples=200),
 }
 
 SCHEDULES = ("step", "noam")
@@ -94,8 +80,9 @@ class TrainConfig:
     def preset(cls, preset: str, model: str, **overrides) -> "TrainConfig":
         if preset not in _PRESETS:
             raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(_PRESETS)}")
-        values = dict(_PRESETS[preset].get("*", {}))
-        values.update(_PRESETS[preset].get(model, {}))
+        from tfreport.models import model_class
+        values = dict(_PRESETS[preset])
+        values.update(model_class(model).config_class.TRAIN_PRESETS.get(preset, {}))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
