@@ -81,16 +81,26 @@ class ReportGenerator:
         return self._decoders[beam_size]
 
     def generate_batch(self, studies: Sequence[Tuple[ArrayOrPath, Optional[ArrayOrPath]]],
-                       beam_size: int = 3) -> List[str]:
-        """Reports for (frontal, lateral or None) pairs, decoded as one batch."""
+                       beam_size: int = 3, return_attention: bool = False) -> List:
+        """Reports for (frontal, lateral or None) pairs, decoded as one batch. With
+        ``return_attention``, (report, per-sentence maps) pairs: see ``generate``."""
         frontal = np.stack([self.image(f) for f, _ in studies])
         lateral = np.stack([self.image(l) if l is not None else np.zeros_like(frontal[0])
                             for _, l in studies])
         present = np.array([float(l is not None) for _, l in studies], np.float32)
         batch = {"frontal": frontal, "lateral": lateral, "lateral_present": present}
-        return [join_report(s) for s in self._decoder(beam_size).reports(batch)]
+        sentences = self._decoder(beam_size).reports(batch)
+        reports = [join_report(s) for s in sentences]
+        if not return_attention:
+            return reports
+        from tfreport.attention_maps import sentence_maps
+        return list(zip(reports, sentence_maps(self.model, batch, sentences, self.vocab)))
 
     def generate(self, frontal: ArrayOrPath, lateral: Optional[ArrayOrPath] = None,
-                 beam_size: int = 3) -> str:
-        """One report for one study; a missing lateral view is masked out."""
-        return self.generate_batch([(frontal, lateral)], beam_size)[0]
+                 beam_size: int = 3, return_attention: bool = False):
+        """One report for one study; a missing lateral view is masked out.
+
+        ``return_attention`` (CNN-RNN-Att, MRNA with spatial attention) returns (report,
+        maps): per sentence ``{"sentence", "frontal": [h, w], "lateral": [h, w] or None}``,
+        the attention over each view's grid cells averaged over the sentence's words."""
+        return self.generate_batch([(frontal, lateral)], beam_size, return_attention)[0]

@@ -7,6 +7,9 @@
 studies is either one sub-folder per study (views told apart by "frontal"/"lateral" in the
 file names, else by sorted order) or flat <study>_frontal.png / <study>_lateral.png files.
 --out ending in .jsonl writes {"id", "report"} lines; .json writes one {id: report} object.
+--attention_dir DIR (CNN-RNN-Att, MRNA with spatial attention) writes, per study and sentence,
+both views with the sentence's attention heatmap (DIR/<study>/sentence_NN.png) and
+DIR/index.json listing them.
 An unreadable study is reported and skipped; the others are still written.
 """
 import argparse
@@ -30,6 +33,34 @@ def write_predictions(path: str, predictions: dict) -> None:
     os.replace(tmp, path)
 
 
+class AttentionWriter:
+    """--attention_dir: each study's per-sentence heatmaps, and the index at the end."""
+
+    def __init__(self, gen, out_dir: str):
+        from tfreport.attention_maps import has_attention
+        if not has_attention(gen.model):
+            raise ValueError(f"--attention_dir: {type(gen.model).__name__} has no soft "
+                             "attention to show (CNN-RNN-Att and MRNA with spatial attention "
+                             "have)")
+        self.gen, self.out_dir, self.index = gen, out_dir, []
+
+    def study(self, sid: str, frontal: str, lateral, beam_size: int) -> str:
+        from tfreport.attention_maps import write_study
+        report, maps = self.gen.generate(frontal, lateral, beam_size, return_attention=True)
+        lat = self.gen.image(lateral) if lateral is not None else None
+        self.index.append(write_study(self.out_dir, sid, self.gen.image(frontal), lat,
+                                      report, maps))
+        return report
+
+    def finish(self) -> None:
+        path = os.path.join(self.out_dir, "index.json")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(self.index, f, indent=1)
+        os.replace(path + ".tmp", path)
+        print(f"Wrote attention heatmaps of {len(self.index)} studies to {self.out_dir} "
+              f"(index: {path})", file=sys.stderr)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model_path", required=True, help="model directory or .keras file")
@@ -38,6 +69,8 @@ def main(argv=None):
     p.add_argument("--images_dir", default=None, help="a folder of studies (batch mode)")
     p.add_argument("--out", default=None, help="batch mode: predictions .jsonl or .json")
     p.add_argument("--beam_size", type=int, default=3)
+    p.add_argument("--attention_dir", default=None,
+                   help="write per-sentence attention heatmaps over both views here")
     add_seed_flags(p)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -58,9 +91,19 @@ def main(argv=None):
     for path in (args.img_frontal_path, args.img_lateral_path):
         if path and not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: image file not found")
+    if args.attention_dir:
+        from tfreport.errors import ensure_writable_dir
+        ensure_writable_dir(args.attention_dir, "--attention_dir")
     gen = ReportGenerator.from_path(args.model_path)
+    maps = AttentionWriter(gen, args.attention_dir) if args.attention_dir else None
     if args.img_frontal_path:
-        print(gen.generate(args.img_frontal_path, args.img_lateral_path, args.beam_size))
+        if maps:
+            report = maps.study("study", args.img_frontal_path, args.img_lateral_path,
+                                args.beam_size)
+            maps.finish()
+        else:
+            report = gen.generate(args.img_frontal_path, args.img_lateral_path, args.beam_size)
+        print(report)
         return
 
     from tfreport.data.image_folder import find_studies
@@ -80,15 +123,19 @@ def main(argv=None):
                 except (ValueError, FileNotFoundError) as e:
                     problems.append(f"study {sid}: {e}; skipped")
                     reports.append(None)
-        for (sid, _, _), report in zip(chunk, reports):
+        for (sid, f, l), report in zip(chunk, reports):
             if report is not None:
                 predictions[sid] = report
+                if maps:
+                    maps.study(sid, f, l, args.beam_size)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if not predictions:
         raise ValueError(f"{args.images_dir}: no study could be read, so no report was "
                          f"written ({len(problems)} problems, listed above)")
     write_predictions(args.out, predictions)
+    if maps:
+        maps.finish()
     print(f"Wrote {len(predictions)} reports to {args.out}"
           + (f" ({len(problems)} problems, listed above)" if problems else ""))
 

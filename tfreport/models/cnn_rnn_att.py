@@ -63,28 +63,37 @@ class CNNRNNAtt(FlatReportModel):
         return [self.init_h(context["visual"]), self.init_c(context["visual"])]
 
     def _step(self, token_embedding, state, context, training=False):
-        attended, _ = self.attention(state[0], context["keys"], context["values"], context["mask"])
+        """(LSTM output, new state, attention weights [B, 2N] over both views' cells)."""
+        attended, alpha = self.attention(state[0], context["keys"], context["values"],
+                                         context["mask"])
         out, new_state = self.cell(ops.concatenate([token_embedding, attended], -1), state,
                                    training=training)
-        return out, list(new_state)
+        return out, list(new_state), alpha
 
     def word_step(self, token, state, context):
-        out, new_state = self._step(self.embedding(token), state, context)
+        out, new_state, _ = self._step(self.embedding(token), state, context)
         return self.logits(out), new_state
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, return_attention=False):
+        """Logits [B, T, V] of the report's tokens (teacher forcing); with
+        ``return_attention`` also each token's attention weights [B, T, 2N]."""
         targets = self.targets(inputs)
         context = self.encode(inputs, training)
         words = self.embedding(self.decoder_inputs(targets))  # [B, T, E]
         state = self.initial_state(context, training)
+        no_alpha = ops.zeros_like(ops.cast(context["mask"], words.dtype))
 
         def step(carry, x):
-            h, c = carry
-            out, (h, c) = self._step(x, [h, c], context, training)
-            return h, c
+            h, c, _ = carry
+            out, (h, c), alpha = self._step(x, [h, c], context, training)
+            return h, c, alpha
 
         # Time-major scan; padded steps come after the real ones and their outputs are masked
         # out of the loss, so they never affect it.
-        hs, _ = tf.scan(step, tf.transpose(words, [1, 0, 2]), initializer=tuple(state))
+        hs, _, alphas = tf.scan(step, tf.transpose(words, [1, 0, 2]),
+                                initializer=(*state, no_alpha))
         out = tf.transpose(hs, [1, 0, 2])
-        return self.logits(self.dropout(out, training=training))
+        logits = self.logits(self.dropout(out, training=training))
+        if return_attention:
+            return logits, tf.transpose(alphas, [1, 0, 2])
+        return logits

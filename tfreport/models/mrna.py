@@ -94,12 +94,14 @@ class MRNA(ReportModel):
             context.update(values=values, keys=self.attention.project_keys(values), mask=mask)
         return context
 
-    def _word_input(self, embedded, h, context):
-        """The word LSTM's input: the word, joined (with attention) to the grid context."""
+    def _word_input(self, embedded, h, context, with_alpha=False):
+        """The word LSTM's input: the word, joined (with attention) to the grid context;
+        ``with_alpha`` also returns the attention weights [N, 2 cells]."""
         if not self.config.spatial_attention:
             return embedded
-        attended, _ = self.attention(h, context["keys"], context["values"], context["mask"])
-        return ops.concatenate([embedded, attended], -1)
+        attended, alpha = self.attention(h, context["keys"], context["values"], context["mask"])
+        joined = ops.concatenate([embedded, attended], -1)
+        return (joined, alpha) if with_alpha else joined
 
     def encode_sentence(self, words):
         """[N, W] ids -> [N, conv_layers * filters] sentence features."""
@@ -147,8 +149,12 @@ class MRNA(ReportModel):
         return self.logits(out), list(new_state)
 
     # -- training: all sentences in parallel -----------------------------------------------
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, return_attention=False):
+        """Logits [B, S, W, V] (teacher forcing); with ``return_attention`` (spatial
+        attention only) also each word's attention weights [B, S, W, 2N]."""
         c = self.config
+        if return_attention and not c.spatial_attention:
+            raise ValueError("this MRNA has no spatial attention (spatial_attention false)")
         report = inputs["report"]  # [B, S, W] target ids
         context = self.encode(inputs, training)
         b, s, w = ops.shape(report)[0], c.max_sentences, c.max_words
@@ -172,13 +178,18 @@ class MRNA(ReportModel):
         words_in = ops.concatenate(
             [ops.full((b * s, 1), START_ID, targets.dtype), targets[:, :-1]], axis=1)
         mask = ops.not_equal(targets, PAD_ID)
+        alphas = None
         if c.spatial_attention:
-            h = self._attend_sequence(self.embedding(words_in), state, context, b, s, training)
+            h, alphas = self._attend_sequence(self.embedding(words_in), state, context, b, s,
+                                              training)
         else:
             h = self.lstm(self.embedding(words_in), initial_state=state, mask=mask,
                           training=training)
-        logits = self.logits(self.output_dropout(h, training=training))
-        return ops.reshape(logits, (b, s, w, c.vocab_size))
+        logits = ops.reshape(self.logits(self.output_dropout(h, training=training)),
+                             (b, s, w, c.vocab_size))
+        if return_attention:
+            return logits, ops.reshape(alphas, (b, s, w, -1))
+        return logits
 
     @staticmethod
     def _earlier_max(prev_feats, b, s):
@@ -193,7 +204,8 @@ class MRNA(ReportModel):
 
     def _attend_sequence(self, words, state, context, b, s, training):
         """Teacher forcing with attention: a time-major scan (padded steps come after the
-        real ones and are masked out of the loss)."""
+        real ones and are masked out of the loss). Returns (h [B*S, W, H], the attention
+        weights [B*S, W, 2N])."""
         import tensorflow as tf
         flat = {k: ops.reshape(ops.repeat(context[k][:, None], s, axis=1),
                                (b * s,) + tuple(context[k].shape[1:]))
@@ -206,10 +218,12 @@ class MRNA(ReportModel):
         words = self.input_dropout(words, training=training)
 
         def step(carry, x):
-            h, cell = carry
-            out, (h, cell) = self.lstm.cell(self._word_input(x, h, flat), [h, cell],
-                                            training=False)
-            return h, cell
+            h, cell, _ = carry
+            joined, alpha = self._word_input(x, h, flat, with_alpha=True)
+            out, (h, cell) = self.lstm.cell(joined, [h, cell], training=False)
+            return h, cell, alpha
 
-        hs, _ = tf.scan(step, tf.transpose(words, [1, 0, 2]), initializer=tuple(state))
-        return tf.transpose(hs, [1, 0, 2])
+        no_alpha = ops.zeros_like(ops.cast(flat["mask"], words.dtype))
+        hs, _, alphas = tf.scan(step, tf.transpose(words, [1, 0, 2]),
+                                initializer=(*state, no_alpha))
+        return tf.transpose(hs, [1, 0, 2]), tf.transpose(alphas, [1, 0, 2])

@@ -1,0 +1,153 @@
+"""Where each generated sentence looked: soft-attention weights over both views' grid cells,
+averaged over the sentence's words, and heatmaps of them over the images.
+
+The weights come from a teacher-forced pass over the decoded report (the same weights the
+decoder saw, as the models are deterministic at inference). Models with soft attention:
+CNN-RNN-Att, and MRNA with ``spatial_attention``; the others have no attention to show.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from tfreport.vocab import END_ID, PAD_ID, Vocabulary
+
+
+def has_attention(model) -> bool:
+    """Whether ``model`` attends over grid cells at each word."""
+    name = type(model).__name__
+    return name == "CNNRNNAtt" or (name == "MRNA" and bool(model.config.spatial_attention))
+
+
+def _grid_side(cells_per_view: int) -> int:
+    side = int(round(math.sqrt(cells_per_view)))
+    if side * side != cells_per_view:
+        raise ValueError(f"{cells_per_view} cells per view is not a square grid")
+    return side
+
+
+def sentence_maps(model, batch: Dict, reports: Sequence[Sequence[str]],
+                  vocab: Vocabulary) -> List[List[Dict]]:
+    """Per study, per sentence of its generated report: ``{"sentence", "frontal": [h, w],
+    "lateral": [h, w] or None}``, the sentence's words' attention weights averaged (each map
+    pair sums to 1; a masked lateral view gets None)."""
+    if not has_attention(model):
+        raise ValueError(f"{type(model).__name__} has no soft attention to show (CNN-RNN-Att "
+                         "and MRNA with spatial_attention have)")
+    c = model.config
+    words = [[s.split() for s in r] for r in reports]
+    if model.hierarchical:  # its decoder never writes more than the grid holds
+        rows, width = c.max_sentences, c.max_words
+    else:  # a flat report may hold more sentences than max_sentences: a grid that fits it
+        rows = max(len(r) for r in words) + 1
+        width = max([len(s) for r in words for s in r] + [1]) + 1
+    grid = np.stack([vocab.encode_report(r, rows, width) for r in words])  # as the model reads
+    inputs = {k: v for k, v in batch.items() if k != "report"}
+    inputs["report"] = grid.astype(np.int32)
+    _, alpha = model(inputs, training=False, return_attention=True)
+    alpha = np.asarray(alpha, np.float32)
+    present = np.asarray(batch["lateral_present"], np.float32)
+    out = []
+    for i, sentences in enumerate(reports):
+        if model.hierarchical:  # [S, W, 2N]: sentence k's words are row k
+            rows = [_mean_over(alpha[i, k], grid[i, k]) for k in range(len(sentences))]
+        else:  # [T, 2N] over the flat report: sentences end in </S>
+            rows = _flat_sentence_means(alpha[i], _flat_tokens(grid[i], c.max_tokens),
+                                        len(sentences))
+        n = alpha.shape[-1] // 2
+        side = _grid_side(n)
+        study = []
+        for sentence, weights in zip(sentences, rows):
+            frontal = weights[:n].reshape(side, side)
+            lateral = weights[n:].reshape(side, side) if present[i] > 0 else None
+            study.append({"sentence": sentence, "frontal": frontal, "lateral": lateral})
+        out.append(study)
+    return out
+
+
+def _mean_over(alpha_words: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The mean attention over a sentence's word steps (not its </S> or padding)."""
+    keep = (ids != PAD_ID) & (ids != END_ID)
+    if not keep.any():
+        keep = ids != PAD_ID
+    return alpha_words[keep].mean(axis=0)
+
+
+def _flat_tokens(grid: np.ndarray, max_tokens: int) -> np.ndarray:
+    """[S, W] ids -> the flat model's target tokens: each sentence's words then </S>."""
+    tokens = []
+    for row in grid:
+        words = [int(t) for t in row if t not in (PAD_ID, END_ID)]
+        if not words:
+            break
+        tokens += words + [END_ID]
+    return np.asarray(tokens[:max_tokens], np.int64)
+
+
+def _flat_sentence_means(alpha: np.ndarray, tokens: np.ndarray, n: int) -> List[np.ndarray]:
+    """Mean attention over each sentence's word steps of a flat report."""
+    out, start = [], 0
+    for t, token in enumerate(tokens):
+        if token == END_ID:
+            out.append(alpha[start:t].mean(axis=0) if t > start else alpha[t])
+            start = t + 1
+        if len(out) == n:
+            break
+    if len(out) < n and start < len(tokens):  # the last sentence, cut at max_tokens
+        out.append(alpha[start:len(tokens)].mean(axis=0))
+    return out
+
+
+def overlay(image: np.ndarray, weights: Optional[np.ndarray], alpha: float = 0.45) -> np.ndarray:
+    """A grayscale image [H, W] (0..255) with ``weights`` [h, w] upsampled over it as a
+    heatmap (its maximum at full colour): [H, W, 3] uint8. None: the image alone."""
+    from matplotlib import colormaps
+    from PIL import Image
+    img = np.asarray(image, np.float32).squeeze()
+    rgb = np.repeat(img[..., None], 3, axis=-1)
+    if weights is not None:
+        w = np.asarray(weights, np.float32)
+        w = w / max(float(w.max()), 1e-12)
+        up = np.asarray(Image.fromarray((w * 255).astype(np.uint8)).resize(
+            (img.shape[1], img.shape[0]), Image.BILINEAR), np.float32) / 255.0
+        heat = colormaps["inferno"](up)[..., :3] * 255.0
+        rgb = (1 - alpha * up[..., None]) * rgb + alpha * up[..., None] * heat
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def sentence_figure(frontal: np.ndarray, lateral: Optional[np.ndarray], entry: Dict) -> np.ndarray:
+    """Both views side by side with one sentence's heatmaps: [H, 2W, 3] uint8 (a missing
+    lateral view is black)."""
+    left = overlay(frontal, entry["frontal"])
+    right = (overlay(lateral, entry["lateral"]) if lateral is not None
+             else np.zeros_like(left))
+    return np.concatenate([left, right], axis=1)
+
+
+DISPLAY_HEIGHT = 256  # pixels: the model's small input, enlarged so a reader can see it
+
+
+def write_study(out_dir: str, study_id: str, frontal: np.ndarray, lateral: Optional[np.ndarray],
+                report: str, maps: List[Dict]) -> Dict:
+    """One PNG per sentence in ``out_dir/<study_id>/`` (both views with that sentence's
+    heatmaps); returns the study's index entry {"id", "report", "sentences": [{"sentence",
+    "png"}]}, paths relative to ``out_dir``."""
+    import os
+    from PIL import Image
+    folder = os.path.join(out_dir, study_id)
+    os.makedirs(folder, exist_ok=True)
+    entry = {"id": study_id, "report": report, "sentences": []}
+    for k, m in enumerate(maps, start=1):
+        figure = sentence_figure(frontal, lateral, m)
+        scale = max(1, DISPLAY_HEIGHT // figure.shape[0])
+        img = Image.fromarray(figure).resize((figure.shape[1] * scale, figure.shape[0] * scale),
+                                             Image.NEAREST)
+        name = f"sentence_{k:02d}.png"
+        tmp = os.path.join(folder, name + ".tmp")
+        img.save(tmp, format="PNG")
+        os.replace(tmp, os.path.join(folder, name))
+        entry["sentences"].append({"sentence": m["sentence"],
+                                   "png": os.path.join(study_id, name)})
+    return entry
