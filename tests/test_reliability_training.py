@@ -106,14 +106,31 @@ def test_a_full_disk_mid_save_names_the_file_and_keeps_the_old_checkpoint(tmp_pa
 
 @pytest.mark.parametrize("flag,value", [("--learning_rate", "nan"), ("--learning_rate", "inf"),
                                         ("--clip_norm", "-1"), ("--lr_decay", "0"),
-                                        ("--beam_size", "0")])
-def test_invalid_numbers_in_flags_are_refused(flag, value):
+                                        ("--beam_size", "0"), ("--epochs", "0")])
+def test_invalid_numbers_in_flags_are_refused(flag, value, capsys):
     from tfreport.commands.train import parse
+    with pytest.raises(SystemExit) as e:  # argparse: exit 2 with the flag named
+        parse([flag, value])
+    assert e.value.code == 2 and flag in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field,value", [("learning_rate", math.nan), ("clip_norm", -1.0),
+                                         ("lr_decay", 0.0), ("beam_size", 0),
+                                         ("adam_beta_2", 1.0)])
+def test_invalid_numbers_from_a_replayed_config_are_refused(field, value):
+    """A --config replay or a hand-edited config.json bypasses the flags: TrainConfig checks."""
     from tfreport.training.config import TrainConfig
-    _, _, train_over, _ = parse([flag, value])
     with pytest.raises(ValueError) as e:
-        TrainConfig.preset("demo", "mrna", **train_over)
-    assert flag in str(e.value)
+        TrainConfig.preset("demo", "mrna", **{field: value})
+    assert field in str(e.value)
+
+
+def test_other_scripts_refuse_invalid_numbers_too():
+    run = script("evaluate.py", "--model_dir", "m", "--temperature", "nan")
+    assert run.returncode == 2 and "--temperature: expected a positive number" in run.stderr
+    run = script("generate.py", "--model_path", "m", "--img_frontal_path", "f",
+                 "--beam_size", "0")
+    assert run.returncode == 2 and "--beam_size: expected an integer of at least 1" in run.stderr
 
 
 def test_divergence_is_a_stop_that_names_the_checkpoints_that_exist(tmp_path):

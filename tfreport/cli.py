@@ -16,6 +16,29 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _number(cast, test, what: str):
+    """An argparse type: ``cast`` the text, then refuse nan, inf and values failing ``test``."""
+    import math
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if isinstance(value, float) and not math.isfinite(value) or not test(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number(int, lambda v: v >= 1, "an integer of at least 1")
+nonnegative_int = _number(int, lambda v: v >= 0, "an integer of at least 0")
+positive_float = _number(float, lambda v: v > 0, "a positive number")
+nonnegative_float = _number(float, lambda v: v >= 0, "a number of at least 0")
+finite_float = _number(float, lambda v: True, "a finite number")
+
+
 def add_bool(p: argparse.ArgumentParser, flag: str, default, help: str) -> None:
     p.add_argument(flag, type=parse_bool, default=default, metavar="true|false", help=help)
 
@@ -23,15 +46,15 @@ def add_bool(p: argparse.ArgumentParser, flag: str, default, help: str) -> None:
 def add_model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (override the preset)")
     g.add_argument("--backbone", default=None, help="small | resnet50 | densenet121 | inception_v3 | dual")
-    g.add_argument("--image_size", type=int, default=None, help="model input size in pixels")
+    g.add_argument("--image_size", type=positive_int, default=None, help="model input size in pixels")
     g.add_argument("--backbone_weights", default=None, help="imagenet | none | PATH")
     g.add_argument("--backbone_weights_dual", default=None, help="dual: DenseNet121 branch weights")
     add_bool(g, "--share_view_extractor", None, "one backbone for both views")
     add_bool(g, "--trainable_backbone", None, "fine-tune the backbone (false: frozen)")
     add_bool(g, "--image_blind", None, "replace every study's images by one constant: the "
              "model's text-only variant")
-    g.add_argument("--max_sentences", type=int, default=None)
-    g.add_argument("--max_words", type=int, default=None, help="words per sentence, incl. </S>")
+    g.add_argument("--max_sentences", type=positive_int, default=None)
+    g.add_argument("--max_words", type=positive_int, default=None, help="words per sentence, incl. </S>")
     add_bool(g, "--spatial_attention", None, "MRNA: soft attention over both views' grid cells "
              "at every word (off in every preset)")
     add_bool(g, "--report_memory", None, "MRNA: each sentence also sees all earlier sentences "
@@ -40,32 +63,32 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
 
 def add_train_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training (override the preset)")
-    g.add_argument("--epochs", type=int, default=None)
-    g.add_argument("--batch_size", type=int, default=None,
+    g.add_argument("--epochs", type=positive_int, default=None)
+    g.add_argument("--batch_size", type=positive_int, default=None,
                    help="per replica; the global batch is this x the number of replicas")
-    g.add_argument("--learning_rate", type=float, default=None, help="(the peak, for noam)")
+    g.add_argument("--learning_rate", type=positive_float, default=None, help="(the peak, for noam)")
     g.add_argument("--lr_schedule", default=None, choices=["step", "noam"],
                    help="step: x lr_decay every decay_epochs (legacy); noam: warm-up then 1/sqrt")
-    g.add_argument("--lr_decay", type=float, default=None)
-    g.add_argument("--decay_epochs", type=int, default=None)
-    g.add_argument("--warmup", type=float, default=None,
+    g.add_argument("--lr_decay", type=positive_float, default=None)
+    g.add_argument("--decay_epochs", type=positive_int, default=None)
+    g.add_argument("--warmup", type=nonnegative_float, default=None,
                    help="noam warm-up, as a fraction of all training steps")
-    g.add_argument("--backbone_learning_rate", type=float, default=None,
+    g.add_argument("--backbone_learning_rate", type=positive_float, default=None,
                    help="learning rate of a fine-tuned backbone (default: --learning_rate)")
-    g.add_argument("--clip_norm", type=float, default=None, help="global-norm clip; 0 = off")
+    g.add_argument("--clip_norm", type=nonnegative_float, default=None, help="global-norm clip; 0 = off")
     add_seed_flags(g)
     g.add_argument("--mixed_precision", default=None,
                    choices=["auto", "float16", "bfloat16", "off"],
                    help="auto: float16 (with loss scaling) on GPU, off on CPU")
     add_bool(g, "--jit_compile", None, "XLA-compile the training step")
-    g.add_argument("--beam_size", type=int, default=None)
-    g.add_argument("--length_penalty", type=float, default=None, metavar="ALPHA",
+    g.add_argument("--beam_size", type=positive_int, default=None)
+    g.add_argument("--length_penalty", type=finite_float, default=None, metavar="ALPHA",
                    help="GNMT length penalty for ranking finished beams (validation and test "
                         "decoding); default: tfreport.decoding.DEFAULT_LENGTH_PENALTY")
     g.add_argument("--val_metric", default=None, choices=["BLEU-4", "CIDEr"],
                    help="validation metric that picks best.keras")
-    g.add_argument("--val_samples", type=int, default=None, help="studies decoded per validation")
-    g.add_argument("--early_stopping", type=int, default=None, metavar="EPOCHS",
+    g.add_argument("--val_samples", type=nonnegative_int, default=None, help="studies decoded per validation")
+    g.add_argument("--early_stopping", type=nonnegative_int, default=None, metavar="EPOCHS",
                    help="stop after this many epochs without a better --val_metric; 0 = off")
 
 

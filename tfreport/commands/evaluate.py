@@ -7,8 +7,10 @@ directory and prints the table, then the report diagnostics (sentences and words
 beside the references', distinct, copied and repeated).
 """
 import argparse
+import os
 
-from tfreport.cli import add_bool, add_seed_flags, apply_seed_flags, run_main
+from tfreport.cli import (add_bool, add_seed_flags, apply_seed_flags, finite_float,
+                          nonnegative_int, positive_float, positive_int, run_main)
 
 
 def main(argv=None):
@@ -16,21 +18,21 @@ def main(argv=None):
     p.add_argument("--model_dir", required=True)
     p.add_argument("--data_dir", default=None, help="default: the data the model was trained on")
     p.add_argument("--split", default="test")
-    p.add_argument("--beam_size", type=int, default=3)
+    p.add_argument("--beam_size", type=positive_int, default=3)
     p.add_argument("--checkpoint", default="best.keras")
     p.add_argument("--uncertain", type=int, choices=[0, 1], default=0)
     p.add_argument("--block_trigrams", action="store_true",
                    help="never repeat a trigram while decoding")
-    p.add_argument("--length_penalty", type=float, default=None, metavar="ALPHA",
+    p.add_argument("--length_penalty", type=finite_float, default=None, metavar="ALPHA",
                    help="rank finished beams by score / ((5 + length) / 6) ** ALPHA (GNMT); "
                         "default: tfreport.decoding.DEFAULT_LENGTH_PENALTY")
-    p.add_argument("--mbr_samples", type=int, default=0, metavar="K",
+    p.add_argument("--mbr_samples", type=nonnegative_int, default=0, metavar="K",
                    help="choose each report by minimum Bayes risk among the searched report and "
                         "K samples (agreement: labeler F1 + word F1); 0 = the searched report")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (MBR)")
+    p.add_argument("--temperature", type=positive_float, default=1.0, help="sampling temperature (MBR)")
     add_bool(p, "--no_repeat", False, "hierarchical models: no sentence twice in a report (the "
              "best beam that repeats none; a report ends where every candidate would)")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+    p.add_argument("--bootstrap", type=nonnegative_int, default=0, metavar="N",
                    help="95%% bootstrap intervals from N resamples of the studies (e.g. 1000)")
     p.add_argument("--legacy_scoring", action="store_true",
                    help="score as the legacy project: references cut to 8 sentences of 49 words")
@@ -41,6 +43,9 @@ def main(argv=None):
         p.error("--bootstrap must be 0 or more")
     if args.mbr_samples < 0 or args.temperature <= 0:
         p.error("--mbr_samples must be 0 or more and --temperature positive")
+    if os.path.isdir(args.model_dir):  # before decoding: the outputs go there
+        from tfreport.errors import ensure_writable_dir
+        ensure_writable_dir(args.model_dir, "--model_dir (predictions and metrics go there)")
     apply_seed_flags(args)
     from tfreport.evaluation import evaluate
     from tfreport.metrics.table import markdown

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, positive_int, run_main
 
 BATCH = 16
 
@@ -68,7 +68,7 @@ def main(argv=None):
     p.add_argument("--img_lateral_path", default=None, help="optional: masked out when absent")
     p.add_argument("--images_dir", default=None, help="a folder of studies (batch mode)")
     p.add_argument("--out", default=None, help="batch mode: predictions .jsonl or .json")
-    p.add_argument("--beam_size", type=int, default=3)
+    p.add_argument("--beam_size", type=positive_int, default=3)
     p.add_argument("--attention_dir", default=None,
                    help="write per-sentence attention heatmaps over both views here")
     add_seed_flags(p)
