@@ -40,5 +40,6 @@ def test_train_from_the_cache(tiny_data, tmp_path):
     assert "Training from the feature cache" in out.stdout
     assert json.load(open(tmp_path / "m" / "metrics_test.json"))["studies"] > 0
     cmd[cmd.index("--trainable_backbone") + 1] = "true"
+    cmd[cmd.index("--model_dir") + 1] = str(tmp_path / "m2")  # a new run, not the one above
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 2 and "needs a frozen backbone" in out.stderr
