@@ -45,12 +45,17 @@ class AttentionWriter:
         self.gen, self.out_dir, self.index = gen, out_dir, []
 
     def study(self, sid: str, frontal: str, lateral, beam_size: int) -> str:
-        from tfreport.attention_maps import write_study
+        """Decodes one study, writes its heatmaps, returns its report."""
         report, maps = self.gen.generate(frontal, lateral, beam_size, return_attention=True)
+        self.add(sid, frontal, lateral, report, maps)
+        return report
+
+    def add(self, sid: str, frontal: str, lateral, report: str, maps) -> None:
+        """Writes the heatmaps of a study already decoded."""
+        from tfreport.attention_maps import write_study
         lat = self.gen.image(lateral) if lateral is not None else None
         self.index.append(write_study(self.out_dir, sid, self.gen.image(frontal), lat,
                                       report, maps))
-        return report
 
     def finish(self) -> None:
         path = os.path.join(self.out_dir, "index.json")
@@ -113,21 +118,24 @@ def main(argv=None):
     for start in progress(range(0, len(studies), BATCH), desc="generating", unit="batch",
                           disable=args.quiet):
         chunk = studies[start:start + BATCH]
+        attend = maps is not None  # one decoding gives the report and, if asked, its maps
         try:
-            reports = gen.generate_batch([(f, l) for _, f, l in chunk], args.beam_size)
+            results = gen.generate_batch([(f, l) for _, f, l in chunk], args.beam_size, attend)
         except (ValueError, FileNotFoundError):  # find the bad study, keep the others
-            reports = []
+            results = []
             for sid, f, l in chunk:
                 try:
-                    reports.append(gen.generate(f, l, args.beam_size))
+                    results.append(gen.generate(f, l, args.beam_size, attend))
                 except (ValueError, FileNotFoundError) as e:
                     problems.append(f"study {sid}: {e}; skipped")
-                    reports.append(None)
-        for (sid, f, l), report in zip(chunk, reports):
-            if report is not None:
-                predictions[sid] = report
-                if maps:
-                    maps.study(sid, f, l, args.beam_size)
+                    results.append(None)
+        for (sid, f, l), result in zip(chunk, results):
+            if result is None:
+                continue
+            report, sentence_maps = result if attend else (result, None)
+            predictions[sid] = report
+            if attend:
+                maps.add(sid, f, l, report, sentence_maps)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if not predictions:
