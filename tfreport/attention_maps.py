@@ -37,13 +37,7 @@ def sentence_maps(model, batch: Dict, reports: Sequence[Sequence[str]],
         raise ValueError(f"{type(model).__name__} has no soft attention to show (CNN-RNN-Att "
                          "and MRNA with spatial_attention have)")
     c = model.config
-    words = [[s.split() for s in r] for r in reports]
-    if model.hierarchical:  # its decoder never writes more than the grid holds
-        rows, width = c.max_sentences, c.max_words
-    else:  # a flat report may hold more sentences than max_sentences: a grid that fits it
-        rows = max(len(r) for r in words) + 1
-        width = max([len(s) for r in words for s in r] + [1]) + 1
-    grid = np.stack([vocab.encode_report(r, rows, width) for r in words])  # as the model reads
+    grid = report_grid(model, reports, vocab)
     inputs = {k: v for k, v in batch.items() if k != "report"}
     inputs["report"] = grid.astype(np.int32)
     _, alpha = model(inputs, training=False, return_attention=True)
@@ -65,6 +59,28 @@ def sentence_maps(model, batch: Dict, reports: Sequence[Sequence[str]],
             study.append({"sentence": sentence, "frontal": frontal, "lateral": lateral})
         out.append(study)
     return out
+
+
+def report_grid(model, reports: Sequence[Sequence[str]], vocab: Vocabulary) -> np.ndarray:
+    """Generated reports as the [B, S, W] id grid the model reads under teacher forcing."""
+    c = model.config
+    words = [[s.split() for s in r] for r in reports]
+    if model.hierarchical:  # its decoder never writes more than the grid holds
+        rows, width = c.max_sentences, c.max_words
+    else:  # a flat report may hold more sentences than max_sentences: a grid that fits it
+        rows = max([len(r) for r in words] + [0]) + 1
+        width = max([len(s) for r in words for s in r] + [1]) + 1
+    return np.stack([vocab.encode_report(r, rows, width) for r in words]).astype(np.int32)
+
+
+def study_maps(model, batch: Dict, reports: Sequence[Sequence[str]],
+               vocab: Vocabulary) -> tuple:
+    """(maps, kind): each sentence's soft attention ("attention") for the attending models,
+    else the Grad-CAM of its log-probability ("grad-cam", :mod:`tfreport.saliency`)."""
+    if has_attention(model):
+        return sentence_maps(model, batch, reports, vocab), "attention"
+    from tfreport.saliency import gradcam_maps
+    return gradcam_maps(model, batch, reports, vocab), "grad-cam"
 
 
 def _mean_over(alpha_words: np.ndarray, ids: np.ndarray) -> np.ndarray:

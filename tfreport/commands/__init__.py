@@ -18,6 +18,7 @@ COMMANDS = {
     "train": "train",
     "evaluate": "evaluate",
     "generate": "generate",
+    "review": "review",
     "score": "score",
     "export": "export",
     "label": "label_reports",

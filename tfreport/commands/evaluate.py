@@ -4,7 +4,8 @@
 
 Writes predictions_<split>.json, metrics_<split>.json and metrics_<split>.md into the model
 directory and prints the table, then the report diagnostics (sentences and words per report
-beside the references', distinct, copied and repeated).
+beside the references', distinct, copied and repeated). --html DIR also writes the review
+page there (see scripts/review.py).
 """
 import argparse
 import os
@@ -37,6 +38,9 @@ def main(argv=None):
     p.add_argument("--legacy_scoring", action="store_true",
                    help="score as the legacy project: references cut to 8 sentences of 49 words")
     add_seed_flags(p)
+    p.add_argument("--html", default=None, metavar="DIR",
+                   help="also write the review page there (DIR/index.html: reports beside "
+                        "references, findings, per-report scores, heatmaps; no network)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.bootstrap < 0:
@@ -46,6 +50,9 @@ def main(argv=None):
     if os.path.isdir(args.model_dir):  # before decoding: the outputs go there
         from tfreport.errors import ensure_writable_dir
         ensure_writable_dir(args.model_dir, "--model_dir (predictions and metrics go there)")
+    if args.html:
+        from tfreport.errors import ensure_writable_dir
+        ensure_writable_dir(args.html, "--html (the review page goes there)")
     apply_seed_flags(args)
     from tfreport.evaluation import evaluate
     from tfreport.metrics.table import markdown
@@ -58,6 +65,11 @@ def main(argv=None):
     print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
     print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
           f"metrics_{args.split}.json, metrics_{args.split}.md")
+    if args.html:
+        from tfreport.review_page import build
+        page = build(args.html, [args.model_dir], args.split, data_dir=args.data_dir,
+                     quiet=args.quiet)
+        print(f"Review page: {page} (open it in a browser; it needs no network)")
 
 
 if __name__ == "__main__":
