@@ -30,6 +30,7 @@ COMMANDS = {
     "labeler-agreement": "labeler_agreement",
     "rendered-signal": "rendered_signal",
     "demo-uses-images": "demo_uses_images",
+    "localisation": "localisation",
     "estimate-gpu-time": "estimate_gpu_time",
     "bench-decoding": "benchmark_decoding",
     "bench-mimic-build": "benchmark_mimic_build",

@@ -82,7 +82,17 @@ def sample_findings(rng: np.random.Generator) -> List[Finding]:
 # --------------------------------------------------------------------------------------------
 # Images
 # --------------------------------------------------------------------------------------------
-def render_frontal(findings: Sequence[Finding], size: int, rng: np.random.Generator) -> np.ndarray:
+def _record(regions: Optional[Dict[str, np.ndarray]], name: str, before: np.ndarray,
+            after: np.ndarray) -> None:
+    """Where drawing ``name`` changed the image (for the attention localisation check)."""
+    if regions is not None:
+        changed = np.abs(after - before) > 1.0
+        regions[name] = changed | regions[name] if name in regions else changed
+
+
+def render_frontal(findings: Sequence[Finding], size: int, rng: np.random.Generator,
+                   regions: Optional[Dict[str, np.ndarray]] = None) -> np.ndarray:
+    """The frontal view; ``regions`` (a dict) receives each finding's drawn pixels."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     s = rng.uniform(0.92, 1.08)
     cx, cy = 0.5 + rng.uniform(-0.04, 0.04), 0.52 + rng.uniform(-0.04, 0.04)
@@ -100,8 +110,12 @@ def render_frontal(findings: Sequence[Finding], size: int, rng: np.random.Genera
     img += 50 * soft(ellipse(xx, yy, cx, cy, 0.035 * s, 0.5 * s), 0.3)  # spine / mediastinum
     names = {f.name: f for f in findings}
     heart_w = (0.2 if "cardiomegaly" in names else 0.125) * s * rng.uniform(0.92, 1.08)
-    img += 70 * soft(ellipse(xx, yy, cx + 0.04 * s, cy + 0.16 * s, heart_w, 0.1 * s), 0.25)
+    heart = soft(ellipse(xx, yy, cx + 0.04 * s, cy + 0.16 * s, heart_w, 0.1 * s), 0.25)
+    img += 70 * heart
+    if "cardiomegaly" in names and regions is not None:  # the enlarged heart
+        regions["cardiomegaly"] = heart > 0.5
     for f in findings:
+        before = img.copy() if regions is not None else None
         lx, ly, rx, ry = lungs[f.side]
         px, py = lx - rx + 2 * rx * f.x, ly - ry + 2 * ry * f.y
         if f.name == "pleural_effusion":
@@ -126,10 +140,14 @@ def render_frontal(findings: Sequence[Finding], size: int, rng: np.random.Genera
             dy = cy - 0.32 * s
             img += 160 * ((np.abs(xx - dx) < 0.035 * s) & (np.abs(yy - dy) < 0.022 * s))
             img = line(img, xx, yy, (dx, dy), (cx + 0.05 * s, cy + 0.14 * s), 0.005, 120)
+        if f.name != "cardiomegaly":
+            _record(regions, f.name, before, img)
     return finish(img, rng)
 
 
-def render_lateral(findings: Sequence[Finding], size: int, rng: np.random.Generator) -> np.ndarray:
+def render_lateral(findings: Sequence[Finding], size: int, rng: np.random.Generator,
+                   regions: Optional[Dict[str, np.ndarray]] = None) -> np.ndarray:
+    """The lateral view; ``regions`` (a dict) receives each finding's drawn pixels."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     s = rng.uniform(0.92, 1.08)
     cx, cy = 0.5 + rng.uniform(-0.04, 0.04), 0.52 + rng.uniform(-0.04, 0.04)
@@ -140,8 +158,12 @@ def render_lateral(findings: Sequence[Finding], size: int, rng: np.random.Genera
     img += 60 * soft(ellipse(xx, yy, cx + 0.3 * s, cy, 0.04 * s, 0.5 * s), 0.3)  # spine
     names = {f.name: f for f in findings}
     heart_r = (0.19 if "cardiomegaly" in names else 0.12) * s * rng.uniform(0.92, 1.08)
-    img += 60 * soft(ellipse(xx, yy, cx - 0.12 * s, cy + 0.14 * s, heart_r, 0.12 * s), 0.25)
+    heart = soft(ellipse(xx, yy, cx - 0.12 * s, cy + 0.14 * s, heart_r, 0.12 * s), 0.25)
+    img += 60 * heart
+    if "cardiomegaly" in names and regions is not None:
+        regions["cardiomegaly"] = heart > 0.5
     for f in findings:
+        before = img.copy() if regions is not None else None
         px, py = lx - rx + 2 * rx * f.x, ly - ry + 2 * ry * f.y
         if f.name == "pleural_effusion":
             level = ly + ry * (0.45 - 0.35 * f.size)
@@ -160,6 +182,8 @@ def render_lateral(findings: Sequence[Finding], size: int, rng: np.random.Genera
             dx, dy = cx - 0.25 * s, cy - 0.3 * s
             img += 160 * ((np.abs(xx - dx) < 0.02 * s) & (np.abs(yy - dy) < 0.03 * s))
             img = line(img, xx, yy, (dx, dy), (cx - 0.1 * s, cy + 0.12 * s), 0.005, 110)
+        if f.name != "cardiomegaly":
+            _record(regions, f.name, before, img)
     return finish(img, rng)
 
 
@@ -315,6 +339,22 @@ def generate(raw_dir: str = DEFAULT_RAW_DIR, num_studies: int = DEFAULT_NUM_STUD
 
 
 LABEL_COLUMNS = ("uid", "findings") + tuple(CHEXPERT_OBSERVATIONS)
+
+
+def study_regions(uid: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE
+                  ) -> Tuple[Dict[str, Tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Where a demo study's findings are drawn: ({finding: (frontal mask, lateral mask)},
+    frontal image), replayed from the study's own random stream exactly as
+    :func:`generate` drew it (the image lets a caller check it matches the raw PNG)."""
+    rng = np.random.default_rng([seed, uid])
+    findings = sample_findings(rng)
+    frontal_regions: Dict[str, np.ndarray] = {}
+    lateral_regions: Dict[str, np.ndarray] = {}
+    frontal = render_frontal(findings, image_size, rng, frontal_regions)
+    render_lateral(findings, image_size, rng, lateral_regions)
+    empty = np.zeros((image_size, image_size), bool)
+    return ({f.name: (frontal_regions.get(f.name, empty), lateral_regions.get(f.name, empty))
+             for f in findings}, frontal)
 
 
 def is_demo_raw(raw_dir: str) -> bool:
