@@ -15,11 +15,12 @@ from tfreport import review_page
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _train(model, data, out):
+def _train(model, data, out, logdir):
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--model", model,
            "--data_dir", data, "--preset", "demo", "--epochs", "2", "--steps_per_epoch", "3",
            "--batch_size", "4", "--image_size", "32", "--max_words", "12", "--beam_size", "1",
-           "--model_option", "backbone_width=8", "--model_dir", out, "--quiet"]
+           "--model_option", "backbone_width=8", "--model_dir", out, "--logdir", logdir,
+           "--run_name", model, "--quiet"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
 
@@ -30,7 +31,7 @@ def runs(tiny_data, tmp_path_factory):
     base = tmp_path_factory.mktemp("review")
     dirs = {m: str(base / m) for m in ("cnn_rnn_att", "cnn_rnn")}
     for model, path in dirs.items():
-        _train(model, tiny_data, path)
+        _train(model, tiny_data, path, str(base / "summary"))
     return base, dirs
 
 
@@ -46,6 +47,20 @@ def page(runs):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "index.html" in run.stdout
     return out
+
+
+def test_tensorboard_sample_reports_carry_the_heatmaps(runs):
+    import glob
+    import tensorflow as tf
+    base, _ = runs
+    for model, kind in (("cnn_rnn_att", "attention"), ("cnn_rnn", "grad-cam")):
+        tags = set()
+        for path in glob.glob(str(base / "summary" / model / "val" / "events.out.tfevents.*")):
+            for event in tf.compat.v1.train.summary_iterator(path):
+                tags.update(v.tag for v in event.summary.value)
+        heat = [t for t in tags if t.startswith("sample_heatmaps/")]
+        assert heat and all(t.endswith(f"({kind})") for t in heat), (model, sorted(tags))
+        assert "sample_reports" in tags and "sample_images" in tags
 
 
 def test_findings_marks_and_per_report_f1_on_known_reports():

@@ -130,6 +130,7 @@ class Trainer:
         self.history: List[Dict[str, float]] = []
         self.step_losses: List[float] = []  # this process's steps, in order
         self._decoder: Optional[Decoder] = None
+        self._heatmap_warned = False
         self._stop_signal: Optional[int] = None
 
     # -- steps ---------------------------------------------------------------------------
@@ -321,6 +322,7 @@ class Trainer:
                                     length_penalty=self.cfg.length_penalty)
         decoder = self._decoder
         predictions: Dict[str, str] = {}
+        written: Dict[str, list] = {}  # the sample studies' sentences, for their heatmaps
         samples = []
         limit = self.cfg.val_samples or math.inf
         for batch in val_ds:
@@ -329,6 +331,8 @@ class Trainer:
             if len(predictions) < limit:
                 for sid, sentences in zip(batch["id"].numpy(), decoder.reports(batch)):
                     predictions[sid.decode()] = " ".join(sentences)
+                    if not samples:
+                        written[sid.decode()] = list(sentences)
                 if len(samples) < self.cfg.num_text_samples:
                     samples.append(batch)
         out = {"val_loss": loss_sum / max(count, 1.0)}
@@ -339,10 +343,10 @@ class Trainer:
             for k, v in out.items():
                 tf.summary.scalar(k[4:], v)
             if self.text_summaries and samples:
-                self._write_samples(samples[0], predictions, references)
+                self._write_samples(samples[0], predictions, references, written)
         return out
 
-    def _write_samples(self, batch, predictions, references):
+    def _write_samples(self, batch, predictions, references, sentences=None):
         n = min(self.cfg.num_text_samples, int(batch["id"].shape[0]))
         rows = []
         for sid in batch["id"].numpy()[:n]:
@@ -353,3 +357,30 @@ class Trainer:
         if "frontal" in batch:  # a feature-cache batch has no pixels
             images = tf.concat([batch["frontal"][:n], batch["lateral"][:n]], axis=2) / 255.0
             tf.summary.image("sample_images", images, max_outputs=n)
+            if sentences:
+                self._write_heatmaps(batch, n, sentences)
+
+    def _write_heatmaps(self, batch, n: int, sentences: Dict[str, list]) -> None:
+        """Each sample study's per-sentence heatmaps (attention, or Grad-CAM), both views
+        side by side: the overlays generate.py and the review page show."""
+        from tfreport.attention_maps import sentence_figure, study_maps
+        ids = [s.decode() for s in batch["id"].numpy()[:n]]
+        inputs = {k: np.asarray(batch[k])[:n] for k in ("frontal", "lateral", "lateral_present")}
+        reports = [sentences.get(i, []) for i in ids]
+        try:
+            maps, kind = study_maps(self.model, inputs, reports, self.vocab)
+        except (ValueError, tf.errors.OpError) as e:  # a picture must not stop training
+            if not self._heatmap_warned:
+                log.warning("sample heatmaps not written: %s", e)
+                self._heatmap_warned = True
+            return
+        for k, (sid, study) in enumerate(zip(ids, maps)):
+            if not study:
+                continue
+            lateral = inputs["lateral"][k] if inputs["lateral_present"][k] > 0 else None
+            figures = np.stack([sentence_figure(inputs["frontal"][k], lateral, m)
+                                for m in study]) / 255.0
+            tf.summary.image(f"sample_heatmaps/{sid} ({kind})", figures,
+                             max_outputs=len(study),
+                             description="; ".join(f"{j}. {m['sentence']}"
+                                                   for j, m in enumerate(study, start=1)))
