@@ -16,7 +16,9 @@ from tfreport.attention_maps import has_attention, overlay, sentence_maps
 from tfreport.decoding import Decoder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ATTENDING = [("cnn_rnn_att", {}), ("mrna", {"spatial_attention": True, "attention_dim": 16})]
+ATTENDING = [("cnn_rnn_att", {}), ("mrna", {"spatial_attention": True, "attention_dim": 16}),
+             ("m2_transformer", {"num_layers": 2, "d_model": 32, "heads": 4, "d_ff": 64,
+                                 "memory_slots": 4})]
 
 
 @pytest.fixture(scope="module", params=ATTENDING, ids=[n for n, _ in ATTENDING])
@@ -69,6 +71,39 @@ def test_sentence_maps_give_one_map_pair_per_sentence(trained, tiny_vocab):
             assert m["frontal"].shape[0] == m["frontal"].shape[1]
 
 
+@pytest.mark.parametrize("trained", [ATTENDING[2]], indirect=True, ids=["m2_transformer"])
+def test_m2_maps_come_per_decoder_layer_encoder_layer_and_head(trained, tiny_vocab):
+    model, batch = trained
+    b = _masked_lateral(batch)
+    _, detail = model.cross_attention(b, training=False)
+    cross, gates = np.asarray(detail["cross"]), np.asarray(detail["gates"])
+    c = model.config
+    assert cross.shape[1:4] == (c.num_layers, c.num_layers, c.heads)
+    np.testing.assert_allclose(cross.sum(-1), 1.0, atol=1e-4)  # every head's map is a softmax
+    n = cross.shape[-1] // 2
+    assert np.abs(cross[[1, 3], ..., n:]).max() < 1e-6  # no lateral view: no head looks there
+    assert ((gates > 0) & (gates < 1)).all()  # sigmoid gates
+    # the combined map is the gate-weighted mean: move one gate and the map moves with it
+    from tfreport.models.m2_transformer import combined_attention
+    scale = np.array([1, 1e-6], np.float32)[None, None, :, None]
+    shifted = dict(detail, gates=gates * scale)
+    only_first = np.asarray(cross[:, :, 0].mean(axis=2).mean(axis=1))
+    np.testing.assert_allclose(np.asarray(combined_attention(shifted)), only_first, atol=1e-5)
+    reports = Decoder(model, tiny_vocab, 1).reports(b)
+    for study in sentence_maps(model, b, reports, tiny_vocab):
+        for m in study:
+            assert m["layers"]["frontal"].shape[:3] == (c.num_layers, c.num_layers, c.heads)
+            assert m["gates"].shape == (c.num_layers, c.num_layers)
+            heads = m["layers"]["frontal"].sum((-1, -2))
+            if m["lateral"] is not None:
+                heads = heads + m["layers"]["lateral"].sum((-1, -2))
+            np.testing.assert_allclose(heads, 1.0, atol=1e-4)
+            # the sentence's combined map is its layers' maps combined by its gates... per
+            # token, so only approximately per sentence: the same cells stand out
+            assert np.argmax(m["frontal"]) in np.argsort(
+                m["layers"]["frontal"].mean((0, 1, 2)).ravel())[-3:]
+
+
 def test_models_without_attention_say_so(tiny_vocab, tiny_data):
     model = tiny_model("cnn_rnn", len(tiny_vocab))
     assert not has_attention(model)
@@ -87,9 +122,11 @@ def test_overlay_colours_where_the_weight_is():
     assert (overlay(image, None)[..., 0] == 100).all()
 
 
-def test_generate_writes_per_sentence_heatmaps(tiny_data, tiny_vocab, tiny_raw, tmp_path):
+@pytest.mark.parametrize("name,kind", [("cnn_rnn_att", "attention"), ("cnn_rnn", "grad-cam")])
+def test_generate_writes_per_sentence_heatmaps(name, kind, tiny_data, tiny_vocab, tiny_raw,
+                                               tmp_path):
     keras.utils.set_random_seed(0)
-    model = tiny_model("cnn_rnn_att", len(tiny_vocab))
+    model = tiny_model(name, len(tiny_vocab))
     batch = tiny_batch(tiny_data, model, n=8)
     overfit(model, batch, steps=100)
     model_dir = tmp_path / "model"
@@ -106,6 +143,7 @@ def test_generate_writes_per_sentence_heatmaps(tiny_data, tiny_vocab, tiny_raw, 
     assert run.returncode == 0, run.stderr[-3000:]
     (study,) = json.load(open(out_dir / "index.json"))
     assert study["report"] == run.stdout.strip()
+    assert study["kind"] == kind and f"({kind})" in run.stderr
     assert study["sentences"] and all(os.path.exists(out_dir / s["png"])
                                       for s in study["sentences"])
     from PIL import Image

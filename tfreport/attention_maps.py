@@ -2,8 +2,11 @@
 averaged over the sentence's words, and heatmaps of them over the images.
 
 The weights come from a teacher-forced pass over the decoded report (the same weights the
-decoder saw, as the models are deterministic at inference). Models with soft attention:
-CNN-RNN-Att, and MRNA with ``spatial_attention``; the others have no attention to show.
+decoder saw, as the models are deterministic at inference). Models with attention over the
+cells: CNN-RNN-Att, MRNA with ``spatial_attention``, and M2, whose map is its cross-attention
+combined over heads, layers and meshed gates (each sentence also carries every decoder
+layer's, encoder layer's and head's map and the gates). The others get Grad-CAM instead
+(:func:`study_maps`).
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from tfreport.vocab import END_ID, PAD_ID, Vocabulary
 def has_attention(model) -> bool:
     """Whether ``model`` attends over grid cells at each word."""
     name = type(model).__name__
-    return name == "CNNRNNAtt" or (name == "MRNA" and bool(model.config.spatial_attention))
+    return (name in ("CNNRNNAtt", "M2Transformer")
+            or (name == "MRNA" and bool(model.config.spatial_attention)))
 
 
 def _grid_side(cells_per_view: int) -> int:
@@ -32,16 +36,25 @@ def sentence_maps(model, batch: Dict, reports: Sequence[Sequence[str]],
                   vocab: Vocabulary) -> List[List[Dict]]:
     """Per study, per sentence of its generated report: ``{"sentence", "frontal": [h, w],
     "lateral": [h, w] or None}``, the sentence's words' attention weights averaged (each map
-    pair sums to 1; a masked lateral view gets None)."""
+    pair sums to 1; a masked lateral view gets None). M2's sentences also carry ``"layers"``:
+    ``{"frontal": [decoder layers, encoder layers, heads, h, w], "lateral": same or None}``
+    and ``"gates"`` [decoder layers, encoder layers], the mean meshed gate."""
     if not has_attention(model):
-        raise ValueError(f"{type(model).__name__} has no soft attention to show (CNN-RNN-Att "
-                         "and MRNA with spatial_attention have)")
+        raise ValueError(f"{type(model).__name__} has no soft attention to show (CNN-RNN-Att, "
+                         "MRNA with spatial_attention and M2 have)")
     c = model.config
     grid = report_grid(model, reports, vocab)
     inputs = {k: v for k, v in batch.items() if k != "report"}
     inputs["report"] = grid.astype(np.int32)
-    _, alpha = model(inputs, training=False, return_attention=True)
-    alpha = np.asarray(alpha, np.float32)
+    detail = None
+    if hasattr(model, "cross_attention"):
+        from tfreport.models.m2_transformer import combined_attention
+        _, detail = model.cross_attention(inputs, training=False)
+        alpha = np.asarray(combined_attention(detail), np.float32)
+        detail = {k: np.asarray(v, np.float32) for k, v in detail.items()}
+    else:
+        _, alpha = model(inputs, training=False, return_attention=True)
+        alpha = np.asarray(alpha, np.float32)
     present = np.asarray(batch["lateral_present"], np.float32)
     out = []
     for i, sentences in enumerate(reports):
@@ -57,8 +70,27 @@ def sentence_maps(model, batch: Dict, reports: Sequence[Sequence[str]],
             frontal = weights[:n].reshape(side, side)
             lateral = weights[n:].reshape(side, side) if present[i] > 0 else None
             study.append({"sentence": sentence, "frontal": frontal, "lateral": lateral})
+        if detail is not None:
+            _add_layer_maps(study, detail, i, _flat_tokens(grid[i], c.max_tokens), side,
+                            present[i] > 0)
         out.append(study)
     return out
+
+
+def _add_layer_maps(study: List[Dict], detail: Dict, i: int, tokens: np.ndarray, side: int,
+                    lateral: bool) -> None:
+    """M2: each sentence's per decoder layer, encoder layer and head maps and mean gates,
+    averaged over the sentence's words like its combined map."""
+    cross = detail["cross"][i]  # [D, E, H, T, K]
+    d, e, h, t, k = cross.shape
+    per_token = np.moveaxis(cross, 3, 0).reshape(t, -1)  # [T, D*E*H*K]
+    gates = np.moveaxis(detail["gates"][i], 2, 0).reshape(t, -1)  # [T, D*E]
+    maps = _flat_sentence_means(per_token, tokens, len(study))
+    gate_means = _flat_sentence_means(gates, tokens, len(study))
+    for entry, m, g in zip(study, maps, gate_means):
+        m = m.reshape(d, e, h, 2, side, side)
+        entry["layers"] = {"frontal": m[:, :, :, 0], "lateral": m[:, :, :, 1] if lateral else None}
+        entry["gates"] = g.reshape(d, e)
 
 
 def report_grid(model, reports: Sequence[Sequence[str]], vocab: Vocabulary) -> np.ndarray:
@@ -148,13 +180,16 @@ DISPLAY_HEIGHT = 256  # pixels: the model's small input, enlarged so a reader ca
 def write_study(out_dir: str, study_id: str, frontal: np.ndarray, lateral: Optional[np.ndarray],
                 report: str, maps: List[Dict]) -> Dict:
     """One PNG per sentence in ``out_dir/<study_id>/`` (both views with that sentence's
-    heatmaps); returns the study's index entry {"id", "report", "sentences": [{"sentence",
-    "png"}]}, paths relative to ``out_dir``."""
+    heatmaps); returns the study's index entry {"id", "report", "kind", "sentences":
+    [{"sentence", "png"}]}, paths relative to ``out_dir``."""
     import os
     from PIL import Image
     folder = os.path.join(out_dir, study_id)
     os.makedirs(folder, exist_ok=True)
     entry = {"id": study_id, "report": report, "sentences": []}
+    kinds = {m["kind"] for m in maps if "kind" in m}
+    if kinds:
+        entry["kind"] = kinds.pop()
     for k, m in enumerate(maps, start=1):
         figure = sentence_figure(frontal, lateral, m)
         scale = max(1, DISPLAY_HEIGHT // figure.shape[0])

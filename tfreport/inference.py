@@ -93,14 +93,22 @@ class ReportGenerator:
         reports = [join_report(s) for s in sentences]
         if not return_attention:
             return reports
-        from tfreport.attention_maps import sentence_maps
-        return list(zip(reports, sentence_maps(self.model, batch, sentences, self.vocab)))
+        from tfreport.attention_maps import study_maps
+        maps, kind = study_maps(self.model, batch, sentences, self.vocab)
+        for study in maps:
+            for entry in study:
+                entry["kind"] = kind
+        return list(zip(reports, maps))
 
     def generate(self, frontal: ArrayOrPath, lateral: Optional[ArrayOrPath] = None,
                  beam_size: int = 3, return_attention: bool = False):
         """One report for one study; a missing lateral view is masked out.
 
-        ``return_attention`` (CNN-RNN-Att, MRNA with spatial attention) returns (report,
-        maps): per sentence ``{"sentence", "frontal": [h, w], "lateral": [h, w] or None}``,
-        the attention over each view's grid cells averaged over the sentence's words."""
+        ``return_attention`` returns (report, maps): per sentence ``{"sentence", "kind",
+        "frontal": [h, w], "lateral": [h, w] or None}``, each pair summing to 1. ``kind`` is
+        "attention" for the attending models (CNN-RNN-Att, MRNA with spatial attention: the
+        weights over each view's cells averaged over the sentence's words; M2: its
+        cross-attention combined, with ``"layers"`` and ``"gates"`` holding every decoder
+        layer's, encoder layer's and head's map and the meshed gates) and "grad-cam" for the
+        others (the Grad-CAM of the sentence's log-probability, :mod:`tfreport.saliency`)."""
         return self.generate_batch([(frontal, lateral)], beam_size, return_attention)[0]

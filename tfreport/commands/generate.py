@@ -7,9 +7,10 @@
 studies is either one sub-folder per study (views told apart by "frontal"/"lateral" in the
 file names, else by sorted order) or flat <study>_frontal.png / <study>_lateral.png files.
 --out ending in .jsonl writes {"id", "report"} lines; .json writes one {id: report} object.
---attention_dir DIR (CNN-RNN-Att, MRNA with spatial attention) writes, per study and sentence,
-both views with the sentence's attention heatmap (DIR/<study>/sentence_NN.png) and
-DIR/index.json listing them.
+--attention_dir DIR writes, per study and sentence, both views with the sentence's heatmap
+(DIR/<study>/sentence_NN.png) and DIR/index.json listing them: the model's attention where it
+has one (CNN-RNN-Att, MRNA with spatial attention, M2's cross-attention), else the Grad-CAM of
+the sentence's log-probability (CNN-RNN, Hier-RNN, MRNA without attention); the index says which.
 An unreadable study is reported and skipped; the others are still written.
 """
 import argparse
@@ -37,11 +38,6 @@ class AttentionWriter:
     """--attention_dir: each study's per-sentence heatmaps, and the index at the end."""
 
     def __init__(self, gen, out_dir: str):
-        from tfreport.attention_maps import has_attention
-        if not has_attention(gen.model):
-            raise ValueError(f"--attention_dir: {type(gen.model).__name__} has no soft "
-                             "attention to show (CNN-RNN-Att and MRNA with spatial attention "
-                             "have)")
         self.gen, self.out_dir, self.index = gen, out_dir, []
 
     def study(self, sid: str, frontal: str, lateral, beam_size: int) -> str:
@@ -62,7 +58,9 @@ class AttentionWriter:
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             json.dump(self.index, f, indent=1)
         os.replace(path + ".tmp", path)
-        print(f"Wrote attention heatmaps of {len(self.index)} studies to {self.out_dir} "
+        kinds = sorted({e["kind"] for e in self.index if e.get("kind")}) or ["no sentences"]
+        print(f"Wrote per-sentence heatmaps ({', '.join(kinds)}) of {len(self.index)} "
+              f"studies to {self.out_dir} "
               f"(index: {path})", file=sys.stderr)
 
 
@@ -75,7 +73,8 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="batch mode: predictions .jsonl or .json")
     p.add_argument("--beam_size", type=positive_int, default=3)
     p.add_argument("--attention_dir", default=None,
-                   help="write per-sentence attention heatmaps over both views here")
+                   help="write per-sentence heatmaps over both views here (attention, "
+                        "else Grad-CAM)")
     add_seed_flags(p)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)

@@ -75,8 +75,9 @@ class MemoryAttention(keras.layers.Layer):
             v = ops.concatenate([v, ops.cast(mv, v.dtype)], axis=1)
         return self._heads(k), self._heads(v)
 
-    def attend(self, query, k, v, mask=None, training=False):
-        """query [B,Q,d] against projected k, v; ``mask`` [B,Q,K] or [B,K] (True = attend)."""
+    def attend(self, query, k, v, mask=None, training=False, return_weights=False):
+        """query [B,Q,d] against projected k, v; ``mask`` [B,Q,K] or [B,K] (True = attend).
+        ``return_weights`` also gives the softmax weights [B, H, Q, K(+m)] (before dropout)."""
         if not self.built:
             self.build(tuple(query.shape))
         b, nq = ops.shape(query)[0], ops.shape(query)[1]
@@ -92,10 +93,12 @@ class MemoryAttention(keras.layers.Layer):
         scores = ops.cast(scores, "float32")  # softmax in float32 under mixed precision
         if mask is not None:
             scores = masked_fill(scores, mask[:, None])
-        weights = ops.cast(ops.softmax(scores, axis=-1), v.dtype)
-        weights = self.drop(weights, training=training)
+        probs = ops.softmax(scores, axis=-1)
+        weights = self.drop(ops.cast(probs, v.dtype), training=training)
         out = ops.reshape(ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3)),
                           (b, nq, self.d_model))
+        if return_weights:
+            return self.o(out), probs
         return self.o(out)
 
     def call(self, query, key_value, mask=None, training=False):

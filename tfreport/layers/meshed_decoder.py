@@ -72,15 +72,24 @@ class MeshedDecoder(keras.layers.Layer):
         x = self.embedding(tokens)
         return x * math.sqrt(self.d_model) + ops.cast(pos, x.dtype)[None]
 
-    def _mesh(self, i, s, cross_k, cross_v, enc_mask, training):
+    def _mesh(self, i, s, cross_k, cross_v, enc_mask, training, record=None):
         """Gated sum over encoder layers of the shared cross-attention (decoder layer i);
-        ``cross_k``/``cross_v`` are that layer's [B, L, H, K, d_k]."""
-        total = 0.0
+        ``cross_k``/``cross_v`` are that layer's [B, L, H, K, d_k]. A ``record`` list gets
+        (weights [B, L, H, Q, K], mean gate [B, L, Q]) for this decoder layer."""
+        total, weights, gates = 0.0, [], []
         for j in range(self.encoder_layers):
-            c = self.cross_attn[i].attend(s, cross_k[:, j], cross_v[:, j], enc_mask, training)
+            c = self.cross_attn[i].attend(s, cross_k[:, j], cross_v[:, j], enc_mask,
+                                          training, return_weights=record is not None)
+            if record is not None:
+                c, w = c
+                weights.append(w)
             c = self.cross_norm[i](s + self.drop(c, training=training))
             alpha = self.gates[i][j](ops.concatenate([s, c], axis=-1))
             total = total + alpha * c
+            if record is not None:
+                gates.append(ops.mean(ops.cast(alpha, "float32"), axis=-1))
+        if record is not None:
+            record.append((ops.stack(weights, axis=1), ops.stack(gates, axis=1)))
         return total / math.sqrt(self.encoder_layers)
 
     def cross_kv(self, encoder_outputs):
@@ -95,19 +104,26 @@ class MeshedDecoder(keras.layers.Layer):
             vs.append(ops.stack([v for _, v in kv], axis=1))
         return ops.stack(ks, axis=1), ops.stack(vs, axis=1)
 
-    def call(self, tokens, encoder_outputs, enc_mask, training=False):
-        """Teacher forcing: tokens [B, T] -> logits [B, T, V]."""
+    def call(self, tokens, encoder_outputs, enc_mask, training=False, return_attention=False):
+        """Teacher forcing: tokens [B, T] -> logits [B, T, V]. ``return_attention`` also
+        gives {"cross": [B, decoder layers, encoder layers, H, T, K], "gates": [B, decoder
+        layers, encoder layers, T]}: each cross-attention's weights over the K encoder
+        positions and the mean over channels of its meshed sigmoid gate."""
         t = ops.shape(tokens)[1]
         causal = ops.arange(t)[None, :] <= ops.arange(t)[:, None]  # [T, T]
         mask = ops.logical_and(causal[None], ops.not_equal(tokens, PAD_ID)[:, None, :])
         mask = ops.logical_or(mask, ops.eye(t, dtype="bool")[None])  # a PAD query sees itself
         x = self.drop(self._embed(tokens, 0), training=training)
         cross_k, cross_v = self.cross_kv(encoder_outputs)
+        record = [] if return_attention else None
         for i in range(self.num_layers):
             s = self.self_norm[i](x + self.drop(self.self_attn[i](x, x, mask, training=training),
                                                 training=training))
-            x = self.ffs[i](self._mesh(i, s, cross_k[:, i], cross_v[:, i], enc_mask, training),
-                            training=training)
+            x = self.ffs[i](self._mesh(i, s, cross_k[:, i], cross_v[:, i], enc_mask, training,
+                                       record), training=training)
+        if return_attention:
+            return self.logits(x), {"cross": ops.stack([w for w, _ in record], axis=1),
+                                    "gates": ops.stack([g for _, g in record], axis=1)}
         return self.logits(x)
 
     def empty_cache(self, batch_size, length):

@@ -86,7 +86,29 @@ class M2Transformer(FlatReportModel):
                                                      context["enc_mask"])
         return logits, [k_cache, v_cache, position + 1]
 
-    def call(self, inputs, training=False):
-        targets = self.targets(inputs)
+    def call(self, inputs, training=False, return_attention=False):
+        """Logits [B, T, V] (teacher forcing); with ``return_attention`` also each token's
+        weights over both views' cells [B, T, 2N] (see ``combined_attention``)."""
+        if not return_attention:
+            return self.decoder(self.decoder_inputs(self.targets(inputs)),
+                                *self.encoder_outputs(inputs, training), training=training)
+        logits, detail = self.cross_attention(inputs, training)
+        return logits, combined_attention(detail)
+
+    def cross_attention(self, inputs, training=False):
+        """(logits, {"cross": [B, decoder layers, encoder layers, H, T, 2N], "gates": [B,
+        decoder layers, encoder layers, T]}): every cross-attention map and meshed gate."""
         outputs, mask = self.encoder_outputs(inputs, training)
-        return self.decoder(self.decoder_inputs(targets), outputs, mask, training=training)
+        return self.decoder(self.decoder_inputs(self.targets(inputs)), outputs, mask,
+                            training=training, return_attention=True)
+
+
+def combined_attention(detail):
+    """One map per token [B, T, 2N] from M2's cross-attention: in each decoder layer, the
+    encoder layers' maps (averaged over heads) weighted by their gates' share of that
+    layer's gate total; then averaged over decoder layers. A convex combination of softmax
+    maps, so it sums to 1 over the visible cells like the soft-attention models' weights."""
+    cross = ops.mean(ops.cast(detail["cross"], "float32"), axis=3)  # [B, D, E, T, K]
+    gates = detail["gates"]  # [B, D, E, T]
+    share = gates / ops.maximum(ops.sum(gates, axis=2, keepdims=True), 1e-9)
+    return ops.mean(ops.sum(share[..., None] * cross, axis=2), axis=1)
