@@ -57,3 +57,13 @@ def test_meshed_decoder(tmp_path):
     later = dict(inputs, tokens=tokens.copy())
     later["tokens"][1, 4:] = [1, 2]
     np.testing.assert_allclose(dec(**later).numpy()[1, :4], base[1, :4], atol=1e-5)
+
+    # return_attention: the same logits, plus every cross-attention map and gate
+    logits, att = dec(**inputs, return_attention=True)
+    np.testing.assert_allclose(logits.numpy(), base, atol=1e-6)
+    cross, gates = att["cross"].numpy(), att["gates"].numpy()
+    assert cross.shape == (2, 2, 2, 4, 6, 4)  # [B, decoder layers, encoder layers, H, T, cells]
+    assert gates.shape == (2, 2, 2, 6)
+    np.testing.assert_allclose(cross.sum(-1), 1.0, atol=1e-5)
+    assert cross[0, ..., 3].max() < 1e-6  # study 0's hidden cell gets no weight
+    assert ((gates > 0) & (gates < 1)).all()
