@@ -84,12 +84,19 @@ def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
     assert float(csv_rows[0]["distinct"]) == rows[0]["groups"]["All"]["diagnostics"]["distinct"]
     assert open(os.path.join(out, "ce_f1_per_condition.png"), "rb").read(4) == b"\x89PNG"
 
+    page = tmp_path / "page"
     again = bench("--quick", "--data_dir", tiny_data, "--out", out, "--reuse", "--quiet",
-                  "--models", "cnn_rnn", "most_frequent")
+                  "--models", "cnn_rnn", "cnn_rnn_att", "most_frequent", "--html", page,
+                  "--html_limit", 3)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "cnn_rnn] seed 0: reusing" in again.stdout
     assert json.load(open(os.path.join(out, "results.json")))["rows"][0]["groups"] == \
         rows[0]["groups"]
+    # --html: one review page over the rows' runs (the floor has no model to show)
+    html = open(page / "index.html", encoding="utf-8").read()
+    assert html.count('<section class="study"') == 2 * 3
+    assert html.count('data-model="cnn_rnn"') == 3 and html.count('data-model="cnn_rnn_att"') == 3
+    assert "2 runs" in again.stdout
 
 
 def test_unknown_row_is_a_clear_error(tmp_path):

@@ -11,7 +11,7 @@ results.json and ce_f1_per_condition.png into --out; each row's run is in --out/
 import argparse
 import sys
 
-from tfreport.cli import add_bool, run_main
+from tfreport.cli import add_bool, positive_int, run_main
 
 ROW_KEYS = ("cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna", "m2_transformer-resnet50",
             "m2_transformer-densenet121", "m2_transformer-dual", "most_frequent",
@@ -61,6 +61,10 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="a tiny demo dataset and tiny settings (the CI smoke run)")
     p.add_argument("--reuse", action="store_true", help="reuse rows that already finished")
+    p.add_argument("--html", default=None, metavar="DIR",
+                   help="also write a review page of every row's first seed (scripts/review.py)")
+    p.add_argument("--html_limit", type=positive_int, default=None, metavar="N",
+                   help="the review page shows the first N test studies (default all)")
     add_bool(p, "--deterministic", False, "deterministic TF ops")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -148,6 +152,17 @@ def main(argv=None):
     paths = benchmark_report.write(args.out, results, meta)
     print(open(paths["md"], encoding="utf-8").read().split("## Published")[0])
     print("Wrote " + ", ".join(paths.values()))
+    if args.html:
+        from tfreport.review_page import build
+        found, missing = benchmark.review_runs(rows, settings)
+        for line in missing:
+            print(f"Review page: leaving out {line}", file=sys.stderr)
+        if not found:
+            raise FileNotFoundError(f"--html: no row of {args.out} has a decoded run with its "
+                                    "checkpoint (records alone hold no report text)")
+        page = build(args.html, [d for d, _ in found], "test", [n for _, n in found], data_dir,
+                     args.html_limit, title=meta["name"], quiet=args.quiet)
+        print(f"Review page: {page} ({len(found)} runs; open it in a browser, no network needed)")
 
 
 if __name__ == "__main__":

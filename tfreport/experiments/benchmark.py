@@ -446,6 +446,23 @@ def seeds_for(row: Row, s: Settings) -> range:
     return range(s.first_seed, s.first_seed + n)
 
 
+def review_runs(rows: List[Row], s: Settings) -> tuple:
+    """The rows' first-seed run folders a review page can show (decoded, checkpoint kept):
+    ([(folder, row label)], [labels left out and why])."""
+    found, missing = [], []
+    for row in rows:
+        if row.model is None:
+            continue  # the most-frequent floor has no model and no maps
+        row_dir = os.path.join(s.out, "runs", row.key, f"seed{s.first_seed}")
+        need = [f for f in ("predictions_test.json", "best.keras")
+                if not os.path.exists(os.path.join(row_dir, f))]
+        if need:
+            missing.append(f"{row.label} (no {' or '.join(need)} in {row_dir})")
+        else:
+            found.append((row_dir, row.label))
+    return found, missing
+
+
 def run(rows: List[Row], s: Settings) -> tuple:
     """Runs every row for its seeds; returns one summary per row (rows with no finished
     seed left out, which only ``table_only`` allows) and the grounding's reference side."""
