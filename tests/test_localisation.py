@@ -69,6 +69,16 @@ def test_a_run_gives_a_lift_per_stated_finding(tiny_data, tiny_raw, tiny_vocab, 
         assert 0 <= v["mass"] <= 1 and 0 < v["share"] < 1
         assert v["lift_ci"][0] <= v["lift"] <= v["lift_ci"][1] or v["studies"] == 1
     assert "| cnn_rnn_att |" in localisation.markdown({"cnn_rnn_att": out})
+    # two runs of one model: mean ± sd over them, per finding
+    other = json.loads(json.dumps(out))
+    other["findings"][localisation.ALL]["lift"] = out["findings"][localisation.ALL]["lift"] + 1.0
+    summary = localisation.seed_summary([out, other])
+    assert summary[localisation.ALL]["mean"] == pytest.approx(
+        out["findings"][localisation.ALL]["lift"] + 0.5)
+    assert summary[localisation.ALL]["sd"] == pytest.approx(2 ** -0.5)
+    assert summary[localisation.ALL]["seeds"] == 2
+    table = localisation.seeds_markdown({"cnn_rnn_att": [out, other]})
+    assert f"| cnn_rnn_att | attention | {localisation.ALL} | 2 |" in table
 
     with pytest.raises(ValueError, match="not drawn with seed 5"):
         localisation.localise(str(model_dir), tiny_raw, seed=5, resamples=10)

@@ -5,6 +5,10 @@
 For each generated sentence that states a finding its study has: the sentence's attention
 (or Grad-CAM) mass inside the finding's drawn pixels, against the region's share of the
 visible area. Lift 1 is chance. Writes the table (Markdown) and OUT with .json beside it.
+Folders given the same --name are seeds of one model: the table then adds each finding's
+lift as mean ± sd over them.
+
+    python scripts/localisation.py --model_dir runs/a-seed0 --name A --model_dir runs/a-seed1 --name A ...
 """
 import argparse
 import json
@@ -34,10 +38,19 @@ def main(argv=None):
         from tfreport.errors import ensure_writable_file
         ensure_writable_file(args.out, "--out table")
     from tfreport.metrics import localisation
-    results = {n: localisation.localise(m, args.raw_dir, args.split, args.demo_seed,
-                                        args.bootstrap, quiet=args.quiet)
-               for n, m in zip(names, args.model_dir)}
+    groups, results = {}, {}
+    for n, m in zip(names, args.model_dir):
+        r = localisation.localise(m, args.raw_dir, args.split, args.demo_seed, args.bootstrap,
+                                  quiet=args.quiet)
+        groups.setdefault(n, []).append(r)
+        label = n if names.count(n) == 1 else f"{n} ({os.path.basename(os.path.normpath(m))})"
+        results[label] = r
     table = localisation.markdown(results)
+    if any(len(g) > 1 for g in groups.values()):
+        table = ("## Over seeds\n\n" + localisation.seeds_markdown(groups)
+                 + "\n\n## Each run\n\n" + table)
+        results = {"runs": results,
+                   "seeds": {n: localisation.seed_summary(g) for n, g in groups.items()}}
     print(table)
     if args.out:
         with open(args.out + ".partial", "w", encoding="utf-8") as f:

@@ -152,3 +152,18 @@ def seed_summary(results: Sequence[Dict]) -> Dict[str, Dict]:
         out[f] = {"mean": float(np.mean(lifts)), "sd": float(np.std(lifts, ddof=1))
                   if len(lifts) > 1 else 0.0, "seeds": len(lifts)}
     return out
+
+
+def seeds_markdown(groups: Dict[str, Sequence[Dict]]) -> str:
+    """One row per (model, finding): the lift's mean ± sd over the model's seeds."""
+    lines = ["| model | map | finding | seeds | sentences (total) | lift mean ± sd | per seed |",
+             "|---|---|---|---|---|---|---|"]
+    for name, runs in groups.items():
+        summary = seed_summary(runs)
+        for f, v in summary.items():
+            per = [r["findings"][f] for r in runs if f in r["findings"]]
+            lifts = ", ".join(f"{x['lift']:.2f}" for x in per)
+            lines.append(f"| {name} | {runs[0]['map_kind']} | {f} | {v['seeds']} "
+                         f"| {sum(x['sentences'] for x in per)} | {v['mean']:.2f} ± {v['sd']:.2f} "
+                         f"| {lifts} |")
+    return "\n".join(lines)
