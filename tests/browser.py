@@ -46,12 +46,17 @@ def open_browser(width: int = 1400, height: int = 1000):
 
 
 if __name__ == "__main__":
+    # python tests/browser.py PAGE SHOT.png [studies-filter]: e.g. "abnormal"
     page, shot = sys.argv[1], sys.argv[2]
     browser = open_browser()
     try:
         browser.get("file://" + os.path.abspath(page))
-        browser.execute_script("const d = document.querySelector('details.heat');"
-                               "if (d) { d.open = true; }")
+        if len(sys.argv) > 3:
+            from selenium.webdriver.common.by import By
+            from selenium.webdriver.support.ui import Select
+            Select(browser.find_element(By.ID, "f-normal")).select_by_value(sys.argv[3])
+        browser.execute_script("const d = [...document.querySelectorAll('details.heat')]"
+                               ".find(e => e.offsetParent !== null); if (d) { d.open = true; }")
         browser.execute_script("window.scrollTo(0, 0)")
         browser.save_screenshot(shot)
         print(f"wrote {shot}")
