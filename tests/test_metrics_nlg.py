@@ -89,3 +89,33 @@ def test_rouge_l_known_value_uses_coco_beta():
     # LCS("a b", "a b c d") = 2: P = 1, R = 0.5; coco's F with beta = 1.2
     s = nlg.score({"1": "alpha beta"}, {"1": "alpha beta gamma delta"}, metrics=("ROUGE-L",))
     assert s["ROUGE-L"] == pytest.approx((1 + 1.44) * 1 * 0.5 / (0.5 + 1.44 * 1), abs=1e-6)
+
+
+def test_rouge_score_stemmed_known_values():
+    """rouge-score's ROUGE-L, stemmed: "lungs" and "lung" match, beta is 1 (plain F1)."""
+    preds = {"1": "the lungs are clear", "2": "heart is enlarged"}
+    refs = {"1": "lung clear", "2": "lungs are clear"}
+    per = nlg.rouge_l_stemmed_per_report(preds, refs)
+    # LCS("the lung are clear", "lung clear") = 2: P = 2/4, R = 2/2, F = 2PR/(P+R) = 2/3
+    assert per["1"] == pytest.approx(2 / 3, abs=1e-9)
+    assert per["2"] == 0.0
+    assert nlg.rouge_l_stemmed(preds, refs) == pytest.approx(1 / 3, abs=1e-9)
+    # without the stemmer "lungs" / "lung" would not match: LCS 1, F = 2 * 1/4 * 1/2 / (3/4)
+    from rouge_score import rouge_scorer
+    plain = rouge_scorer.RougeScorer(["rougeL"]).score("lung clear", "the lungs are clear")
+    assert plain["rougeL"].fmeasure == pytest.approx(1 / 3, abs=1e-9)
+
+
+def test_evaluate_tables_carry_the_stemmed_rouge_column_with_an_interval():
+    from tfreport.metrics import scoring, table
+    preds = {str(i): t for i, t in enumerate(["the lungs are clear", "heart is enlarged",
+                                              "no effusion", "normal heart size"])}
+    refs = {str(i): t for i, t in enumerate(["lung clear", "lungs are clear", "no effusion",
+                                             "the heart is normal in size"])}
+    result = scoring.score(preds, refs, bootstrap=50)
+    assert result[nlg.ROUGE_STEMMED] == pytest.approx(
+        nlg.rouge_l_stemmed(preds, refs), abs=1e-9)
+    lo, hi = result["ci"][nlg.ROUGE_STEMMED]
+    assert lo <= result[nlg.ROUGE_STEMMED] <= hi
+    md = table.markdown(result)
+    assert md.splitlines()[0].endswith("| CE-F1 | ROUGE-L (rouge-score) |")

@@ -37,6 +37,7 @@ class ReportStats:
     cider: np.ndarray  # [N]
     ce: np.ndarray  # [N, 3]: tp, fp, fn over the 14 observations
     meteor: Optional[List[str]] = None  # Java's per-segment statistics
+    rouge_stemmed: Optional[np.ndarray] = None  # [N]: rouge-score's stemmed ROUGE-L
 
 
 def _bleu_stats(res, gts, ids):
@@ -77,8 +78,10 @@ def collect(predictions: Mapping[str, str], references: Mapping[str, str],
     _, cider = Cider().compute_score(gts, res)
     ce = np.array([_ce_counts(predicted_labels[i], reference_labels[i], uncertain)
                    for i in ids], float)
+    stemmed = nlg.rouge_l_stemmed_per_report(predictions, references)
     stats = ReportStats(ids, testlen, reflen, guess, correct, np.asarray(rouge, float),
-                        np.asarray(cider, float), ce)
+                        np.asarray(cider, float), ce,
+                        rouge_stemmed=np.array([stemmed[i] for i in ids], float))
     if meteor is not None:
         nonempty = nlg._nonempty(res)
         with meteor.lock:
@@ -117,6 +120,8 @@ def corpus(s: ReportStats, idx: np.ndarray, meteor=None) -> Dict[str, float]:
         out["METEOR"] = _meteor(meteor, [s.meteor[i] for i in idx])
     out["ROUGE-L"] = float(s.rouge[idx].mean())
     out["CIDEr"] = float(s.cider[idx].mean())
+    if s.rouge_stemmed is not None:
+        out[nlg.ROUGE_STEMMED] = float(s.rouge_stemmed[idx].mean())
     tp, fp, fn = s.ce[idx].sum(0)
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0

@@ -16,6 +16,8 @@ def score_group(predictions: Mapping[str, str], references: Mapping[str, str],
                 metrics=None) -> dict:
     """NLG metrics (pycocoevalcap) and CE figures for one group of studies."""
     out: dict = dict(nlg.score(predictions, references, metrics))
+    if metrics is None:
+        out[nlg.ROUGE_STEMMED] = nlg.rouge_l_stemmed(predictions, references)
     ce = clinical_efficacy({k: predicted_labels[k] for k in predictions}, reference_labels,
                            uncertain=uncertain)
     out.update({"CE-P": ce["micro"]["precision"], "CE-R": ce["micro"]["recall"],

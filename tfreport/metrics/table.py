@@ -6,6 +6,8 @@ from typing import List, Mapping
 from tfreport.metrics import diagnostics
 
 COLUMNS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "CE-F1")
+# named extras, shown where a result has them (evaluate.py's tables)
+EXTRA_COLUMNS = ("ROUGE-L (rouge-score)",)
 
 
 def group_rows(result: Mapping) -> List[tuple]:
@@ -26,7 +28,7 @@ def cell(block: Mapping, col: str) -> str:
 
 
 def markdown(result: Mapping, title: str = "") -> str:
-    cols = [c for c in COLUMNS if c in result]
+    cols = [c for c in COLUMNS + EXTRA_COLUMNS if c in result]
     lines = [f"### {title}", ""] if title else []
     lines.append("| group | studies | " + " | ".join(cols) + " |")
     lines.append("|---|---|" + "---|" * len(cols))
@@ -41,6 +43,10 @@ def markdown(result: Mapping, title: str = "") -> str:
         lines.append("")
         lines.append(f"CE-F1: micro over the 14 CheXpert observations; {result['CE']['recipe']}"
                      f" ({result.get('CE-labeler', 'tfreport rule-based labeler')}).")
+    if "ROUGE-L (rouge-score)" in result:
+        lines.append("ROUGE-L (rouge-score): Google's rouge-score, Porter-stemmed F-measure, the "
+                     "mean per report (as Hugging Face's evaluate gives it); ROUGE-L is "
+                     "pycocoevalcap's.")
     lines += diagnostics_lines(result)
     return "\n".join(lines)
 
