@@ -41,6 +41,11 @@ def test_cell_fractions_and_mass_on_known_maps():
     uniform = {"frontal": np.full((2, 2), 0.125), "lateral": np.full((2, 2), 0.125)}
     mass, share = localisation.sentence_hit(uniform, mask, np.zeros((8, 8), bool))
     assert mass == pytest.approx(share) == pytest.approx(0.125)  # uniform = chance: lift 1
+    # the ceiling: all mass on the cell the region fills most (here the whole top-left cell)
+    assert localisation.best_mass(uniform, mask, np.zeros((8, 8), bool)) == 1.0
+    small = np.zeros((8, 8), bool)
+    small[:2, :2] = True  # a quarter of one cell: no map over a 2x2 grid can do better
+    assert localisation.best_mass(on, small, small) == pytest.approx(0.25)
 
 
 def test_a_run_gives_a_lift_per_stated_finding(tiny_data, tiny_raw, tiny_vocab, tmp_path):
@@ -68,6 +73,7 @@ def test_a_run_gives_a_lift_per_stated_finding(tiny_data, tiny_raw, tiny_vocab, 
     for v in rows.values():
         assert 0 <= v["mass"] <= 1 and 0 < v["share"] < 1
         assert v["lift_ci"][0] <= v["lift"] <= v["lift_ci"][1] or v["studies"] == 1
+        assert v["lift"] <= v["ceiling"] + 1e-9
     assert "| cnn_rnn_att |" in localisation.markdown({"cnn_rnn_att": out})
     # two runs of one model: mean ± sd over them, per finding
     other = json.loads(json.dumps(out))

@@ -4,7 +4,8 @@ For every generated sentence that states a demo finding the study truly has, the
 map (soft attention, or Grad-CAM: ``attention_maps.study_maps``) is laid over both views and
 its mass inside the finding's drawn pixels is taken, against the region's share of the
 visible area (what a uniform map puts there). Lift = mean mass / mean share: 1 is chance,
-above 1 the map concentrates on the finding. 95% intervals resample the studies.
+above 1 the map concentrates on the finding. 95% intervals resample the studies. The ceiling
+is the lift of the best map the grid allows (all mass on the cell the region fills most).
 """
 from __future__ import annotations
 
@@ -35,11 +36,22 @@ def sentence_hit(entry: Dict, frontal: np.ndarray, lateral: np.ndarray) -> tuple
     return mass, share
 
 
+def best_mass(entry: Dict, frontal: np.ndarray, lateral: np.ndarray) -> float:
+    """The most any map over these grids could put in the region: all of it on the visible
+    cell the region fills most. Its lift is the ceiling the grid allows (a region smaller
+    than a cell can never be hit squarely)."""
+    side = entry["frontal"].shape[0]
+    views = [frontal] + ([lateral] if entry["lateral"] is not None else [])
+    return max(float(cell_fractions(m, side).max()) for m in views)
+
+
 def _lift(mass: np.ndarray, share: np.ndarray, studies: np.ndarray, resamples: int,
-          seed: int) -> Dict:
+          seed: int, best: Optional[np.ndarray] = None) -> Dict:
     out = {"sentences": int(len(mass)), "studies": int(len(np.unique(studies))),
            "mass": float(mass.mean()), "share": float(share.mean()),
            "lift": float(mass.mean() / max(share.mean(), 1e-12))}
+    if best is not None:
+        out["ceiling"] = float(best.mean() / max(share.mean(), 1e-12))
     rng = np.random.default_rng(seed)
     ids = np.unique(studies)
     rows = {s: np.flatnonzero(studies == s) for s in ids}
@@ -86,7 +98,7 @@ def localise(model_dir: str, raw_dir: str, split: str = "test", seed: int = 0,
     ds = pipeline.dataset(data_dir, split, batch_size=16, image_size=mc["image_size"],
                           max_sentences=mc["max_sentences"], max_words=mc["max_words"])
     size, checked = None, False
-    records: List[tuple] = []  # (finding, mass, share, study index)
+    records: List[tuple] = []  # (finding, mass, share, study index, best possible mass)
     kind = None
     for batch in progress(ds, desc="localisation", disable=quiet, unit="batch"):
         ids = [s.decode() for s in batch["id"].numpy()]
@@ -115,7 +127,7 @@ def localise(model_dir: str, raw_dir: str, split: str = "test", seed: int = 0,
                 for f in present:
                     if stated[f] and f in regions:
                         mass, share = sentence_hit(entry, *regions[f])
-                        records.append((f, mass, share, uid))
+                        records.append((f, mass, share, uid, best_mass(entry, *regions[f])))
     if not records:
         raise ValueError(f"{pred_path}: no generated sentence states a finding its study has, "
                          "so there is nothing to localise")
@@ -123,24 +135,27 @@ def localise(model_dir: str, raw_dir: str, split: str = "test", seed: int = 0,
     mass = np.array([r[1] for r in records])
     share = np.array([r[2] for r in records])
     studies = np.array([r[3] for r in records])
+    best = np.array([r[4] for r in records])
     out = {"model": config.get("model"), "map_kind": kind, "split": split, "findings": {}}
     for f in list(demo.FINDINGS) + [ALL]:
         keep = names == f if f != ALL else np.ones(len(names), bool)
         if keep.any():
-            out["findings"][f] = _lift(mass[keep], share[keep], studies[keep], resamples, seed)
+            out["findings"][f] = _lift(mass[keep], share[keep], studies[keep], resamples, seed,
+                                       best[keep])
     return out
 
 
 def markdown(results: Dict[str, Dict]) -> str:
     """One table: a row per (run, finding)."""
     lines = ["| run | map | finding | sentences | studies | mass in region | region share "
-             "| lift [95% CI] |", "|---|---|---|---|---|---|---|---|"]
+             "| lift [95% CI] | ceiling |", "|---|---|---|---|---|---|---|---|---|"]
     for run, r in results.items():
         for f, v in r["findings"].items():
             lo, hi = v["lift_ci"]
+            ceiling = f"{v['ceiling']:.2f}" if "ceiling" in v else ""
             lines.append(f"| {run} | {r['map_kind']} | {f} | {v['sentences']} | {v['studies']} "
                          f"| {v['mass']:.3f} | {v['share']:.3f} | {v['lift']:.2f} "
-                         f"[{lo:.2f}, {hi:.2f}] |")
+                         f"[{lo:.2f}, {hi:.2f}] | {ceiling} |")
     return "\n".join(lines)
 
 
@@ -156,14 +171,16 @@ def seed_summary(results: Sequence[Dict]) -> Dict[str, Dict]:
 
 def seeds_markdown(groups: Dict[str, Sequence[Dict]]) -> str:
     """One row per (model, finding): the lift's mean ± sd over the model's seeds."""
-    lines = ["| model | map | finding | seeds | sentences (total) | lift mean ± sd | per seed |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| model | map | finding | seeds | sentences (total) | lift mean ± sd | per seed "
+             "| ceiling (mean) |", "|---|---|---|---|---|---|---|---|"]
     for name, runs in groups.items():
         summary = seed_summary(runs)
         for f, v in summary.items():
             per = [r["findings"][f] for r in runs if f in r["findings"]]
             lifts = ", ".join(f"{x['lift']:.2f}" for x in per)
+            ceilings = [x["ceiling"] for x in per if "ceiling" in x]
+            ceiling = f"{np.mean(ceilings):.2f}" if ceilings else ""
             lines.append(f"| {name} | {runs[0]['map_kind']} | {f} | {v['seeds']} "
                          f"| {sum(x['sentences'] for x in per)} | {v['mean']:.2f} ± {v['sd']:.2f} "
-                         f"| {lifts} |")
+                         f"| {lifts} | {ceiling} |")
     return "\n".join(lines)
