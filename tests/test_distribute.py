@@ -115,3 +115,48 @@ def test_auto_is_one_device_without_gpus():
     strategy = make_strategy("auto")
     assert isinstance(strategy, tf.distribute.OneDeviceStrategy)
     assert strategy.num_replicas_in_sync == 1
+
+
+_SUM_ONCE = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from tfreport.training.optimizer import PreReducedGradients
+
+class PreReducedSGD(PreReducedGradients, keras.optimizers.SGD):
+    pass
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+out = []
+for cls in (PreReducedSGD, keras.optimizers.SGD):
+    with strategy.scope():
+        v = keras.Variable(0.0)
+        opt = cls(learning_rate=1.0)
+        opt.build([v])
+
+    @tf.function
+    def step():
+        def replica():
+            ctx = tf.distribute.get_replica_context()
+            g = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.ones(()))  # as the trainer does
+            opt.apply([g], [v])
+        strategy.run(replica)
+
+    step()
+    out.append(float(v.numpy()))
+print(out[0], out[1])
+"""
+
+
+def test_gradients_reduced_by_the_trainer_are_not_summed_again():
+    """Two replicas each contribute gradient 1; the trainer's all-reduce makes it 2. With the
+    pre-reduced mixin SGD steps by 2; Keras' own second sum (the plain SGD control) by 4.
+    Adam is scale-invariant, so only a plain-SGD check can see a double sum."""
+    run = subprocess.run([sys.executable, "-c", _SUM_ONCE], capture_output=True, text=True,
+                         timeout=300, cwd=os.path.dirname(HERE))
+    assert run.returncode == 0, run.stderr[-3000:]
+    once, twice = map(float, run.stdout.split()[-2:])
+    assert once == -2.0
+    assert twice == -4.0  # the control: a second sum is visible to this test

@@ -12,8 +12,18 @@ from typing import Iterable, Optional
 import keras
 
 
+class PreReducedGradients:
+    """Mixin for a Keras optimizer whose gradients arrive already summed over replicas: it
+    skips Keras' own cross-replica sum (a private hook, ``_all_reduce_sum_gradients``, which
+    is why ``tests/test_distribute.py`` pins the behaviour with plain SGD, whose update would
+    double under a second sum where Adam's would not move)."""
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):  # see the module docstring
+        return list(grads_and_vars)
+
+
 @keras.saving.register_keras_serializable(package="tfreport")
-class ReportAdam(keras.optimizers.Adam):
+class ReportAdam(PreReducedGradients, keras.optimizers.Adam):
     """Adam whose gradients arrive already reduced over replicas, with per-variable learning
     rate factors (the backbone's ``backbone_learning_rate / learning_rate``)."""
 
@@ -25,9 +35,6 @@ class ReportAdam(keras.optimizers.Adam):
     def build(self, variables):
         super().build(variables)
         self._lr_factors = [self._lr_factor_by_path.get(v.path, 1.0) for v in variables]
-
-    def _all_reduce_sum_gradients(self, grads_and_vars):  # see the module docstring
-        return list(grads_and_vars)
 
     def update_step(self, gradient, variable, learning_rate):
         factor = self._lr_factors[self._get_variable_index(variable)] if self._lr_factors else 1.0
