@@ -4,10 +4,11 @@ from __future__ import annotations
 from typing import List, Mapping
 
 from tfreport.metrics import diagnostics
+from tfreport.metrics.nlg import ROUGE_STEMMED
 
 COLUMNS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "CE-F1")
 # named extras, shown where a result has them (evaluate.py's tables)
-EXTRA_COLUMNS = ("ROUGE-L (rouge-score)",)
+EXTRA_COLUMNS = (ROUGE_STEMMED,)
 
 
 def group_rows(result: Mapping) -> List[tuple]:
@@ -43,7 +44,7 @@ def markdown(result: Mapping, title: str = "") -> str:
         lines.append("")
         lines.append(f"CE-F1: micro over the 14 CheXpert observations; {result['CE']['recipe']}"
                      f" ({result.get('CE-labeler', 'tfreport rule-based labeler')}).")
-    if "ROUGE-L (rouge-score)" in result:
+    if ROUGE_STEMMED in result:
         lines.append("ROUGE-L (rouge-score): Google's rouge-score, Porter-stemmed F-measure, the "
                      "mean per report (as Hugging Face's evaluate gives it); ROUGE-L is "
                      "pycocoevalcap's.")
