@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from tfreport.data import iu_xray_text
 from tfreport.experiments import text_benchmark as tb
 from tfreport.metrics.nlg import BLEU
 
@@ -39,8 +40,8 @@ def fixture(tmp_path_factory):
 
 
 def test_splits_and_floors(fixture):
-    legacy = tb.legacy_text_split(str(fixture / "legacy"), str(fixture / "indiana_reports.csv"))
-    r2gen = tb.r2gen_text_split(str(fixture / "annotation.json"), str(fixture / "indiana_reports.csv"))
+    legacy = iu_xray_text.legacy_text_split(str(fixture / "legacy"), str(fixture / "indiana_reports.csv"))
+    r2gen = iu_xray_text.r2gen_text_split(str(fixture / "annotation.json"), str(fixture / "indiana_reports.csv"))
     assert (len(legacy.train), len(legacy.test)) == (20, 10)
     assert (len(r2gen.train), len(r2gen.test)) == (15, 10)
     assert legacy.normal == {f"CXR{u}": u % 3 == 0 for u in range(21, 31)}
@@ -75,8 +76,8 @@ def test_splits_and_floors(fixture):
                     reason="the real IU X-Ray reports are not in ../shared/data")
 def test_real_splits_have_the_published_sizes():
     csv_path = os.path.join(SHARED, "iu_xray", "indiana_reports.csv")
-    legacy = tb.legacy_text_split(os.path.join(SHARED, "iu_xray_legacy"), csv_path)
-    r2gen = tb.r2gen_text_split(os.path.join(SHARED, "iu_xray", "annotation.json"), csv_path)
+    legacy = iu_xray_text.legacy_text_split(os.path.join(SHARED, "iu_xray_legacy"), csv_path)
+    r2gen = iu_xray_text.r2gen_text_split(os.path.join(SHARED, "iu_xray", "annotation.json"), csv_path)
     assert (len(legacy.train), len(legacy.test)) == (2811, 300)
     assert len(r2gen.test) == 590 and r2gen.description.startswith("R2Gen 2,069/296/590")
 
@@ -93,7 +94,7 @@ def _blind_run(root, split, model, predictions, image_blind=True):
 
 
 def test_image_blind_rows_score_like_the_floors(fixture):
-    legacy = tb.legacy_text_split(str(fixture / "legacy"), str(fixture / "indiana_reports.csv"))
+    legacy = iu_xray_text.legacy_text_split(str(fixture / "legacy"), str(fixture / "indiana_reports.csv"))
     best = next(iter(tb.most_frequent(legacy).values()))
     # the prepared build's ids carry the same uids; a blind model writing the most frequent
     # report must score exactly like the most-frequent row
@@ -104,7 +105,7 @@ def test_image_blind_rows_score_like_the_floors(fixture):
     assert len(rows) == 2 * 3  # scorings x (two floors + one model)
     for scoring_rows in (rows[:3], rows[3:]):
         mf, _, model = scoring_rows
-        assert model["baseline"].startswith("image-blind CNN-RNN")
+        assert model["label"].startswith("image-blind CNN-RNN")
         assert model["groups"] == mf["groups"]
         d = mf["groups"]["All"]["diagnostics"]
         assert (d["distinct"], d["unique_reports"], d["copied"], d["sentences"]) == (0.0, 1, 1.0, 2)
@@ -122,7 +123,7 @@ def test_image_blind_rows_score_like_the_floors(fixture):
 
 
 def test_image_blind_rows_refuse_incomplete_or_sighted_runs(fixture, tmp_path):
-    legacy = tb.legacy_text_split(str(fixture / "legacy"), str(fixture / "indiana_reports.csv"))
+    legacy = iu_xray_text.legacy_text_split(str(fixture / "legacy"), str(fixture / "indiana_reports.csv"))
     runs = _blind_run(tmp_path, "legacy", "mrna", {f"CXR{u}": "x" for u in range(21, 29)})
     with pytest.raises(ValueError, match="no prediction for 2 of the 10 legacy test studies"):
         tb.run([legacy], seeds=1, bootstrap=0, blind={"legacy": tb.load_blind_runs(str(runs), "legacy")})

@@ -14,7 +14,6 @@ the same references; docs/REPRODUCE.md gives the training commands. A hand-writt
 RUNS-independent note on how they were trained may sit in OUT/blind_note.md.
 """
 import argparse
-import json
 import os
 
 from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
@@ -32,23 +31,25 @@ def main(argv=None):
     add_seed_flags(p)
     args = p.parse_args(argv)
     seed = apply_seed_flags(args)
+    from tfreport.atomic import write_json, write_text
+    from tfreport.data.iu_xray_text import legacy_text_split, r2gen_text_split
     from tfreport.experiments import text_benchmark as tb
     reports_csv = os.path.join(args.shared_dir, "iu_xray", "indiana_reports.csv")
     for path in (reports_csv, os.path.join(args.shared_dir, "iu_xray_legacy", "data_entry.json"),
                  os.path.join(args.shared_dir, "iu_xray", "annotation.json")):
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: not found (--shared_dir)")
-    splits = [tb.legacy_text_split(os.path.join(args.shared_dir, "iu_xray_legacy"), reports_csv),
-              tb.r2gen_text_split(os.path.join(args.shared_dir, "iu_xray", "annotation.json"),
-                                  reports_csv)]
+    splits = [legacy_text_split(os.path.join(args.shared_dir, "iu_xray_legacy"), reports_csv),
+              r2gen_text_split(os.path.join(args.shared_dir, "iu_xray", "annotation.json"),
+                               reports_csv)]
     blind = ({s.name: tb.load_blind_runs(args.image_blind_runs, s.name) for s in splits}
              if args.image_blind_runs else None)
     rows = tb.run(splits, seeds=args.seeds, bootstrap=args.bootstrap, boot_seed=seed,
                   blind=blind)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"rows": rows, "seeds": args.seeds, "bootstrap": args.bootstrap,
-                   "bootstrap_seed": seed}, f, indent=1)
+    write_json(os.path.join(args.out, "results.json"),
+               {"rows": rows, "seeds": args.seeds, "bootstrap": args.bootstrap,
+                "bootstrap_seed": seed})
     import sys
     meta = {"seeds": args.seeds, "bootstrap": args.bootstrap, "bootstrap_seed": seed,
             "command": "python scripts/text_baselines.py " + " ".join(
@@ -58,8 +59,7 @@ def main(argv=None):
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 meta[key] = f.read().strip()
-    with open(os.path.join(args.out, "results.md"), "w", encoding="utf-8") as f:
-        f.write(tb.report(rows, meta))
+    write_text(os.path.join(args.out, "results.md"), tb.report(rows, meta))
     print(tb.markdown(rows))
 
 

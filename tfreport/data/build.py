@@ -13,6 +13,7 @@ import os
 import shutil
 from typing import Dict, List, Optional
 
+from tfreport.atomic import write_json
 from tfreport.data import records
 from tfreport.data.study import (ABNORMAL, NORMAL, SKIPPED, DropCounter, LayoutError, Study,
                                  write_skipped)
@@ -30,13 +31,6 @@ MANIFEST = "manifest.json"
 
 def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
-
-
-def _atomic_json(path: str, obj) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, ensure_ascii=False)
-    os.replace(tmp, path)
 
 
 def _encode_study(study: Study, vocab: Vocabulary, image_size: int):
@@ -109,7 +103,7 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
                 manifest["shards"][name] = {"ids": [s.id for s in ok],
                                             "drops": shard_drops.as_dict(),
                                             "skipped": shard_drops.skipped}
-                _atomic_json(os.path.join(partial, MANIFEST), manifest)
+                write_json(os.path.join(partial, MANIFEST), manifest)
                 for reason, n in shard_drops.counts.items():
                     drops.counts[reason] += n
                 drops.skipped.extend(shard_drops.skipped)
@@ -120,12 +114,12 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
         raise EmptyDatasetError(_empty_message(out_dir, partial, drops))
 
     vocab.save(os.path.join(partial, "vocabulary.json"))
-    _atomic_json(os.path.join(partial, "data_entry.json"),
+    write_json(os.path.join(partial, "data_entry.json"),
                  {s.id: s.sentences for st in kept.values() for s in st})
     for split, studies in kept.items():
-        _atomic_json(os.path.join(partial, f"{split}_split.json"), [s.id for s in studies])
+        write_json(os.path.join(partial, f"{split}_split.json"), [s.id for s in studies])
     from tfreport.data.prepared import STUDIES, studies_record
-    _atomic_json(os.path.join(partial, STUDIES), studies_record(kept))
+    write_json(os.path.join(partial, STUDIES), studies_record(kept))
     summary = {
         "schema_version": records.SCHEMA_VERSION,
         "dataset": dataset,
@@ -143,7 +137,7 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
         "max_words": MAX_WORDS,
         "settings": {k: v for k, v in settings.items() if k != "ids"},
     }
-    _atomic_json(os.path.join(partial, "summary.json"), summary)
+    write_json(os.path.join(partial, "summary.json"), summary)
     os.remove(os.path.join(partial, MANIFEST))
     if os.path.exists(out_dir):  # a stale build is replaced only now, when this one is complete
         shutil.rmtree(out_dir)
@@ -195,7 +189,7 @@ def _open_manifest(partial: str, fingerprint: str) -> dict:
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
     manifest = {"fingerprint": fingerprint, "shards": {}}
-    _atomic_json(path, manifest)
+    write_json(path, manifest)
     return manifest
 
 

@@ -16,12 +16,11 @@ import time
 from typing import Dict, List, Optional
 
 from tfreport import evaluation, labeler
-from tfreport.experiments import baselines
+from tfreport.atomic import write_json
+from tfreport.experiments import baselines, results_table
+from tfreport.experiments.results_table import DIAGNOSTICS, GROUPS  # noqa: F401 (re-exported)
 from tfreport.metrics import diagnostics, grounding, scoring
 from tfreport.labels import CHEXPERT_OBSERVATIONS
-from tfreport.metrics.table import COLUMNS
-
-GROUPS = (("All", None), ("Normal", "normal"), ("Abnormal", "abnormal"))
 ROW_FILE = "benchmark_row.json"
 RECORDS = "rows"  # committed per-row records (see record_path)
 # --quick: a tiny demo and tiny settings, so the whole benchmark runs inside CI.
@@ -224,12 +223,6 @@ def weight_source(model_config: dict) -> str:
     return f"{backbone}: {name(model_config.get('backbone_weights'))} ({mode})"
 
 
-def _atomic_json(path: str, obj) -> None:
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(path + ".tmp", path)
-
-
 def record_path(s: Settings, row: Row, seed: int) -> str:
     """A finished row's record: scores, command, config and each test report's positive
     findings. Small and free of report text, so it is committed beside the table, and a
@@ -308,12 +301,12 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                       command=shlex.join(train_command(row, s, seed, row_dir)), config=config)
     metrics = scoring.score(predictions, refs, normal,
                             training_reports=diagnostics.training_reports(s.data_dir))
-    _atomic_json(os.path.join(row_dir, "predictions_test.json"), predictions)
+    write_json(os.path.join(row_dir, "predictions_test.json"), predictions)
     result["metrics"] = metrics
     result["positives"] = grounding.positives(labeler.label_reports(predictions))
-    _atomic_json(done, result)
+    write_json(done, result)
     os.makedirs(os.path.dirname(record), exist_ok=True)
-    _atomic_json(record, result)
+    write_json(record, result)
     return result
 
 
@@ -359,40 +352,12 @@ def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> float:
     return time.perf_counter() - start
 
 
-def group_metrics(metrics: dict, group: Optional[str]) -> dict:
-    return metrics if group is None else metrics.get("groups", {}).get(group, {})
-
-
-DIAGNOSTICS = tuple(k for k, _ in diagnostics.COLUMNS + diagnostics.REFERENCE_COLUMNS)
-
-
-def _mean_sd(blocks: List[dict], cols) -> dict:
-    """{col: mean, col_sd: sd (None for one value)} over the blocks that have the figure;
-    None where every block has it as None (a diagnostic that is n/a)."""
-    out = {}
-    for col in cols:
-        present = [b[col] for b in blocks if col in b]
-        values = [v for v in present if v is not None]
-        if values:
-            out[col] = statistics.fmean(values)
-            out[col + "_sd"] = statistics.stdev(values) if len(values) > 1 else None
-        elif present:
-            out[col] = out[col + "_sd"] = None
-    return out
-
-
 def summarise(results: List[dict]) -> dict:
     """Mean and sd over seeds of every figure, per group."""
-    out = {"label": results[0]["label"], "key": results[0]["key"],
-           "model": results[0]["model"], "weights": results[0]["weights"],
-           "seeds": [r["seed"] for r in results], "groups": {}}
-    for name, group in GROUPS:
-        blocks = [group_metrics(r["metrics"], group) for r in results]
-        block = _mean_sd(blocks, COLUMNS + ("studies",))
-        diag = _mean_sd([b.get("diagnostics", {}) for b in blocks], DIAGNOSTICS)
-        if diag:
-            block["diagnostics"] = diag
-        out["groups"][name] = block
+    out = results_table.row(results[0]["label"],
+                            results_table.aggregate([r["metrics"] for r in results]),
+                            [r["seed"] for r in results], key=results[0]["key"],
+                            model=results[0]["model"], weights=results[0]["weights"])
     for key in ("train_seconds", "reports_per_second"):
         values = [r[key] for r in results if r.get(key) is not None]
         out[key] = statistics.fmean(values) if values else None

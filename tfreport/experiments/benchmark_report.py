@@ -2,28 +2,19 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 from typing import Dict, List, Optional
 
-from tfreport.experiments.benchmark import DIAGNOSTICS, GROUPS
+from tfreport.atomic import write_json, write_text, writing
+from tfreport.experiments.results_table import DIAGNOSTICS, GROUPS
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.metrics import diagnostics
-from tfreport.metrics.table import COLUMNS
+from tfreport.metrics.table import COLUMNS, cell as _cell
 from tfreport.experiments.published import published
 
 CHART = "ce_f1_per_condition.png"
 DIAG = tuple(k for k, _ in diagnostics.COLUMNS)
 REF = {header: key for key, header in diagnostics.REFERENCE_COLUMNS}
-
-
-def _cell(block: dict, col: str) -> str:
-    if col not in block:
-        return ""
-    if block[col] is None:
-        return "n/a"
-    sd = block.get(col + "_sd")
-    return f"{block[col]:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
 
 
 def _reference_cells(d: dict) -> List[str]:
@@ -174,7 +165,7 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
 
 
 def write_csv(path: str, rows: List[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with writing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["model", "weights", "group", "studies"]
                    + [x for c in COLUMNS + DIAGNOSTICS for x in (c, c + "_sd")]
@@ -210,7 +201,8 @@ def chart(path: str, rows: List[dict]) -> None:
     ax.set_title("CE-F1 per condition, by model")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with writing(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 
 
@@ -220,10 +212,8 @@ def write(out: str, rows: List[dict], meta: dict) -> Dict[str, str]:
     paths = {k: os.path.join(out, v) for k, v in
              (("md", "results.md"), ("csv", "results.csv"), ("json", "results.json"),
               ("png", CHART))}
-    with open(paths["md"], "w", encoding="utf-8") as f:
-        f.write(markdown(rows, meta))
+    write_text(paths["md"], markdown(rows, meta))
     write_csv(paths["csv"], rows)
-    with open(paths["json"], "w", encoding="utf-8") as f:
-        json.dump({"meta": meta, "rows": rows, "published": published()}, f, indent=1)
+    write_json(paths["json"], {"meta": meta, "rows": rows, "published": published()})
     chart(paths["png"], rows)
     return paths

@@ -12,71 +12,23 @@ each seed's interval, averaged bound by bound).
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
-import statistics
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from tfreport.data.iu_xray import uid_of
+from tfreport.data.iu_xray_text import TextSplit
+from tfreport.experiments import results_table
 from tfreport.experiments.baselines import most_frequent_text, random_texts
-from tfreport.data.iu_xray import normal_flag, uid_of
-from tfreport.data.study import NORMAL, UNKNOWN
+from tfreport.experiments.results_table import GROUPS
 from tfreport.metrics import diagnostics, scoring
-from tfreport.metrics.table import COLUMNS
-from tfreport.text import join_report, legacy_reference, normalise_report
+from tfreport.metrics.table import COLUMNS, cell
+from tfreport.text import join_report, legacy_reference
 
-GROUPS = (("All", None), ("Normal", "normal"), ("Abnormal", "abnormal"))
 SCORINGS = {"default": "untruncated references", "legacy": "references cut to 8 x 49 words"}
 DIAGNOSTICS = tuple(k for k, _ in diagnostics.COLUMNS)
 REF = {header: key for key, header in diagnostics.REFERENCE_COLUMNS}
-
-
-@dataclass
-class TextSplit:
-    name: str
-    description: str
-    train: Dict[str, List[str]]  # id -> legacy-normalised sentences
-    test: Dict[str, List[str]]
-    normal: Dict[str, bool]  # test ids with a MeSH verdict
-
-
-def mesh_by_uid(reports_csv: str) -> Dict[str, str]:
-    with open(reports_csv, newline="", encoding="utf-8") as f:
-        return {row["uid"]: row.get("MeSH", "") for row in csv.DictReader(f)}
-
-
-def _normal(ids, mesh: Dict[str, str]) -> Dict[str, bool]:
-    out = {}
-    for i in ids:
-        flag = normal_flag(mesh[uid_of(i)]) if uid_of(i) in mesh else UNKNOWN
-        if flag != UNKNOWN:
-            out[i] = flag == NORMAL
-    return out
-
-
-def legacy_text_split(legacy_dir: str, reports_csv: str) -> TextSplit:
-    """The legacy data_entry.json sentences with its train/test lists."""
-    def load(name):
-        with open(os.path.join(legacy_dir, name), encoding="utf-8") as f:
-            return json.load(f)
-    entry = load("data_entry.json")
-    train = {i: entry[i] for i in load("train_split.json") if entry.get(i)}
-    test = {i: entry[i] for i in load("test_split.json") if entry.get(i)}
-    return TextSplit("legacy", f"legacy {len(train):,}/{len(test)} (impression + findings)",
-                     train, test, _normal(test, mesh_by_uid(reports_csv)))
-
-
-def r2gen_text_split(annotation: str, reports_csv: str) -> TextSplit:
-    """R2Gen's annotation.json (findings), legacy-normalised; its train and test parts."""
-    with open(annotation, encoding="utf-8") as f:
-        ann = json.load(f)
-    parts = {k: {e["id"]: normalise_report(e["report"]) for e in v} for k, v in ann.items()}
-    train = {k: v for k, v in parts["train"].items() if v}
-    test = {k: v for k, v in parts["test"].items() if v}
-    return TextSplit("r2gen", f"R2Gen {len(parts['train']):,}/{len(parts.get('val', {}))}/"
-                     f"{len(parts['test'])} (findings)", train, test,
-                     _normal(test, mesh_by_uid(reports_csv)))
 
 
 def most_frequent(split: TextSplit) -> Dict[str, str]:
@@ -151,73 +103,39 @@ def references(split: TextSplit, scoring_name: str) -> Dict[str, str]:
     return {i: join(s) for i, s in split.test.items()}
 
 
-def _groups(result: dict) -> Dict[str, dict]:
-    return {name: (result if key is None else result.get("groups", {}).get(key, {}))
-            for name, key in GROUPS}
-
-
 def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
         boot_seed: int = 0, blind: Optional[Dict[str, List[BlindRun]]] = None) -> List[dict]:
-    """Rows: one per (split, scoring, baseline), each with per-group figures, intervals and
-    report diagnostics (copied: against the split's training reports); ``blind`` adds each
-    split's image-blind model runs."""
+    """Rows (``results_table.row``): one per (split, scoring, baseline), each with per-group
+    figures, intervals and report diagnostics (copied: against the split's training
+    reports); ``blind`` adds each split's image-blind model runs. The random report is
+    aggregated over its seeds like a benchmark row, its intervals averaged bound by bound."""
     rows = []
     for split in splits:
         training = [join_report(s) for s in split.train.values()]
         for scoring_name in SCORINGS:
             refs = references(split, scoring_name)
-            mf = scoring.score(most_frequent(split), refs, split.normal, bootstrap=bootstrap,
-                               seed=boot_seed, training_reports=training)
-            rows.append({"split": split.description, "scoring": scoring_name,
-                         "baseline": "most frequent training report", "seeds": None,
-                         "groups": _groups(mf)})
-            runs = [scoring.score(random_report(split, s), refs, split.normal,
-                                  bootstrap=bootstrap, seed=boot_seed, training_reports=training)
-                    for s in range(seeds)]
-            groups = {}
-            for name, block in _groups(runs[0]).items():
-                per_seed = [_groups(r)[name] for r in runs]
-                g = {"studies": block.get("studies"), "ci": {}}
-                for col in COLUMNS:
-                    values = [b[col] for b in per_seed if col in b]
-                    if values:
-                        g[col] = statistics.fmean(values)
-                        g[col + "_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
-                    bounds = [b["ci"][col] for b in per_seed if col in b.get("ci", {})]
-                    if bounds:  # the per-seed intervals, averaged bound by bound
-                        g["ci"][col] = [statistics.fmean(x[0] for x in bounds),
-                                        statistics.fmean(x[1] for x in bounds)]
-                g["diagnostics"] = {}
-                for col in per_seed[0].get("diagnostics", {}):
-                    values = [b["diagnostics"][col] for b in per_seed
-                              if b.get("diagnostics", {}).get(col) is not None]
-                    if values:
-                        g["diagnostics"][col] = statistics.fmean(values)
-                        g["diagnostics"][col + "_sd"] = (statistics.stdev(values)
-                                                         if len(values) > 1 else 0.0)
-                groups[name] = g
-            rows.append({"split": split.description, "scoring": scoring_name,
-                         "baseline": f"random training report ({seeds} seeds)", "seeds": seeds,
-                         "groups": groups})
+            info = {"split": split.description, "scoring": scoring_name}
+
+            def score(predictions):
+                return scoring.score(predictions, refs, split.normal, bootstrap=bootstrap,
+                                     seed=boot_seed, training_reports=training)
+
+            rows.append(results_table.row("most frequent training report",
+                                          results_table.aggregate([score(most_frequent(split))],
+                                                                  intervals=True), **info))
+            runs = [score(random_report(split, s)) for s in range(seeds)]
+            rows.append(results_table.row(f"random training report ({seeds} seeds)",
+                                          results_table.aggregate(runs, intervals=True),
+                                          list(range(seeds)), **info))
             for r in (blind or {}).get(split.name, []):
                 preds = align_predictions(split, r.predictions, r.label)
-                result = scoring.score(preds, refs, split.normal, bootstrap=bootstrap,
-                                       seed=boot_seed, training_reports=training)
-                rows.append({"split": split.description, "scoring": scoring_name,
-                             "baseline": r.label, "seeds": None, "groups": _groups(result)})
+                rows.append(results_table.row(r.label, results_table.aggregate(
+                    [score(preds)], intervals=True), **info))
     return rows
 
 
-def _cell(block: dict, col: str) -> str:
-    if col not in block:
-        return ""
-    if block[col] is None:
-        return "n/a"
-    text = f"{block[col]:.3f}"
-    if block.get(col + "_sd") is not None:
-        text += f" ± {block[col + '_sd']:.3f}"
-    ci = block.get("ci", {}).get(col)
-    return text + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+def _studies(block: dict) -> str:
+    return str(int(block["studies"])) if block.get("studies") is not None else ""
 
 
 def markdown(rows: List[dict], published: Optional[List[dict]] = None) -> str:
@@ -234,21 +152,21 @@ def markdown(rows: List[dict], published: Optional[List[dict]] = None) -> str:
             for name, _ in GROUPS:
                 b = r["groups"].get(name, {})
                 d = b.get("diagnostics", {})
-                refs = [_cell({REF[h]: d[REF[h]]}, REF[h]) if REF.get(h) in d else ""
+                refs = [cell({REF[h]: d[REF[h]]}, REF[h], 3) if REF.get(h) in d else ""
                         for h in heads]
                 first = name == "All"
                 lines.append(f"| {r['split'] if first else ''} | "
                              f"{r['scoring'] if first else ''} | "
                              f"{'references (test)' if first else ''} | {name} | "
-                             f"{b.get('studies', '')} | " + " | " * len(COLUMNS)
+                             f"{_studies(b)} | " + " | " * len(COLUMNS)
                              + " | ".join(refs) + " |")
         for name, _ in GROUPS:
             b = r["groups"].get(name, {})
             first = name == "All"
             lines.append(f"| {r['split'] if first else ''} | {r['scoring'] if first else ''} | "
-                         f"{r['baseline'] if first else ''} | {name} | {b.get('studies', '')} | "
-                         + " | ".join(_cell(b, c) for c in COLUMNS) + " | "
-                         + " | ".join(_cell(b.get("diagnostics", {}), c) for c in DIAGNOSTICS)
+                         f"{r['label'] if first else ''} | {name} | {_studies(b)} | "
+                         + " | ".join(cell(b, c, 3) for c in COLUMNS) + " | "
+                         + " | ".join(cell(b.get("diagnostics", {}), c, 3) for c in DIAGNOSTICS)
                          + " |")
     return "\n".join(lines)
 

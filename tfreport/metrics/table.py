@@ -18,14 +18,20 @@ def group_rows(result: Mapping) -> List[tuple]:
     return rows
 
 
-def cell(block: Mapping, col: str) -> str:
-    """"0.1234", or "0.1234 [0.1100, 0.1350]" with a bootstrap interval ("n/a": None)."""
+def cell(block: Mapping, col: str, digits: int = 4) -> str:
+    """The one cell formatter of every table: "0.1234", with " ± 0.0100" where the block
+    has a seed sd (``col_sd``) and " [0.1100, 0.1350]" where it has a bootstrap interval;
+    "n/a" for None, "" for a figure the block lacks."""
     if col not in block:
         return ""
     if block[col] is None:
         return "n/a"
+    text = f"{block[col]:.{digits}f}"
+    sd = block.get(col + "_sd")
+    if sd is not None:
+        text += f" ± {sd:.{digits}f}"
     ci = block.get("ci", {}).get(col)
-    return f"{block[col]:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
+    return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
 
 
 def markdown(result: Mapping, title: str = "") -> str:
