@@ -96,6 +96,23 @@ def test_nan_loss_stops_with_a_clear_message(tiny_data, tiny_vocab, tmp_path):
         trainer.fit(train_fn, None)
 
 
+def test_trainer_builds_in_its_policy_and_leaves_the_callers(tiny_data, tiny_vocab, tmp_path):
+    """--mixed_precision bfloat16 reaches the model, not the caller's global policy."""
+    assert keras.config.dtype_policy().name == "float32"
+    trainer, train_fn, _ = _trainer(tiny_data, tiny_vocab, tmp_path, mixed_precision="bfloat16",
+                                    epochs=1)
+    assert trainer.model.compute_dtype == "bfloat16"
+    assert keras.config.dtype_policy().name == "float32"
+    trainer.fit(train_fn, None)
+    assert trainer.step_losses and all(math.isfinite(v) for v in trainer.step_losses)
+    assert keras.config.dtype_policy().name == "float32"
+    with pytest.raises(RuntimeError, match="no model"):  # a failed build restores it too
+        Trainer(lambda: (_ for _ in ()).throw(RuntimeError("no model")), tiny_vocab,
+                TrainConfig(mixed_precision="float16"), str(tmp_path / "x"),
+                str(tmp_path / "xl"), 4, steps_per_epoch=1, quiet=True)
+    assert keras.config.dtype_policy().name == "float32"
+
+
 def test_jit_compiled_step_trains(tiny_data, tiny_vocab, tmp_path):
     trainer, train_fn, _ = _trainer(tiny_data, tiny_vocab, tmp_path, jit_compile=True, epochs=3)
     trainer.fit(train_fn, None)

@@ -5,7 +5,8 @@ float16 is slow. bfloat16 needs no loss scaling; it is ~1.4x faster on these CPU
 """
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+from typing import Iterator, Optional
 
 import keras
 import tensorflow as tf
@@ -25,9 +26,18 @@ def resolve(mode: str, has_gpu: Optional[bool] = None) -> str:
     return _POLICIES[mode]
 
 
-def apply(policy: str) -> None:
-    """Sets the global policy; models built afterwards compute in its dtype."""
-    keras.mixed_precision.set_global_policy(policy)
+@contextlib.contextmanager
+def policy_scope(policy: str) -> Iterator[None]:
+    """Models built inside compute in ``policy``; the caller's global policy is back when
+    the block ends, even when it raises. Each layer keeps the policy it was built with, so
+    the model trains in it after the block (tfreport's layers pass theirs to every
+    sub-layer), while whatever the caller builds next gets the caller's own policy."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def needs_loss_scaling(policy: str) -> bool:

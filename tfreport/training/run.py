@@ -205,42 +205,39 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
                       logdir, summary["counts"]["train"], strategy=strategy,
                       steps_per_epoch=spec.steps_per_epoch, text_summaries=spec.text_summaries,
                       quiet=spec.quiet)
-    try:
-        trainer.write_hparams(resolved)
-        has_val = "val" in shards
-        if not has_val and chief:
-            print("No validation split: best.keras is the epoch with the lowest training "
-                  "loss (no validation metric to choose by)")
-        if spec.feature_cache:
-            if model_cfg.trainable_backbone:
-                raise ValueError("--feature_cache true needs a frozen backbone: add "
-                                 "--trainable_backbone false")
-            from tfreport.data import feature_cache
-            with named_data_errors(shards):
-                paths = {s: feature_cache.build(trainer.model, data_dir, s, quiet=trainer.quiet)
-                         for s in ("train", "val") if s == "train" or has_val}
-            if chief:
-                print(f"Training from the feature cache in {os.path.dirname(paths['train'])}")
-
-            def cached_ds(split, training, **kw):  # the cached twin of image_ds
-                return feature_cache.dataset(paths[split], trainer.model, training=training,
-                                             seed=train_cfg.seed, **kw)
-            make_ds = cached_ds
-
-        def train_fn(epoch, skip, ctx, per_replica):
-            return make_ds("train", True, batch_size=per_replica, epoch=epoch,
-                           skip_batches=skip, input_context=ctx)
-
-        eval_batch = plan.per_replica
+    trainer.write_hparams(resolved)
+    has_val = "val" in shards
+    if not has_val and chief:
+        print("No validation split: best.keras is the epoch with the lowest training "
+              "loss (no validation metric to choose by)")
+    if spec.feature_cache:
+        if model_cfg.trainable_backbone:
+            raise ValueError("--feature_cache true needs a frozen backbone: add "
+                             "--trainable_backbone false")
+        from tfreport.data import feature_cache
         with named_data_errors(shards):
-            trainer.fit(train_fn,
-                        make_ds("val", False, batch_size=eval_batch) if has_val else None,
-                        evaluation.references(data_dir, "val") if has_val else None,
-                        calibration_ds=make_ds("train", False, batch_size=eval_batch).take(
-                            CALIBRATION_BATCHES),
-                        resume=spec.resume)
-    finally:
-        precision.apply("float32")  # evaluation and later models run in full precision
+            paths = {s: feature_cache.build(trainer.model, data_dir, s, quiet=trainer.quiet)
+                     for s in ("train", "val") if s == "train" or has_val}
+        if chief:
+            print(f"Training from the feature cache in {os.path.dirname(paths['train'])}")
+
+        def cached_ds(split, training, **kw):  # the cached twin of image_ds
+            return feature_cache.dataset(paths[split], trainer.model, training=training,
+                                         seed=train_cfg.seed, **kw)
+        make_ds = cached_ds
+
+    def train_fn(epoch, skip, ctx, per_replica):
+        return make_ds("train", True, batch_size=per_replica, epoch=epoch,
+                       skip_batches=skip, input_context=ctx)
+
+    eval_batch = plan.per_replica
+    with named_data_errors(shards):
+        trainer.fit(train_fn,
+                    make_ds("val", False, batch_size=eval_batch) if has_val else None,
+                    evaluation.references(data_dir, "val") if has_val else None,
+                    calibration_ds=make_ds("train", False, batch_size=eval_batch).take(
+                        CALIBRATION_BATCHES),
+                    resume=spec.resume)
     if not chief or not spec.evaluate_test:
         return {}
     return report_test(spec, model_dir, data_dir, train_cfg)

@@ -13,7 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfreport.models import build_model, make_config
-from tfreport.training import precision
 from tfreport.training.config import TrainConfig
 from tfreport.training.trainer import Trainer
 from tfreport.vocab import END_ID, PAD_ID
@@ -51,21 +50,18 @@ def measure(model_name: str, preset: str, mixed_precision: str, vocab_size: int,
     trainer = Trainer(lambda: build_model(model_name, cfg), vocab=None, train_config=train_cfg,
                       model_dir="", logdir="", train_examples=train_cfg.batch_size,
                       steps_per_epoch=1, quiet=True, write_logs=False)
-    try:
-        enc = trainer.model.visual_encoder
-        cells = int(np.prod(enc.frontal_net.output.shape[1:3]))
-        batch = synthetic_batch(train_cfg.batch_size, cells, enc.channels, cfg.max_sentences,
-                                cfg.max_words, vocab_size)
-        dist = trainer.strategy.experimental_distribute_values_from_function(lambda _: batch)
-        for _ in range(warmup):
-            trainer._train_step(dist)
-        times = []
-        for _ in range(steps):
-            start = time.perf_counter()
-            float(trainer._train_step(dist))
-            times.append(time.perf_counter() - start)
-    finally:
-        precision.apply("float32")
+    enc = trainer.model.visual_encoder
+    cells = int(np.prod(enc.frontal_net.output.shape[1:3]))
+    batch = synthetic_batch(train_cfg.batch_size, cells, enc.channels, cfg.max_sentences,
+                            cfg.max_words, vocab_size)
+    dist = trainer.strategy.experimental_distribute_values_from_function(lambda _: batch)
+    for _ in range(warmup):
+        trainer._train_step(dist)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        float(trainer._train_step(dist))
+        times.append(time.perf_counter() - start)
     return {"examples_per_second": train_cfg.batch_size / min(times),
             "median_step_s": float(np.median(times)), "batch_size": train_cfg.batch_size,
             "policy": trainer.policy}

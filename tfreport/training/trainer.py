@@ -108,9 +108,9 @@ class Trainer:
         self.text_summaries = text_summaries
         self.quiet = quiet or not self.chief
         self.policy = precision.resolve(cfg.mixed_precision)
-        precision.apply(self.policy)
         with self.strategy.scope():
-            self.model = model_fn()
+            with precision.policy_scope(self.policy):
+                self.model = model_fn()
             self.schedule = make_schedule(cfg, self.steps_per_epoch)
             factors = backbone_lr_factors(self.model, cfg.learning_rate,
                                           cfg.backbone_learning_rate)
