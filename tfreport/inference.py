@@ -22,7 +22,8 @@ def load_model(path: str) -> keras.Model:
         path = os.path.join(path, "best.keras")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such model file")
-    return keras.saving.load_model(path, compile=False)
+    from tfreport.models import renamed_weights
+    return renamed_weights.load(path, lambda p: keras.saving.load_model(p, compile=False))
 
 
 class ReportGenerator:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import keras
 from keras import layers, ops
 
+from tfreport.layers.attention_lstm import AttentionLSTMCell
 from tfreport.layers.sentence_conv import SentenceConvEncoder
-from tfreport.layers.soft_attention import SoftAttention
 from tfreport.layers.state_projection import StateProjection
 from tfreport.layers.visual_encoder import grid_cells
 from tfreport.models.base import LEGACY_VISUAL, ReportModel, VisualConfig
@@ -73,13 +73,15 @@ class MRNA(ReportModel):
         if c.report_memory:
             self.sentence_position = layers.Embedding(c.max_sentences, c.position_dim,
                                                       name="sentence_position")
-        self.lstm = layers.LSTM(c.hidden_dim, return_sequences=True, dropout=c.dropout_lstm,
-                                name="word_lstm")
-        if c.spatial_attention:
+        if c.spatial_attention:  # the word LSTM reads the grid through attention
             self.feature_proj = layers.Dense(c.attention_dim, name="feature_proj")
             self.feature_norm = layers.LayerNormalization(name="feature_norm")
-            self.attention = SoftAttention(c.attention_dim, name="attention")
+            self.attention_lstm = AttentionLSTMCell(c.hidden_dim, c.attention_dim,
+                                                    name="attention_lstm")
             self.input_dropout = layers.Dropout(c.dropout_lstm)
+        else:
+            self.lstm = layers.LSTM(c.hidden_dim, return_sequences=True,
+                                    dropout=c.dropout_lstm, name="word_lstm")
         self.output_dropout = layers.Dropout(c.dropout_output)
         self.logits = layers.Dense(c.vocab_size, name="logits")
 
@@ -91,17 +93,9 @@ class MRNA(ReportModel):
         if self.config.spatial_attention:
             cells, mask = grid_cells(*features)
             values = self.feature_norm(self.feature_proj(cells))
-            context.update(values=values, keys=self.attention.project_keys(values), mask=mask)
+            context.update(values=values, keys=self.attention_lstm.project_keys(values),
+                           mask=mask)
         return context
-
-    def _word_input(self, embedded, h, context, with_alpha=False):
-        """The word LSTM's input: the word, joined (with attention) to the grid context;
-        ``with_alpha`` also returns the attention weights [N, 2 cells]."""
-        if not self.config.spatial_attention:
-            return embedded
-        attended, alpha = self.attention(h, context["keys"], context["values"], context["mask"])
-        joined = ops.concatenate([embedded, attended], -1)
-        return (joined, alpha) if with_alpha else joined
 
     def encode_sentence(self, words):
         """[N, W] ids -> [N, conv_layers * filters] sentence features."""
@@ -144,7 +138,11 @@ class MRNA(ReportModel):
 
     def word_step(self, token, state, context):
         """One decoding step: token [B] -> logits [B, V] and the new state."""
-        x = self._word_input(self.embedding(token), state[0], context)
+        x = self.embedding(token)
+        if self.config.spatial_attention:
+            h, c, _ = self.attention_lstm(x, *state, context["keys"], context["values"],
+                                          context["mask"])
+            return self.logits(h), [h, c]
         out, new_state = self.lstm.cell(x, state, training=False)
         return self.logits(out), list(new_state)
 
@@ -203,27 +201,13 @@ class MRNA(ReportModel):
         return ops.where(ops.arange(s)[None, :, None] > 0, out, ops.zeros_like(out))
 
     def _attend_sequence(self, words, state, context, b, s, training):
-        """Teacher forcing with attention: a time-major scan (padded steps come after the
-        real ones and are masked out of the loss). Returns (h [B*S, W, H], the attention
-        weights [B*S, W, 2N])."""
-        import tensorflow as tf
+        """Teacher forcing with attention: (h [B*S, W, H], the attention weights
+        [B*S, W, 2N]). The word LSTM's dropout is on its inputs, once for the whole
+        sequence (a cell's own dropout caches its mask across calls, which a scan cannot
+        hold)."""
         flat = {k: ops.reshape(ops.repeat(context[k][:, None], s, axis=1),
                                (b * s,) + tuple(context[k].shape[1:]))
                 for k in ("keys", "values", "mask")}
-        if not self.lstm.cell.built:
-            self.lstm.cell.build((None, self.config.embed_dim + self.config.attention_dim))
-
-        # The cell's own dropout caches its mask across calls, which a scan cannot hold:
-        # the inputs are dropped out here instead, once for the whole sequence.
         words = self.input_dropout(words, training=training)
-
-        def step(carry, x):
-            h, cell, _ = carry
-            joined, alpha = self._word_input(x, h, flat, with_alpha=True)
-            out, (h, cell) = self.lstm.cell(joined, [h, cell], training=False)
-            return h, cell, alpha
-
-        no_alpha = ops.zeros_like(ops.cast(flat["mask"], words.dtype))
-        hs, _, alphas = tf.scan(step, tf.transpose(words, [1, 0, 2]),
-                                initializer=(*state, no_alpha))
-        return tf.transpose(hs, [1, 0, 2]), tf.transpose(alphas, [1, 0, 2])
+        return self.attention_lstm.scan(words, *state, flat["keys"], flat["values"],
+                                        flat["mask"])
