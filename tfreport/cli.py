@@ -76,6 +76,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backbone_learning_rate", type=positive_float, default=None,
                    help="learning rate of a fine-tuned backbone (default: --learning_rate)")
     g.add_argument("--clip_norm", type=nonnegative_float, default=None, help="global-norm clip; 0 = off")
+    g.add_argument("--adam_beta_2", type=positive_float, default=None,
+                   help="Adam's second-moment decay, in (0, 1) (M2's paper preset: 0.98)")
     add_seed_flags(g)
     g.add_argument("--mixed_precision", default=None,
                    choices=["auto", "float16", "bfloat16", "off"],

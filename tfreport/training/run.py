@@ -32,7 +32,8 @@ MODEL_FLAGS = ("backbone", "image_size", "backbone_weights", "backbone_weights_d
                "share_views", "trainable_backbone", "image_blind", "max_sentences", "max_words",
                "report_memory", "spatial_attention")
 TRAIN_FLAGS = ("epochs", "batch_size", "learning_rate", "lr_schedule", "lr_decay", "decay_epochs",
-               "warmup", "backbone_learning_rate", "clip_norm", "seed", "deterministic",
+               "warmup", "backbone_learning_rate", "adam_beta_2", "clip_norm", "seed",
+               "deterministic",
                "mixed_precision", "jit_compile", "beam_size", "length_penalty", "val_metric",
                "val_samples", "early_stopping")
 
