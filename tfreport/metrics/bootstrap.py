@@ -67,8 +67,9 @@ def _ce_counts(pred: Mapping, ref: Mapping, uncertain: int) -> List[int]:
 
 def collect(predictions: Mapping[str, str], references: Mapping[str, str],
             predicted_labels: Mapping, reference_labels: Mapping, uncertain: int = 0,
-            meteor=None) -> ReportStats:
-    """Statistics of every report; ``meteor`` is an open pycocoevalcap Meteor (or None)."""
+            meteor=None, stemmed: Optional[Mapping[str, float]] = None) -> ReportStats:
+    """Statistics of every report; ``meteor`` is an open pycocoevalcap Meteor (or None);
+    ``stemmed``, each report's rouge-score ROUGE-L when the caller has it already."""
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
     res, gts = nlg._inputs(predictions, references)
@@ -78,7 +79,8 @@ def collect(predictions: Mapping[str, str], references: Mapping[str, str],
     _, cider = Cider().compute_score(gts, res)
     ce = np.array([_ce_counts(predicted_labels[i], reference_labels[i], uncertain)
                    for i in ids], float)
-    stemmed = nlg.rouge_l_stemmed_per_report(predictions, references)
+    if stemmed is None:
+        stemmed = nlg.rouge_l_stemmed_per_report(predictions, references)
     stats = ReportStats(ids, testlen, reflen, guess, correct, np.asarray(rouge, float),
                         np.asarray(cider, float), ce,
                         rouge_stemmed=np.array([stemmed[i] for i in ids], float))

@@ -13,11 +13,15 @@ Labels = Mapping[str, Mapping[str, Optional[int]]]
 
 def score_group(predictions: Mapping[str, str], references: Mapping[str, str],
                 predicted_labels: Labels, reference_labels: Labels, uncertain: int = 0,
-                metrics=None) -> dict:
-    """NLG metrics (pycocoevalcap) and CE figures for one group of studies."""
+                metrics=None, stemmed: Optional[Mapping[str, float]] = None) -> dict:
+    """NLG metrics (pycocoevalcap) and CE figures for one group of studies. ``stemmed``:
+    each report's rouge-score ROUGE-L, computed once for all groups (None: computed here
+    when every metric is asked for)."""
     out: dict = dict(nlg.score(predictions, references, metrics))
     if metrics is None:
-        out[nlg.ROUGE_STEMMED] = nlg.rouge_l_stemmed(predictions, references)
+        if stemmed is None:
+            stemmed = nlg.rouge_l_stemmed_per_report(predictions, references)
+        out[nlg.ROUGE_STEMMED] = sum(stemmed[k] for k in predictions) / len(predictions)
     ce = clinical_efficacy({k: predicted_labels[k] for k in predictions}, reference_labels,
                            uncertain=uncertain)
     out.update({"CE-P": ce["micro"]["precision"], "CE-R": ce["micro"]["recall"],
@@ -48,7 +52,9 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
         raise KeyError(f"{len(missing)} prediction ids have no reference, e.g. {missing[:3]}")
     pl = predicted_labels or labeler.label_reports(predictions)
     rl = reference_labels or labeler.label_reports({k: references[k] for k in predictions})
-    result = score_group(predictions, references, pl, rl, uncertain, metrics)
+    # rouge-score's ROUGE-L per report, once for every group and the bootstrap
+    stemmed = nlg.rouge_l_stemmed_per_report(predictions, references) if metrics is None else None
+    result = score_group(predictions, references, pl, rl, uncertain, metrics, stemmed)
     result["CE-labeler"] = ("external labels" if predicted_labels is not None
                             else "tfreport rule-based labeler")
     subsets = {None: list(predictions)}
@@ -58,7 +64,7 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
             ids = [k for k in predictions if normal.get(k) is flag]
             if ids:
                 groups[name] = score_group({k: predictions[k] for k in ids}, references, pl, rl,
-                                           uncertain, metrics)
+                                           uncertain, metrics, stemmed)
                 subsets[name] = ids
         result["groups"] = groups
     training_reports = None if training_reports is None else list(training_reports)
@@ -71,7 +77,7 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
         with boot.open_meteor() as meteor:
             for name, ids in subsets.items():
                 stats = boot.collect({k: predictions[k] for k in ids}, references, pl, rl,
-                                     uncertain, meteor)
+                                     uncertain, meteor, stemmed)
                 block = result if name is None else result["groups"][name]
                 block["ci"] = boot.intervals(stats, bootstrap, seed, meteor)
         result["bootstrap"] = {"resamples": bootstrap, "seed": seed, "level": boot.LEVEL}
