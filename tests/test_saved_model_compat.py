@@ -35,3 +35,16 @@ def test_the_original_file_is_left_as_it_was(tmp_path):
     load_model(copy)
     assert open(copy, "rb").read() == before
     assert os.listdir(tmp_path) == ["m.keras"]
+
+
+def test_an_mrna_without_attention_is_not_remapped(tmp_path):
+    """Its word LSTM lives at layers/lstm/cell today too: the file must load as it is."""
+    from model_helpers import tiny_model
+    batch = dict(np.load(os.path.join(FIXTURES, "batch.npz")))
+    model = tiny_model("mrna", 12, image_size=16, max_sentences=3, max_words=8,
+                       backbone_width=4, spatial_attention=False)
+    expected = np.asarray(model(batch))
+    path = str(tmp_path / "mrna.keras")
+    model.save(path)
+    assert renamed_weights.stale_groups(path) is None
+    np.testing.assert_allclose(np.asarray(load_model(path)(batch)), expected, atol=1e-6)

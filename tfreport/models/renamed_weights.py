@@ -40,8 +40,11 @@ def stale_groups(path: str) -> Optional[List[Tuple[str, str]]]:
         if not renames or WEIGHTS not in archive.namelist():
             return None
         with h5py.File(io.BytesIO(archive.read(WEIGHTS)), "r") as h5:
-            needed = [(old, new) for old, new in renames if old in h5 and new not in h5]
-    return needed or None
+            # every old group present, none of the new: a file of the old layout (an MRNA
+            # without attention has layers/lstm/cell but no attention group, and is current)
+            old_layout = (all(old in h5 for old, _ in renames)
+                          and not any(new in h5 for _, new in renames))
+    return renames if old_layout else None
 
 
 def _drop_empty(h5, group: str) -> None:
