@@ -18,7 +18,6 @@ from typing import Dict, List, Optional
 from tfreport import evaluation, labeler
 from tfreport.atomic import write_json
 from tfreport.experiments import baselines, results_table
-from tfreport.experiments.results_table import DIAGNOSTICS, GROUPS  # noqa: F401 (re-exported)
 from tfreport.metrics import diagnostics, grounding, scoring
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 ROW_FILE = "benchmark_row.json"
