@@ -11,6 +11,11 @@ from tfreport.metrics.table import COLUMNS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS = ["cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna", "m2_transformer (ResNet50)",
         "m2_transformer (DenseNet121)", "m2_transformer (dual)", "most frequent training report"]
+# The rows the quick run trains: every model once. The dual row builds and trains both
+# extractors, so the single-extractor M2 rows (each a full ResNet50 or DenseNet121, most of
+# the run's minutes) are checked without training: test_the_default_rows_and_their_commands.
+TRAINED = ["cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna", "m2_transformer-dual", "most_frequent"]
+TRAINED_LABELS = [label for label in ROWS if "ResNet50)" not in label and "DenseNet121)" not in label]
 
 
 def bench(*args):
@@ -20,11 +25,11 @@ def bench(*args):
 
 def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
     out = str(tmp_path / "bench")
-    run = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet")
+    run = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--models", *TRAINED)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.load(open(os.path.join(out, "results.json")))
     rows = result["rows"]
-    assert [r["label"] for r in rows] == ROWS
+    assert [r["label"] for r in rows] == TRAINED_LABELS
     n_test = len(json.load(open(os.path.join(tiny_data, "test_split.json"))))
     for r in rows:
         groups = r["groups"]
@@ -71,7 +76,7 @@ def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
             "sentences", "words", "distinct", "copied", "repeated_sentences", "ref_sentences"}
 
     table = open(os.path.join(out, "results.md")).read()
-    for label in ROWS:
+    for label in TRAINED_LABELS:
         assert f"| {label} |" in table
     assert "reported, not run here" in table and "| legacy project (TF1) | MRNA |" in table
     assert "![CE-F1 per condition](ce_f1_per_condition.png)" in table
@@ -79,7 +84,7 @@ def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
     assert "| CE-F1 | sentences | words | distinct | copied | repeated | training |" in table
     with open(os.path.join(out, "results.csv")) as f:
         csv_rows = list(csv.DictReader(f))
-    assert len(csv_rows) == 3 * len(ROWS)
+    assert len(csv_rows) == 3 * len(TRAINED_LABELS)
     assert float(csv_rows[0]["BLEU-4"]) == rows[0]["groups"]["All"]["BLEU-4"]
     assert float(csv_rows[0]["distinct"]) == rows[0]["groups"]["All"]["diagnostics"]["distinct"]
     assert open(os.path.join(out, "ce_f1_per_condition.png"), "rb").read(4) == b"\x89PNG"
@@ -97,6 +102,30 @@ def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
     assert html.count('<section class="study"') == 2 * 3
     assert html.count('data-model="cnn_rnn"') == 3 and html.count('data-model="cnn_rnn_att"') == 3
     assert "2 runs" in again.stdout
+
+
+def test_the_default_rows_and_their_commands(tiny_data, tmp_path):
+    """With no --models the benchmark runs the five models (M2 with each extractor and both)
+    and the floor; each M2 row's recorded command trains the extractor its label names."""
+    import shlex
+    from tfreport.commands.train import parse
+    from tfreport.experiments import benchmark as b
+    rows = b.default_rows(densenet_weights="pretrained/dn")
+    assert [r.label for r in rows] == ROWS
+    s = b.Settings(data_dir=tiny_data, out=str(tmp_path), preset="demo")
+    wanted = {"m2_transformer (ResNet50)": ("resnet50", "none", None),
+              "m2_transformer (DenseNet121)": ("densenet121", "pretrained/dn", None),
+              "m2_transformer (dual)": ("dual", "none", "pretrained/dn")}
+    for row in rows:
+        if row.label not in wanted:
+            continue
+        words = shlex.split(shlex.join(b.train_command(row, s, 0, str(tmp_path / row.key))))
+        spec, model_over, _, _ = parse(words[2:])
+        backbone, weights, dual = wanted[row.label]
+        assert spec.model == "m2_transformer" and model_over["backbone"] == backbone
+        assert model_over["backbone_weights"] == weights
+        assert model_over.get("backbone_weights_dual") == dual
+        assert row.control is None  # no --blind, no image-blind variant
 
 
 def test_unknown_row_is_a_clear_error(tmp_path):
