@@ -128,6 +128,22 @@ def test_the_default_rows_and_their_commands(tiny_data, tmp_path):
         assert row.control is None  # no --blind, no image-blind variant
 
 
+def test_hierarchical_rows_name_their_no_repeat_decoding(tmp_path):
+    """MRNA and Hier-RNN rows decode by MBR without repeating candidates and say so, so a
+    record decoded before (or with --mbr_no_repeat false) is not reused as this decoding."""
+    from tfreport.experiments import benchmark as b
+    rows = {r.key: r for r in b.default_rows(blind=True)}
+    s = b.Settings(data_dir="d", out=str(tmp_path), mbr_samples=8)
+    named = {k: b.decoding_name(3, 8, 1.0, b._mbr_no_repeat(r, s)) for k, r in rows.items()}
+    for key in ("mrna", "hier_rnn", "mrna-blind", "hier_rnn-blind"):
+        assert named[key] == "MBR over beam 3 + 8 samples at T 1, no repeated sentence"
+    for key in ("cnn_rnn", "cnn_rnn_att", "m2_transformer-dual", "cnn_rnn-blind"):
+        assert named[key] == "MBR over beam 3 + 8 samples at T 1"
+    s.mbr_no_repeat = False
+    assert not b._mbr_no_repeat(rows["mrna"], s) and not b._mbr_no_repeat(rows["most_frequent"], s)
+    assert b.decoding_name(3, 0, 1.0, True) == "beam 3"
+
+
 def test_unknown_row_is_a_clear_error(tmp_path):
     run = bench("--out", str(tmp_path), "--models", "resnet")
     assert run.returncode == 2 and "unknown --models resnet" in run.stderr

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tfreport.mbr import agreement, choose
+from tfreport.mbr import agreement, choose, repeats
 
 NORMAL = ["no acute cardiopulmonary abnormality", "the lungs are clear"]
 CARDIO_A = ["mild cardiomegaly", "the lungs are clear"]
@@ -23,6 +23,38 @@ def test_choose_follows_the_findings_most_candidates_state():
     assert chosen == CARDIO_A
     assert choose([NORMAL]) == NORMAL
     assert choose([NORMAL, NORMAL, CARDIO_A]) == NORMAL  # ties and majorities keep order
+
+
+def test_a_candidate_that_repeats_itself_is_chosen_only_when_all_do():
+    # the repeating report agrees most (it states what the others state, and more of it),
+    # so plain MBR picks it; with avoid_repeats the best non-repeating candidate wins
+    looping = ["mild cardiomegaly", "the lungs are clear", "the lungs are clear",
+               "The lungs are clear."]
+    assert repeats(looping) and not repeats(CARDIO_A) and not repeats([])
+    pool = [NORMAL, looping, CARDIO_A, looping, CARDIO_B]
+    assert choose(pool) == looping
+    assert choose(pool, avoid_repeats=True) == CARDIO_A
+    # evidence still counts: the repeating candidates' cardiomegaly outvotes the normal one
+    assert choose([NORMAL, looping, looping, CARDIO_B], avoid_repeats=True) == CARDIO_B
+    # nothing else to choose: the repeating candidate stays
+    assert choose([looping, looping], avoid_repeats=True) == looping
+
+
+def test_mbr_avoids_repeats_for_hierarchical_models_only(tiny_data, tiny_vocab, monkeypatch):
+    import keras
+    from model_helpers import tiny_batch, tiny_model
+    from tfreport import mbr
+    from tfreport.decoding import Decoder
+    asked = []
+    real = mbr.choose
+    monkeypatch.setattr(mbr, "choose", lambda c, avoid_repeats=False: asked.append(avoid_repeats) or real(c, avoid_repeats))
+    keras.utils.set_random_seed(0)
+    for name, flag, want in (("mrna", True, True), ("mrna", False, False), ("cnn_rnn", True, False)):
+        model = tiny_model(name, len(tiny_vocab))
+        asked.clear()
+        Decoder(model, tiny_vocab, 1, mbr_samples=2, mbr_no_repeat=flag).reports(
+            tiny_batch(tiny_data, model))
+        assert asked and set(asked) == {want}, (name, flag)
 
 
 def test_sampled_decoding_ends_properly_and_mbr_returns_a_candidate(tiny_data, tiny_vocab):

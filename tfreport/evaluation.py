@@ -25,13 +25,16 @@ def references(data_dir: str, split: str, legacy_scoring: bool = False) -> Dict[
 def predict(model, vocab, ds, beam_size: int = 3, limit: Optional[int] = None,
             quiet: bool = False, block_trigrams: bool = False,
             length_penalty: Optional[float] = None, mbr_samples: int = 0,
-            temperature: float = 1.0, seed: int = 0, no_repeat: bool = False) -> Dict[str, str]:
+            temperature: float = 1.0, seed: int = 0, no_repeat: bool = False,
+            mbr_no_repeat: bool = True) -> Dict[str, str]:
     """Decodes every study of ``ds`` (or the first ``limit``); with ``mbr_samples``, each
-    report is the minimum-Bayes-risk choice among the searched one and that many samples;
-    with ``no_repeat``, no hierarchical report says a sentence twice."""
+    report is the minimum-Bayes-risk choice among the searched one and that many samples
+    (hierarchical models, with ``mbr_no_repeat``: among those that say no sentence twice);
+    with ``no_repeat``, the search itself never lets a hierarchical report say a sentence
+    twice."""
     decoder = Decoder(model, vocab, beam_size, block_trigrams, length_penalty,
                       mbr_samples=mbr_samples, temperature=temperature, seed=seed,
-                      no_repeat=no_repeat)
+                      no_repeat=no_repeat, mbr_no_repeat=mbr_no_repeat)
     out: Dict[str, str] = {}
     for batch in progress(ds, desc="decoding", disable=quiet, unit="batch"):
         for sid, sentences in zip(batch["id"].numpy(), decoder.reports(batch)):
@@ -45,7 +48,7 @@ def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "t
                  beam_size: int = 3, checkpoint: str = "best.keras", quiet: bool = False,
                  block_trigrams: bool = False, length_penalty: Optional[float] = None,
                  mbr_samples: int = 0, temperature: float = 1.0, seed: int = 0,
-                 no_repeat: bool = False):
+                 no_repeat: bool = False, mbr_no_repeat: bool = True):
     """Loads a model directory and decodes a split: (config, data_dir, dataset, predictions)."""
     from tfreport.data import pipeline
     from tfreport.inference import load_model
@@ -62,7 +65,7 @@ def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "t
     predictions = predict(model, vocab, ds, beam_size, quiet=quiet,
                           block_trigrams=block_trigrams, length_penalty=length_penalty,
                           mbr_samples=mbr_samples, temperature=temperature, seed=seed,
-                          no_repeat=no_repeat)
+                          no_repeat=no_repeat, mbr_no_repeat=mbr_no_repeat)
     return config, data_dir, ds, predictions
 
 
@@ -71,7 +74,8 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
              quiet: bool = False, block_trigrams: bool = False, bootstrap: int = 0,
              seed: int = 0, legacy_scoring: bool = False,
              length_penalty: Optional[float] = None, mbr_samples: int = 0,
-             temperature: float = 1.0, no_repeat: bool = False) -> dict:
+             temperature: float = 1.0, no_repeat: bool = False,
+             mbr_no_repeat: bool = True) -> dict:
     """Decodes a split with a trained model and scores it (all, normal, abnormal), with
     ``bootstrap`` resamples for 95% intervals when asked.
 
@@ -82,10 +86,11 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
     from tfreport.metrics import diagnostics, scoring, table
 
     from tfreport.decoding import DEFAULT_LENGTH_PENALTY
+    from tfreport.models import model_class
     config, data_dir, ds, predictions = decode_split(model_dir, data_dir, split, beam_size,
                                                      checkpoint, quiet, block_trigrams,
                                                      length_penalty, mbr_samples, temperature,
-                                                     seed, no_repeat)
+                                                     seed, no_repeat, mbr_no_repeat)
     from tfreport.data.prepared import PreparedDataset
     refs = references(data_dir, split, legacy_scoring)
     normal = PreparedDataset(data_dir).normal(split)
@@ -96,6 +101,8 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
                                   else length_penalty),
                   mbr_samples=mbr_samples, temperature=temperature if mbr_samples else None,
                   no_repeat=no_repeat,
+                  mbr_no_repeat=bool(mbr_samples and mbr_no_repeat
+                                     and model_class(config["model"]).hierarchical),
                   checkpoint=checkpoint, data_dir=data_dir,
                   scoring=SCORING_LEGACY if legacy_scoring else SCORING_DEFAULT)
     base = os.path.join(model_dir, f"{{}}_{split}")

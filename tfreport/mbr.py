@@ -42,13 +42,26 @@ def agreement(first: Sequence[str], second: Sequence[str]) -> float:
     return _agree(_features(first), _features(second))
 
 
-def choose(candidates: List[List[str]]) -> List[str]:
-    """The candidate with the highest total agreement with the others (ties: the first)."""
+def repeats(report: Sequence[str]) -> bool:
+    """Whether the report says one sentence twice (after normalisation)."""
+    said = [normalise(s) for s in report if normalise(s)]
+    return len(said) != len(set(said))
+
+
+def choose(candidates: List[List[str]], avoid_repeats: bool = False) -> List[str]:
+    """The candidate with the highest total agreement with the others (ties: the first).
+
+    With ``avoid_repeats``, a candidate that says a sentence twice is chosen only when every
+    candidate does: it still counts as evidence for the others, since the findings it states
+    are the model's, but a report that repeats itself is a defect whatever it agrees with."""
     if len(candidates) == 1:
         return candidates[0]
     features = [_features(c) for c in candidates]
 
     def total(i: int) -> float:
         return sum(_agree(features[i], features[j]) for j in range(len(candidates)) if j != i)
-    best = max(range(len(candidates)), key=lambda i: (total(i), -i))
+    eligible = list(range(len(candidates)))
+    if avoid_repeats:
+        eligible = [i for i in eligible if not repeats(candidates[i])] or eligible
+    best = max(eligible, key=lambda i: (total(i), -i))
     return candidates[best]

@@ -47,6 +47,8 @@ def main(argv=None):
     p.add_argument("--mbr_samples", type=int, default=0,
                    help="decode the test split by MBR over the beam and N samples (0: beam)")
     p.add_argument("--temperature", type=float, default=1.0, help="the MBR samples' temperature")
+    add_bool(p, "--mbr_no_repeat", True, "hierarchical rows (MRNA, Hier-RNN): MBR never "
+             "chooses a candidate that says a sentence twice while another says none twice")
     p.add_argument("--row_temperature", action="append", default=[], metavar="ROW=T",
                    help="one row's MBR temperature (repeatable), chosen on validation with "
                         "decoding_sweep.py; other rows use --temperature")
@@ -130,6 +132,7 @@ def main(argv=None):
                                   seeds=args.seeds, first_seed=args.seed,
                                   feature_cache=args.frozen_backbone,
                                   mbr_samples=args.mbr_samples, temperature=args.temperature,
+                                  mbr_no_repeat=args.mbr_no_repeat,
                                   row_temperatures=row_temperatures,
                                   blind_seeds=args.blind_seeds, reuse=args.reuse,
                                   table_only=args.table_only, quiet=args.quiet)

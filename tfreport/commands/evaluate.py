@@ -33,6 +33,8 @@ def main(argv=None):
     p.add_argument("--temperature", type=positive_float, default=1.0, help="sampling temperature (MBR)")
     add_bool(p, "--no_repeat", False, "hierarchical models: no sentence twice in a report (the "
              "best beam that repeats none; a report ends where every candidate would)")
+    add_bool(p, "--mbr_no_repeat", True, "hierarchical models with --mbr_samples: never choose "
+             "a candidate that says a sentence twice while another says none twice")
     p.add_argument("--bootstrap", type=nonnegative_int, default=0, metavar="N",
                    help="95%% bootstrap intervals from N resamples of the studies (e.g. 1000)")
     p.add_argument("--legacy_scoring", action="store_true",
@@ -61,7 +63,7 @@ def main(argv=None):
                       bootstrap=args.bootstrap, seed=args.seed or 0,
                       legacy_scoring=args.legacy_scoring, length_penalty=args.length_penalty,
                       mbr_samples=args.mbr_samples, temperature=args.temperature,
-                      no_repeat=args.no_repeat)
+                      no_repeat=args.no_repeat, mbr_no_repeat=args.mbr_no_repeat)
     print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
     print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
           f"metrics_{args.split}.json, metrics_{args.split}.md")

@@ -104,6 +104,7 @@ class Settings:
     first_seed: int = 0  # seeds first_seed .. first_seed + seeds - 1
     feature_cache: bool = False  # frozen backbones, trained from cached features
     mbr_samples: int = 0  # decode the test split by MBR over the beam and this many samples
+    mbr_no_repeat: bool = True  # hierarchical rows: MBR never picks a report that repeats itself
     temperature: float = 1.0  # the samples' temperature
     row_temperatures: Dict[str, float] = dataclasses.field(default_factory=dict)  # per row key
     blind_seeds: int = 1  # image-blind rows run the first this many seeds
@@ -177,7 +178,8 @@ def train_command(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]
 
 
 def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool,
-                      mbr_samples: int = 0, temperature: float = 1.0):
+                      mbr_samples: int = 0, temperature: float = 1.0,
+                      mbr_no_repeat: bool = True):
     """Test predictions of best.keras (``evaluation.predict``, so the benchmark decodes as
     evaluate.py does), the decoding rate (reports/s, after a warm-up batch so tracing is not
     counted) and the normal flags."""
@@ -191,7 +193,8 @@ def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool
     vocab = Vocabulary.load(os.path.join(model_dir, "vocabulary.json"))
     ds = pipeline.dataset(data_dir, "test", batch_size=32, image_size=mc["image_size"],
                           max_sentences=mc["max_sentences"], max_words=mc["max_words"])
-    options = dict(beam_size=beam_size, mbr_samples=mbr_samples, temperature=temperature)
+    options = dict(beam_size=beam_size, mbr_samples=mbr_samples, temperature=temperature,
+                   mbr_no_repeat=mbr_no_repeat)
     evaluation.predict(model, vocab, ds.take(1), quiet=True, **options)  # warm-up
     start = time.perf_counter()
     predictions = evaluation.predict(model, vocab, ds, quiet=quiet, **options)
@@ -200,10 +203,20 @@ def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool
     return predictions, len(predictions) / max(seconds, 1e-9), PreparedDataset(data_dir).normal("test")
 
 
-def decoding_name(beam_size: int, mbr_samples: int, temperature: float) -> str:
+def decoding_name(beam_size: int, mbr_samples: int, temperature: float,
+                  no_repeat: bool = False) -> str:
+    """How a row's test reports were decoded, as its record and the table say it;
+    ``no_repeat``: MBR never chose a candidate that repeats a sentence (hierarchical rows)."""
     if not mbr_samples:
         return f"beam {beam_size}"
-    return f"MBR over beam {beam_size} + {mbr_samples} samples at T {temperature:g}"
+    name = f"MBR over beam {beam_size} + {mbr_samples} samples at T {temperature:g}"
+    return name + ", no repeated sentence" if no_repeat else name
+
+
+def _mbr_no_repeat(row: Row, s: Settings) -> bool:
+    """Whether the row's MBR avoids repeating candidates: only hierarchical models do."""
+    from tfreport.models import model_class
+    return bool(s.mbr_no_repeat and row.model and model_class(row.model).hierarchical)
 
 
 def weight_source(model_config: dict) -> str:
@@ -260,7 +273,8 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                       f"from what this command now resolves to in {', '.join(changed)}")
                 continue
             want = None if row.model is None else decoding_name(
-                found["config"]["train_config"]["beam_size"], s.mbr_samples, temperature)
+                found["config"]["train_config"]["beam_size"], s.mbr_samples, temperature,
+                _mbr_no_repeat(row, s))
             if found.get("decoding") != want:
                 if not s.table_only and os.path.exists(os.path.join(row_dir, "best.keras")):
                     print(f"[{row.label}] seed {seed}: {path} was decoded by "
@@ -293,10 +307,12 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                 config = json.load(f)
         beam = config["train_config"]["beam_size"]
         predictions, rate, normal = timed_predictions(row_dir, s.data_dir, beam, s.quiet,
-                                                      s.mbr_samples, temperature)
+                                                      s.mbr_samples, temperature,
+                                                      _mbr_no_repeat(row, s))
         result["weights"] = weight_source(config["model_config"])
         result.update(train_seconds=train_seconds, reports_per_second=rate,
-                      decoding=decoding_name(beam, s.mbr_samples, temperature),
+                      decoding=decoding_name(beam, s.mbr_samples, temperature,
+                                             _mbr_no_repeat(row, s)),
                       command=shlex.join(train_command(row, s, seed, row_dir)), config=config)
     metrics = scoring.score(predictions, refs, normal,
                             training_reports=diagnostics.training_reports(s.data_dir))
