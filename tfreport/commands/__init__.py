@@ -20,6 +20,7 @@ COMMANDS = {
     "generate": "generate",
     "review": "review",
     "score": "score",
+    "compare": "compare",
     "export": "export",
     "label": "label_reports",
     "pretrain": "pretrain_backbone",

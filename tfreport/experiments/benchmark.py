@@ -19,7 +19,6 @@ from tfreport import evaluation, labeler
 from tfreport.atomic import write_json
 from tfreport.experiments import baselines, results_table
 from tfreport.metrics import diagnostics, grounding, scoring
-from tfreport.labels import CHEXPERT_OBSERVATIONS
 ROW_FILE = "benchmark_row.json"
 RECORDS = "rows"  # committed per-row records (see record_path)
 # --quick: a tiny demo and tiny settings, so the whole benchmark runs inside CI.
@@ -392,7 +391,7 @@ def summarise(results: List[dict]) -> dict:
 
 def ce_observations() -> List[str]:
     """The observations CE-macro-F1 may range over: the 13 findings (not No Finding)."""
-    return [o for o in CHEXPERT_OBSERVATIONS if o != "No Finding"]
+    return list(grounding.FINDINGS)
 
 
 def add_grounding(summaries: List[dict], raw: Dict[str, List[dict]], data_dir: str,

@@ -38,6 +38,9 @@ class ReportStats:
     ce: np.ndarray  # [N, 3]: tp, fp, fn over the 14 observations
     meteor: Optional[List[str]] = None  # Java's per-segment statistics
     rouge_stemmed: Optional[np.ndarray] = None  # [N]: rouge-score's stemmed ROUGE-L
+    # [N, O, 3]: tp, fp, fn per observation, for the grounding figure's macro F1 (the
+    # benchmark's CE-macro-F1 over the observations with enough test positives)
+    ce_obs: Optional[np.ndarray] = None
 
 
 def _bleu_stats(res, gts, ids):
@@ -128,6 +131,9 @@ def corpus(s: ReportStats, idx: np.ndarray, meteor=None) -> Dict[str, float]:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     out["CE-F1"] = 2 * p * r / (p + r) if p + r else 0.0
+    if s.ce_obs is not None:
+        from tfreport.metrics.grounding import _macro
+        out[f"CE-macro-F1 ({s.ce_obs.shape[1]} obs)"] = float(_macro(s.ce_obs[idx].sum(0)))
     return out
 
 

@@ -15,7 +15,11 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from tfreport.labels import CHEXPERT_OBSERVATIONS
+
 MIN_POSITIVES = 20
+# The observations CE-macro-F1 may range over: the 13 findings (not No Finding).
+FINDINGS = tuple(o for o in CHEXPERT_OBSERVATIONS if o != "No Finding")
 LEVEL = 0.95
 RESAMPLES = 1000
 

@@ -1,0 +1,84 @@
+r"""Paired significance between systems: paired bootstrap and approximate randomisation.
+
+    python scripts/compare.py --predictions A=runs/a/predictions_test.json \
+        B=runs/b/predictions_test.json --data_dir D [--split test]
+    python scripts/compare.py --predictions A.json B.json --references R.json [--normal N.json]
+
+Every system after the first is compared with the first on the same studies, for all,
+normal and abnormal studies: each metric's difference, its 95% interval (paired bootstrap)
+and two p-values (paired bootstrap, approximate randomisation). --out FILE also writes the
+JSON. METEOR runs the Java scorer once per draw (minutes for 1000 + 1000 draws of 600
+studies); --no_meteor leaves it out.
+"""
+import argparse
+import os
+
+from tfreport.cli import load_json_object, nonnegative_int
+
+
+def _system(value: str):
+    """NAME=FILE, or FILE named by its stem (by its folder for a run's predictions_*.json)."""
+    name, sep, path = value.partition("=")
+    if not sep:
+        path = value
+        name = os.path.splitext(os.path.basename(path))[0]
+        if name.startswith("predictions"):
+            name = os.path.basename(os.path.dirname(os.path.abspath(path))) or name
+    if not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=FILE or FILE, got {value!r}")
+    return name, path
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--predictions", nargs="+", required=True, type=_system, metavar="NAME=FILE",
+                   help="two or more JSON files {id: report}; the first is the baseline "
+                        "(NAME: the file's stem; a run's predictions_*.json, its folder)")
+    p.add_argument("--data_dir", default=None, help="a prepared dataset: references and normal flags")
+    p.add_argument("--split", default="test")
+    p.add_argument("--references", default=None, help="JSON {id: report} (instead of --data_dir)")
+    p.add_argument("--normal", default=None, help="JSON {id: true|false} (with --references)")
+    p.add_argument("--resamples", type=nonnegative_int, default=1000, help="paired bootstrap resamples")
+    p.add_argument("--trials", type=nonnegative_int, default=1000,
+                   help="approximate-randomisation trials")
+    p.add_argument("--uncertain", type=int, choices=[0, 1], default=0)
+    p.add_argument("--no_meteor", action="store_true", help="leave METEOR out (no Java calls)")
+    p.add_argument("--out", default=None, help="also write the JSON result here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--seed", type=int, default=0, help="seeds the resamples and the shuffles")
+    args = p.parse_args(argv)
+    if len(args.predictions) < 2:
+        p.error("--predictions needs two or more files")
+    names = [n for n, _ in args.predictions]
+    if len(set(names)) != len(names):
+        p.error(f"--predictions: two systems share a name ({', '.join(names)}); use NAME=FILE")
+    if (args.data_dir is None) == (args.references is None):
+        p.error("give --data_dir or --references (one of them)")
+    seed = args.seed
+    if args.data_dir:
+        from tfreport.data.prepared import PreparedDataset
+        data = PreparedDataset(args.data_dir)
+        references, normal = data.references(args.split), data.normal(args.split)
+    else:
+        references = load_json_object(args.references, str)
+        normal = load_json_object(args.normal, bool) if args.normal else None
+    systems = {}
+    for name, path in args.predictions:
+        systems[name] = load_json_object(path, str)
+        if not systems[name]:
+            raise ValueError(f"{path}: no predictions (an empty JSON object)")
+    from tfreport.metrics import paired
+    result = paired.compare_systems(systems, references, normal, args.resamples, args.trials,
+                                    seed, args.uncertain, use_meteor=not args.no_meteor,
+                                    quiet=args.quiet)
+    print(paired.markdown(result))
+    if args.out:
+        from tfreport.atomic import write_json
+        write_json(args.out, result)
+        print(f"\nWritten to {args.out}")
+
+
+if __name__ == "__main__":
+    from tfreport.cli import run_main
+    run_main(main)

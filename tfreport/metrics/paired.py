@@ -1,0 +1,205 @@
+"""Paired significance between two systems' reports for the same studies.
+
+Two tests, both on the per-report statistics that ``bootstrap`` already keeps, so each
+resample or shuffle recomputes the corpus figures from sums (BLEU exactly as BleuScorer,
+ROUGE-L and CIDEr-D as means of per-report scores, CE-F1 from summed counts; METEOR by the
+Java scorer's own aggregation):
+
+- **paired bootstrap** (Koehn 2004): resample the studies with replacement, the same draw
+  for both systems, and take the difference each time. Gives the difference's 95% interval,
+  and a two-sided p-value: twice the share of draws on the far side of zero.
+- **approximate randomisation** (Noreen 1989; Riezler & Maxwell 2005): under the null
+  hypothesis the two systems are exchangeable, so swap the two reports of each study with
+  probability 1/2 and count how often the swapped difference is at least as large as the
+  observed one. p = (count + 1) / (trials + 1).
+
+The difference is always ``b - a``: the second system minus the first.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Optional
+
+import numpy as np
+
+from tfreport.metrics.bootstrap import LEVEL, ReportStats, corpus
+
+
+def mix(a: ReportStats, b: ReportStats, take_b: np.ndarray) -> ReportStats:
+    """A system that has ``b``'s report where ``take_b`` is true and ``a``'s elsewhere."""
+    if a.ids != b.ids:
+        raise ValueError("paired statistics must cover the same studies in the same order")
+    fields = {}
+    for field in dataclasses.fields(ReportStats):
+        x, y = getattr(a, field.name), getattr(b, field.name)
+        if field.name == "ids":
+            fields["ids"] = a.ids
+        elif x is None or y is None:
+            fields[field.name] = None
+        elif isinstance(x, list):
+            fields[field.name] = [yi if t else xi for xi, yi, t in zip(x, y, take_b)]
+        else:
+            mask = take_b.reshape((-1,) + (1,) * (x.ndim - 1))
+            fields[field.name] = np.where(mask, y, x)
+    return ReportStats(**fields)
+
+
+def compare(a: ReportStats, b: ReportStats, resamples: int = 1000, trials: int = 1000,
+            seed: int = 0, meteor=None, level: float = LEVEL,
+            desc: Optional[str] = None) -> Dict[str, dict]:
+    """{metric: {a, b, diff, ci: [low, high], p_bootstrap, p_randomisation}} for ``b - a``.
+
+    Seeded: the same seed gives the same intervals and p-values. ``resamples`` or ``trials``
+    0 leaves that test out (its fields None). ``desc``: show a progress bar so named."""
+    from tfreport.progress import progress
+    if a.ids != b.ids:
+        raise ValueError("paired statistics must cover the same studies in the same order")
+    n = len(a.ids)
+    if n == 0:
+        raise ValueError("no studies to compare")
+    everything = np.arange(n)
+    score_a, score_b = corpus(a, everything, meteor), corpus(b, everything, meteor)
+    metrics = [m for m in score_a if m in score_b]
+    observed = {m: score_b[m] - score_a[m] for m in metrics}
+    rng = np.random.default_rng(seed)
+
+    bar = progress(range(resamples + trials), desc=desc or "", disable=desc is None,
+                   unit="draw")
+    steps = iter(bar)
+    boot: Dict[str, list] = {m: [] for m in metrics}
+    for _ in range(resamples):
+        next(steps)
+        idx = rng.integers(0, n, n)
+        ra, rb = corpus(a, idx, meteor), corpus(b, idx, meteor)
+        for m in metrics:
+            boot[m].append(rb[m] - ra[m])
+
+    extreme = {m: 0 for m in metrics}
+    for _ in range(trials):
+        next(steps)
+        swap = rng.random(n) < 0.5
+        sa, sb = mix(a, b, swap), mix(b, a, swap)
+        ra, rb = corpus(sa, everything, meteor), corpus(sb, everything, meteor)
+        for m in metrics:
+            # a small tolerance, so ties with the observed difference count as extreme
+            extreme[m] += abs(rb[m] - ra[m]) >= abs(observed[m]) - 1e-12
+    next(steps, None)  # lets the bar finish
+
+    tail = (1 - level) / 2 * 100
+    out = {}
+    for m in metrics:
+        row = {"a": score_a[m], "b": score_b[m], "diff": observed[m], "ci": None,
+               "p_bootstrap": None, "p_randomisation": None}
+        if resamples:
+            d = np.asarray(boot[m])
+            row["ci"] = [float(np.percentile(d, tail)), float(np.percentile(d, 100 - tail))]
+            far = min(int((d <= 0).sum()), int((d >= 0).sum()))
+            row["p_bootstrap"] = min(1.0, 2 * (far + 1) / (resamples + 1))
+        if trials:
+            row["p_randomisation"] = (extreme[m] + 1) / (trials + 1)
+        out[m] = row
+    return out
+
+
+def significant(row: dict, alpha: float = 0.05) -> Optional[bool]:
+    """Whether both tests that ran reject equality at ``alpha`` (None: neither ran)."""
+    ps = [p for p in (row.get("p_bootstrap"), row.get("p_randomisation")) if p is not None]
+    return None if not ps else all(p < alpha for p in ps)
+
+
+GROUPS = (("All", None), ("Normal", True), ("Abnormal", False))
+
+
+def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, str],
+                    normal: Optional[Dict[str, bool]] = None, resamples: int = 1000,
+                    trials: int = 1000, seed: int = 0, uncertain: int = 0,
+                    use_meteor: bool = True, min_positives: int = 20,
+                    quiet: bool = False) -> dict:
+    """Every system after the first against the first, per group (All, and Normal and
+    Abnormal when ``normal`` is given): {"baseline", "groups": {group: {system: {metric:
+    row}}}, "studies": {group: n}}. Every system must cover the same studies.
+
+    Beside the corpus figures, "CE-macro-F1 (K obs)" is the benchmark's grounding figure:
+    the F1 (positive only) averaged over the K findings (not No Finding) with at least
+    ``min_positives`` positive references among all the compared studies."""
+    from tfreport import labeler
+    from tfreport.metrics import bootstrap as boot, grounding
+    if len(systems) < 2:
+        raise ValueError("compare needs two or more systems")
+    names = list(systems)
+    ids = sorted(systems[names[0]])
+    for name in names:
+        missing = sorted(set(ids) ^ set(systems[name]))
+        if missing:
+            raise ValueError(f"{name}: its studies differ from {names[0]}'s in {len(missing)} "
+                             f"ids (e.g. {missing[:3]}); a paired test needs the same studies")
+    unknown = [i for i in ids if i not in references]
+    if unknown:
+        raise KeyError(f"{len(unknown)} predicted studies have no reference, e.g. {unknown[:3]}")
+    ref_labels = labeler.label_reports({i: references[i] for i in ids})
+    ref_pos = grounding.positives(ref_labels)
+    observations = grounding.supported(ref_pos, grounding.FINDINGS, min_positives)
+    out = {"baseline": names[0], "groups": {}, "studies": {}, "observations": observations,
+           "min_positives": min_positives,
+           "resamples": resamples, "trials": trials, "seed": seed, "level": LEVEL}
+    with (boot.open_meteor() if use_meteor else _none()) as meteor:
+        for group, flag in GROUPS:
+            if flag is not None and normal is None:
+                continue
+            members = [i for i in ids if flag is None or normal.get(i) is flag]
+            if not members:
+                continue
+            stats = {}
+            for name in names:
+                preds = {i: systems[name][i] for i in members}
+                labels = labeler.label_reports(preds)
+                stats[name] = boot.collect(preds, references, labels, ref_labels, uncertain,
+                                           meteor)
+                if observations:
+                    stats[name].ce_obs = grounding._counts(
+                        grounding.positives(labels), ref_pos, stats[name].ids, observations)
+            out["studies"][group] = len(members)
+            out["groups"][group] = {
+                name: compare(stats[names[0]], stats[name], resamples, trials, seed, meteor,
+                              desc=None if quiet else f"{group}: {name} vs {names[0]}")
+                for name in names[1:]}
+    return out
+
+
+class _none:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def markdown(result: dict, digits: int = 4) -> str:
+    """One table per group: each metric, the two systems, the difference with its interval,
+    and both p-values; * where both tests reject equality at .05."""
+    lines = []
+    base = result["baseline"]
+    for group, by_system in result["groups"].items():
+        for name, rows in by_system.items():
+            lines += [f"### {group} ({result['studies'][group]} studies): {name} - {base}", "",
+                      f"| metric | {base} | {name} | difference | 95% interval | "
+                      "p (bootstrap) | p (randomisation) |",
+                      "|---|---|---|---|---|---|---|"]
+            for metric, r in rows.items():
+                ci = "" if r["ci"] is None else f"[{r['ci'][0]:+.{digits}f}, {r['ci'][1]:+.{digits}f}]"
+                pb = "" if r["p_bootstrap"] is None else f"{r['p_bootstrap']:.3f}"
+                pr = "" if r["p_randomisation"] is None else f"{r['p_randomisation']:.3f}"
+                mark = " *" if significant(r) else ""
+                lines.append(f"| {metric} | {r['a']:.{digits}f} | {r['b']:.{digits}f} | "
+                             f"{r['diff']:+.{digits}f}{mark} | {ci} | {pb} | {pr} |")
+            lines.append("")
+    lines.append(f"Differences are the second system minus {base}, on the same studies; "
+                 f"{result['resamples']} paired bootstrap resamples and {result['trials']} "
+                 f"approximate-randomisation trials (seed {result['seed']}). * : both tests "
+                 "reject equality at .05.")
+    if result.get("observations"):
+        lines.append(f"CE-macro-F1 ({len(result['observations'])} obs): F1 (positive only) "
+                     "averaged over the findings with at least "
+                     f"{result['min_positives']} positive references: "
+                     f"{', '.join(result['observations'])}.")
+    return "\n".join(lines)
