@@ -63,3 +63,33 @@ def test_gap_is_paired():
     assert same["gap"] == 0.0 and same["ci"] == [0.0, 0.0]  # paired draws cancel exactly
     g2 = grounding.gap([perfect, half], [empty], ref, OBS, resamples=200)
     assert g2["ci"][0] < g2["gap"] < g2["ci"][1]
+
+
+def test_gap_p_value_known_values():
+    ref, perfect, empty, half = _data()
+    assert grounding.gap([perfect], [empty], ref, OBS, resamples=199)["p"] == pytest.approx(2 / 200)
+    assert grounding.gap([half], [half], ref, OBS, resamples=199)["p"] == 1.0
+
+
+def test_the_benchmark_marks_rows_tied_with_the_best():
+    """The best sighted row by CE-macro-F1 is marked best; a row whose paired difference
+    from it holds 0 is tied; a clearly worse row is not; blind rows and the floor are not
+    compared."""
+    from tfreport.experiments import benchmark as b
+    from tfreport.experiments.benchmark_report import _vs_best
+    ref, perfect, empty, half = _data()
+    near = dict(perfect)
+    near[sorted(ref)[0]] = []  # one study missed
+    raw = {"a": [{"positives": perfect}], "b": [{"positives": near}],
+           "c": [{"positives": empty}], "a-blind": [{"positives": empty}]}
+    rows = [{"key": k, "label": k, "model": "m", "weights": w,
+             "grounding": grounding.seed_mean([r["positives"] for r in raw[k]], ref, OBS, 50)}
+            for k, w in (("a", "small"), ("b", "small"), ("c", "small"),
+                         ("a-blind", "no images (image-blind)"))]
+    b._against_the_best(rows, raw, ref, OBS)
+    by = {r["key"]: r.get("grounding_vs_best") for r in rows}
+    assert by["a"] == {"best": "a", "is_best": True} and _vs_best(by["a"]) == "best"
+    assert by["b"]["tied"] and _vs_best(by["b"]).startswith("tied: -")
+    assert not by["c"]["tied"] and by["c"]["gap"] == 1.0 and by["c"]["p"] < 0.05
+    assert _vs_best(by["c"]).startswith("-1.000 [-1.000, -1.000] p ")
+    assert by["a-blind"] is None

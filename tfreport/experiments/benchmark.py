@@ -413,9 +413,30 @@ def add_grounding(summaries: List[dict], raw: Dict[str, List[dict]], data_dir: s
         if control:
             summary["grounding_gap"] = grounding.gap(
                 runs, [r["positives"] for r in control], ref, observations)
+    _against_the_best(summaries, raw, ref, observations)
     support = {o: sum(o in v for v in ref.values()) for o in observations}
     return {"observations": observations, "positives": support,
             "min_positives": min_positives}
+
+
+def _against_the_best(summaries: List[dict], raw: Dict[str, List[dict]], ref,
+                      observations: List[str]) -> None:
+    """Adds ``grounding_vs_best`` to every sighted row: the best sighted row (by mean
+    CE-macro-F1) minus this one, paired over resampled test studies, with its p-value. A row
+    whose interval holds 0 is not significantly worse than the best (issue #19)."""
+    sighted = [s for s in summaries if s.get("model") and s.get("grounding")
+               and not str(s.get("weights", "")).startswith("no images")]
+    if len(sighted) < 2:
+        return
+    best = max(sighted, key=lambda s: s["grounding"]["mean"])
+    best_runs = [r["positives"] for r in raw[best["key"]]]
+    for s in sighted:
+        if s is best:
+            s["grounding_vs_best"] = {"best": best["label"], "is_best": True}
+            continue
+        g = grounding.gap(best_runs, [r["positives"] for r in raw[s["key"]]], ref, observations)
+        s["grounding_vs_best"] = {"best": best["label"], "is_best": False, "gap": g["gap"],
+                                  "ci": g["ci"], "p": g["p"], "tied": g["ci"][0] <= 0.0}
 
 
 def seeds_for(row: Row, s: Settings) -> range:

@@ -122,6 +122,16 @@ def _ci(block: dict) -> str:
     return f"[{low:.3f}, {high:.3f}]"
 
 
+def _vs_best(v: Optional[dict]) -> str:
+    """"best", "tied: -.021 [-.09, .05] p .55" or "-.183 [-.24, -.13] p .002"."""
+    if not v:
+        return ""
+    if v["is_best"]:
+        return "best"
+    text = f"{-v['gap']:+.3f} [{-v['ci'][1]:.3f}, {-v['ci'][0]:.3f}] p {v['p']:.3f}"
+    return ("tied: " + text) if v["tied"] else text
+
+
 def grounding_section(rows: List[dict], reference: dict) -> List[str]:
     """CE-macro-F1 over the observations with enough test positives, each sighted row
     against its image-blind variant, and the report-shape checks, row by row."""
@@ -132,12 +142,14 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
              + ", ".join(f"{o} ({reference['positives'][o]})" for o in obs)
              + ". Mean ± sd over seeds; [95% interval of the seed mean over resampled test "
                "studies]. The gap is the row minus its image-blind variant, the interval "
-               "paired (the same resamples for both). Checks: gap at least "
+               "paired (the same resamples for both). vs best: the best sighted row minus this "
+               "one, paired likewise, with its p-value; tied where the interval holds 0 (not "
+               "significantly different from the best). Checks: gap at least "
              f"{MIN_GAP:.2f}; sentences per report within {SENTENCE_TOLERANCE:.0%} of the "
              f"references'; at least {MIN_DISTINCT:.0%} of reports distinct.", "",
-             "| model | decoding | seeds | CE-macro-F1 | gap to image-blind | sentences (ref) "
-             "| distinct | repeated | copied | checks |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | decoding | seeds | CE-macro-F1 | gap to image-blind | vs best "
+             "| sentences (ref) | distinct | repeated | copied | checks |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         g = r.get("grounding")
         if not g:
@@ -148,6 +160,7 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
                  f"{g['mean']:.3f}{sd} {_ci(g)}"]
         gap = r.get("grounding_gap")
         cells.append(f"{gap['gap']:+.3f} {_ci(gap)}" if gap else "")
+        cells.append(_vs_best(r.get("grounding_vs_best")))
         sent, ref_sent = d.get("sentences"), d.get("ref_sentences")
         cells.append(f"{sent:.2f} ({ref_sent:.2f})" if sent is not None and ref_sent else "n/a")
         cells += [f"{d[k]:.3f}" if d.get(k) is not None else "n/a"
