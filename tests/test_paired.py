@@ -131,3 +131,60 @@ def test_compare_script_prints_the_paired_table_and_names_bad_input(tmp_path):
                  "--no_meteor")
     assert broken.returncode != 0 and str(bad) in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+EXTERNAL = {"s1": 0.2, "s2": 0.9, "s3": 0.4, "s4": 1.0, "s5": 0.1, "s6": 0.3}
+
+
+def test_an_external_metric_enters_the_scores_intervals_and_table():
+    from tfreport.metrics import scoring, table
+    result = scoring.score(CONSTANT, REFS, NORMAL, bootstrap=100,
+                           external={"RadGraph-F1": EXTERNAL})
+    assert result["RadGraph-F1"] == pytest.approx(2.9 / 6)
+    assert result["groups"]["normal"]["RadGraph-F1"] == pytest.approx(0.95)
+    assert result["groups"]["abnormal"]["RadGraph-F1"] == pytest.approx(0.25)
+    low, high = result["ci"]["RadGraph-F1"]
+    assert 0.1 <= low < 2.9 / 6 < high <= 1.0
+    text = table.markdown(result, "t")
+    assert "| RadGraph-F1 |" in text.splitlines()[2]
+    assert "| Normal | 2 |" in text and "0.9500 [" in text
+    with pytest.raises(KeyError, match="RadGraph-F1: 1 studies have no score"):
+        scoring.score(CONSTANT, REFS, external={"RadGraph-F1": {k: v for k, v in EXTERNAL.items()
+                                                                if k != "s3"}})
+
+
+def test_an_external_metric_is_compared_pairwise():
+    better = {k: v + 0.5 for k, v in EXTERNAL.items()}
+    result = paired.compare_systems({"a": CONSTANT, "b": CONSTANT}, REFS, None, resamples=100,
+                                    trials=200, use_meteor=False, quiet=True,
+                                    external={"a": {"G": EXTERNAL}, "b": {"G": better}})
+    row = result["groups"]["All"]["b"]["G"]
+    assert row["diff"] == pytest.approx(0.5) and row["ci"] == pytest.approx([0.5, 0.5])
+    # every study gains .5: 2^6 swap patterns, only the two that swap all or none are as
+    # extreme, so p is about 2/64
+    assert row["p_randomisation"] == pytest.approx(2 / 64, abs=0.03)
+    with pytest.raises(ValueError, match="same external metrics"):
+        paired.compare_systems({"a": CONSTANT, "b": CONSTANT}, REFS, external={"a": {"G": EXTERNAL}})
+
+
+def test_score_script_reads_external_files_and_names_bad_ones(tmp_path):
+    preds, refs = tmp_path / "p.json", tmp_path / "r.json"
+    preds.write_text(json.dumps(CONSTANT))
+    refs.write_text(json.dumps(REFS))
+    csv_file = tmp_path / "green.csv"
+    csv_file.write_text("id,green\n" + "".join(f"{k},{v}\n" for k, v in EXTERNAL.items()))
+
+    def run(*args):
+        return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "score.py"),
+                               "--predictions", str(preds), "--references", str(refs),
+                               *map(str, args)], capture_output=True, text=True, timeout=300)
+    ok = run("--external", f"GREEN={csv_file}", "--bootstrap", 50, "--format", "markdown")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "| GREEN |" in ok.stdout and "0.4833 [" in ok.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,green\ns1,high\n")
+    broken = run("--external", f"GREEN={bad}")
+    assert broken.returncode != 0 and str(bad) in broken.stderr and "'high'" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    flag = run("--external", "GREEN")
+    assert flag.returncode == 2 and "NAME=FILE" in flag.stderr

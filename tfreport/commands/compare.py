@@ -46,6 +46,9 @@ def main(argv=None):
     p.add_argument("--no_meteor", action="store_true", help="leave METEOR out (no Java calls)")
     p.add_argument("--out", default=None, help="also write the JSON result here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--external", action="append", default=[], metavar="NAME=FILE[,FILE...]",
+                   help="per-report scores from another tool, one file per system in "
+                        "--predictions order (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seeds the resamples and the shuffles")
     args = p.parse_args(argv)
     if len(args.predictions) < 2:
@@ -69,9 +72,22 @@ def main(argv=None):
         if not systems[name]:
             raise ValueError(f"{path}: no predictions (an empty JSON object)")
     from tfreport.metrics import paired
+    from tfreport.metrics.external import parse_spec, read_scores
+    external = {name: {} for name in systems}
+    for spec in args.external:
+        try:
+            metric, paths = parse_spec(spec)
+        except ValueError as e:
+            p.error(str(e))
+        paths = paths.split(",")
+        if len(paths) != len(systems):
+            p.error(f"--external {metric}: {len(paths)} files for {len(systems)} systems "
+                    "(one per --predictions file, in order)")
+        for name, path in zip(systems, paths):
+            external[name][metric] = read_scores(path)
     result = paired.compare_systems(systems, references, normal, args.resamples, args.trials,
                                     seed, args.uncertain, use_meteor=not args.no_meteor,
-                                    quiet=args.quiet)
+                                    quiet=args.quiet, external=external)
     print(paired.markdown(result))
     if args.out:
         from tfreport.atomic import write_json

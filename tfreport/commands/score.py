@@ -5,7 +5,10 @@
 Each file is a JSON object {id: report text}; N.json is {id: true|false}. Prints one JSON
 object: BLEU-1..4, METEOR, ROUGE-L, CIDEr, the CE figures and, with --normal, a "groups"
 block with "normal" and "abnormal". --bootstrap 1000 adds "ci": {metric: [low, high]}, 95%
-intervals from resampling the studies (seeded by --seed).
+intervals from resampling the studies (seeded by --seed). --external NAME=FILE (repeatable)
+adds a metric scored per report by another tool (RadGraph-F1, GREEN, RaTEScore: a JSON
+{id: score} or a CSV with id and one score column): its mean, per group and with intervals.
+--format markdown prints the tables instead of the JSON.
 """
 import argparse
 import json
@@ -25,6 +28,9 @@ def main(argv=None):
     p.add_argument("--reference_labels", default=None, help="external label CSV for the references")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="95%% bootstrap intervals ('ci') from N resamples of the studies")
+    p.add_argument("--external", action="append", default=[], metavar="NAME=FILE",
+                   help="per-report scores from another tool (repeatable)")
+    p.add_argument("--format", choices=["json", "markdown"], default="json")
     add_seed_flags(p)
     args = p.parse_args(argv)
     if args.bootstrap < 0:
@@ -43,10 +49,23 @@ def main(argv=None):
         print(f"warning: {args.predictions} covers {covered} of the {len(refs)} studies in "
               f"{args.references} ({covered / len(refs):.0%}); only those {covered} are "
               "scored, so the figures are not the whole set's", file=sys.stderr)
+    from tfreport.metrics.external import parse_spec, read_scores
+    external = {}
+    for spec in args.external:
+        try:
+            name, path = parse_spec(spec)
+        except ValueError as e:
+            p.error(str(e))
+        external[name] = read_scores(path)
     result = score(preds, refs, normal, uncertain=args.uncertain, predicted_labels=pl,
-                   reference_labels=rl, bootstrap=args.bootstrap, seed=args.seed or 0)
+                   reference_labels=rl, bootstrap=args.bootstrap, seed=args.seed or 0,
+                   external=external)
     result["coverage"] = {"scored": covered, "references": len(refs)}
-    print(json.dumps(result, indent=1))
+    if args.format == "markdown":
+        from tfreport.metrics.table import markdown
+        print(markdown(result, f"{args.predictions} ({covered} studies)"))
+    else:
+        print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

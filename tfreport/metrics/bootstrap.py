@@ -8,7 +8,8 @@ sums, not a rescoring:
   each resample (exact);
 - ROUGE-L and CIDEr-D: pycocoevalcap's corpus figures are means of per-report scores (CIDEr's
   document frequencies stay those of the full reference set);
-- CE-F1: per-report true/false positives and false negatives (micro over the 14).
+- CE-F1: per-report true/false positives and false negatives (micro over the 14);
+- external per-report scores (RadGraph-F1, GREEN ...): their mean.
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class ReportStats:
     # [N, O, 3]: tp, fp, fn per observation, for the grounding figure's macro F1 (the
     # benchmark's CE-macro-F1 over the observations with enough test positives)
     ce_obs: Optional[np.ndarray] = None
+    # {name: [N]}: per-report scores from another tool (metrics/external.py); figure = mean
+    external: Optional[Dict[str, np.ndarray]] = None
 
 
 def _bleu_stats(res, gts, ids):
@@ -131,6 +134,8 @@ def corpus(s: ReportStats, idx: np.ndarray, meteor=None) -> Dict[str, float]:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     out["CE-F1"] = 2 * p * r / (p + r) if p + r else 0.0
+    for name, values in (s.external or {}).items():
+        out[name] = float(values[idx].mean())
     if s.ce_obs is not None:
         from tfreport.metrics.grounding import _macro
         out[f"CE-macro-F1 ({s.ce_obs.shape[1]} obs)"] = float(_macro(s.ce_obs[idx].sum(0)))

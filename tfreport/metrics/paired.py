@@ -36,6 +36,11 @@ def mix(a: ReportStats, b: ReportStats, take_b: np.ndarray) -> ReportStats:
             fields["ids"] = a.ids
         elif x is None or y is None:
             fields[field.name] = None
+        elif isinstance(x, dict):
+            if set(x) != set(y):
+                raise ValueError(f"the systems have different external metrics: "
+                                 f"{sorted(x)} and {sorted(y)}")
+            fields[field.name] = {k: np.where(take_b, y[k], x[k]) for k in x}
         elif isinstance(x, list):
             fields[field.name] = [yi if t else xi for xi, yi, t in zip(x, y, take_b)]
         else:
@@ -114,14 +119,17 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
                     normal: Optional[Dict[str, bool]] = None, resamples: int = 1000,
                     trials: int = 1000, seed: int = 0, uncertain: int = 0,
                     use_meteor: bool = True, min_positives: int = 20,
-                    quiet: bool = False) -> dict:
+                    quiet: bool = False,
+                    external: Optional[Dict[str, Dict[str, Dict[str, float]]]] = None) -> dict:
     """Every system after the first against the first, per group (All, and Normal and
     Abnormal when ``normal`` is given): {"baseline", "groups": {group: {system: {metric:
     row}}}, "studies": {group: n}}. Every system must cover the same studies.
 
     Beside the corpus figures, "CE-macro-F1 (K obs)" is the benchmark's grounding figure:
     the F1 (positive only) averaged over the K findings (not No Finding) with at least
-    ``min_positives`` positive references among all the compared studies."""
+    ``min_positives`` positive references among all the compared studies. ``external``:
+    {system: {metric: {id: score}}}, per-report scores from another tool, compared as their
+    means."""
     from tfreport import labeler
     from tfreport.metrics import bootstrap as boot, grounding
     if len(systems) < 2:
@@ -133,6 +141,14 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
         if missing:
             raise ValueError(f"{name}: its studies differ from {names[0]}'s in {len(missing)} "
                              f"ids (e.g. {missing[:3]}); a paired test needs the same studies")
+    from tfreport.metrics.external import check_cover
+    external = external or {}
+    metric_sets = {tuple(sorted(external.get(n, {}))) for n in names}
+    if len(metric_sets) > 1:
+        raise ValueError("every system needs the same external metrics")
+    for name in names:
+        for metric, scores in external.get(name, {}).items():
+            check_cover(f"{metric} of {name}", scores, ids)
     unknown = [i for i in ids if i not in references]
     if unknown:
         raise KeyError(f"{len(unknown)} predicted studies have no reference, e.g. {unknown[:3]}")
@@ -155,6 +171,9 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
                 labels = labeler.label_reports(preds)
                 stats[name] = boot.collect(preds, references, labels, ref_labels, uncertain,
                                            meteor)
+                if external.get(name):
+                    stats[name].external = {m: np.array([s[i] for i in stats[name].ids], float)
+                                            for m, s in external[name].items()}
                 if observations:
                     stats[name].ce_obs = grounding._counts(
                         grounding.positives(labels), ref_pos, stats[name].ids, observations)

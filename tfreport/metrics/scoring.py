@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Mapping, Optional
 
+import numpy as np
+
 from tfreport import labeler
 from tfreport.metrics import nlg
+from tfreport.metrics.external import check_cover
 from tfreport.metrics.clinical import clinical_efficacy
 from tfreport.metrics.diagnostics import report_diagnostics
 
@@ -35,7 +38,8 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
           normal: Optional[Mapping[str, bool]] = None, uncertain: int = 0,
           predicted_labels: Optional[Labels] = None, reference_labels: Optional[Labels] = None,
           metrics=None, bootstrap: int = 0, seed: int = 0,
-          training_reports: Optional[Iterable[str]] = None) -> dict:
+          training_reports: Optional[Iterable[str]] = None,
+          external: Optional[Mapping[str, Mapping[str, float]]] = None) -> dict:
     """Scores predictions against references; with ``normal`` ({id: bool}) the normal and
     abnormal studies are also scored, each as its own corpus (ids without a flag are left
     out of both groups). Labels default to tfreport's labeler on each text.
@@ -44,7 +48,10 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
     that group's studies); ``training_reports`` (texts) give their ``copied`` share.
 
     ``bootstrap`` > 0 adds ``ci``, {metric: [low, high]} 95% intervals over that many
-    resamples of the studies (seeded), to the whole and to each group."""
+    resamples of the studies (seeded), to the whole and to each group.
+
+    ``external``: {name: {id: score}} per-report scores from another tool; each becomes a
+    figure (the mean over the group) with its interval, and ``external`` lists the names."""
     if not predictions:
         raise ValueError("no predictions to score")
     missing = [k for k in predictions if k not in references]
@@ -55,6 +62,9 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
     # rouge-score's ROUGE-L per report, once for every group and the bootstrap
     stemmed = nlg.rouge_l_stemmed_per_report(predictions, references) if metrics is None else None
     result = score_group(predictions, references, pl, rl, uncertain, metrics, stemmed)
+    external = dict(external or {})
+    for name, scores in external.items():
+        check_cover(name, scores, predictions)
     result["CE-labeler"] = ("external labels" if predicted_labels is not None
                             else "tfreport rule-based labeler")
     subsets = {None: list(predictions)}
@@ -67,9 +77,13 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
                                            uncertain, metrics, stemmed)
                 subsets[name] = ids
         result["groups"] = groups
+    if external:
+        result["external"] = list(external)
     training_reports = None if training_reports is None else list(training_reports)
     for name, ids in subsets.items():
         block = result if name is None else result["groups"][name]
+        for metric, scores in external.items():
+            block[metric] = sum(scores[k] for k in ids) / len(ids)
         block["diagnostics"] = report_diagnostics({k: predictions[k] for k in ids},
                                                   references, training_reports)
     if bootstrap:
@@ -78,6 +92,9 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
             for name, ids in subsets.items():
                 stats = boot.collect({k: predictions[k] for k in ids}, references, pl, rl,
                                      uncertain, meteor, stemmed)
+                if external:
+                    stats.external = {m: np.array([s[i] for i in stats.ids], float)
+                                      for m, s in external.items()}
                 block = result if name is None else result["groups"][name]
                 block["ci"] = boot.intervals(stats, bootstrap, seed, meteor)
         result["bootstrap"] = {"resamples": bootstrap, "seed": seed, "level": boot.LEVEL}

@@ -35,7 +35,8 @@ def cell(block: Mapping, col: str, digits: int = 4) -> str:
 
 
 def markdown(result: Mapping, title: str = "") -> str:
-    cols = [c for c in COLUMNS + EXTRA_COLUMNS if c in result]
+    cols = [c for c in COLUMNS + EXTRA_COLUMNS + tuple(result.get("external", ()))
+            if c in result]
     lines = [f"### {title}", ""] if title else []
     lines.append("| group | studies | " + " | ".join(cols) + " |")
     lines.append("|---|---|" + "---|" * len(cols))
@@ -54,6 +55,9 @@ def markdown(result: Mapping, title: str = "") -> str:
         lines.append("ROUGE-L (rouge-score): Google's rouge-score, Porter-stemmed F-measure, the "
                      "mean per report (as Hugging Face's evaluate gives it); ROUGE-L is "
                      "pycocoevalcap's.")
+    if result.get("external"):
+        lines.append(f"{', '.join(result['external'])}: per-report scores from another tool "
+                     "(score.py --external), the mean over the group.")
     lines += diagnostics_lines(result)
     return "\n".join(lines)
 

@@ -1,0 +1,67 @@
+"""Per-report scores computed by another tool (RadGraph-F1, GREEN, RaTEScore, RadCliQ ...).
+
+Such metrics need model weights tfreport cannot fetch, so a user runs the tool where they
+have it, per report, and hands the scores in: a JSON object ``{id: number}`` or a CSV with an
+``id`` column and one score column. The corpus figure is the mean over the reports scored
+together (as those tools report it), so it enters the bootstrap intervals and the paired
+tests like ROUGE-L and CIDEr do.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from typing import Dict, Iterable, Mapping
+
+Scores = Dict[str, float]
+
+
+def read_scores(path: str) -> Scores:
+    """{id: score} from ``path`` (.json, else CSV); every value a finite number."""
+    try:
+        if path.endswith(".json"):
+            with open(path, encoding="utf-8") as f:
+                obj = json.load(f)
+            if not isinstance(obj, dict):
+                raise ValueError(f"{path}: expected a JSON object {{id: score}}")
+            rows = list(obj.items())
+        else:
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                header = reader.fieldnames or []
+                values = [h for h in header if h != "id"]
+                if "id" not in header or len(values) != 1:
+                    raise ValueError(f"{path}: expected a CSV with an 'id' column and one score "
+                                     f"column, found columns {header}")
+                rows = [(r["id"], r[values[0]]) for r in reader]
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    scores: Scores = {}
+    for i, (key, value) in enumerate(rows):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: study {key!r} (entry {i + 1}) has score {value!r}, "
+                             "not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{path}: study {key!r} has a non-finite score {value!r}")
+        scores[str(key)] = number
+    if not scores:
+        raise ValueError(f"{path}: no scores")
+    return scores
+
+
+def check_cover(name: str, scores: Mapping[str, float], ids: Iterable[str]) -> None:
+    """Every scored study needs its external score: a missing one would bias the mean."""
+    missing = [i for i in ids if i not in scores]
+    if missing:
+        raise KeyError(f"external metric {name}: {len(missing)} studies have no score, "
+                       f"e.g. {missing[:3]}")
+
+
+def parse_spec(spec: str) -> tuple:
+    """"NAME=FILE" -> (NAME, FILE)."""
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise ValueError(f"--external expects NAME=FILE, got {spec!r}")
+    return name, path
