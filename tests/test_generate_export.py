@@ -116,3 +116,19 @@ def test_bad_paths_give_clear_errors(model_dir, tiny_raw, tmp_path):
     out = script("generate.py", "--img_frontal_path", raw_image(tiny_raw, 1, 1001),
                  "--model_path", tmp_path / "nope")
     assert out.returncode == 2 and "nope: no such model file or directory" in out.stderr
+
+
+def test_a_dicom_pair_writes_the_report_of_its_png_pair(model_dir, tiny_raw, tmp_path):
+    """DICOM files of a study's two views (12-bit, rescaled and windowed, one MONOCHROME1)
+    give the report the PNGs they were made from give, alone and in folder mode."""
+    from dicom_helpers import dicom_of_png
+    from tfreport.data.image_folder import find_studies
+    from tfreport.inference import ReportGenerator
+    frontal, lateral = raw_image(tiny_raw, 3, 1001), raw_image(tiny_raw, 3, 2001)
+    (tmp_path / "s3").mkdir()
+    f_dcm = dicom_of_png(frontal, tmp_path / "s3" / "frontal.dcm")
+    l_dcm = dicom_of_png(lateral, tmp_path / "s3" / "lateral.dcm", "MONOCHROME1")
+    gen = ReportGenerator.from_path(model_dir)
+    report = gen.generate(f_dcm, l_dcm, beam_size=1)
+    assert report and report == gen.generate(frontal, lateral, beam_size=1)
+    assert find_studies(str(tmp_path)) == ([("s3", f_dcm, l_dcm)], [])

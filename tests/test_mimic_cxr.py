@@ -224,3 +224,28 @@ def test_beam_path_runs_locally_with_the_direct_runner(tree, tmp_path):
         {"train": 6, "val": 1, "test": 1}
     ids = sorted(ex["id"].numpy().decode() for ex in builder.as_dataset(split="train"))
     assert ids == ["s59999901", "s59999902", "s59999903", "s59999904", "s59999905", "s59999906"]
+
+
+def test_an_original_dicom_stands_in_for_a_missing_jpg(tmp_path):
+    """MIMIC-CXR's own <dicom_id>.dcm is read where the JPG is not there: study 59999906's
+    lateral view (no JPG in the fixture) comes in from DICOM, so nothing is dropped for it."""
+    from dicom_helpers import write_dicom
+    from tfreport.data.prepare import prepare
+    raw = write_tree(str(tmp_path / "jpg"), gz=False)
+    (subject, _, views, _, _) = STUDIES["59999906"]
+    name = next(n for n, _, _, written in views if not written)
+    folder = os.path.join(raw, "files", f"p{subject[:2]}", f"p{subject}", "s59999906")
+    write_dicom(os.path.join(folder, dicom(name) + ".dcm"),
+                np.tile(np.arange(64, dtype=np.uint16) * 60, (64, 1)))
+    s = prepare("mimic_cxr", str(tmp_path / "out"), raw, image_size=64, vocab_min_count=1,
+                quiet=True)
+    assert s["dropped"].get("missing_image_file", 0) == 0
+    assert s["dropped"]["kept_mask_lateral"] == 1  # only 59999902 (AP only) now
+    from tfreport.data import pipeline
+    ds = pipeline.dataset(str(tmp_path / "out"), "train", batch_size=16, image_size=64,
+                          max_sentences=4, max_words=12)
+    batch = next(iter(ds))
+    row = [sid.decode() for sid in batch["id"].numpy()].index("s59999906")
+    assert batch["lateral_present"].numpy()[row] == 1
+    lateral = batch["lateral"].numpy()[row, ..., 0]
+    assert lateral[:, -8:].mean() > lateral[:, :8].mean() + 100  # the ramp, dark to bright

@@ -12,7 +12,7 @@ import os
 import re
 from typing import Dict, List, Optional, Tuple
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".dcm", ".dicom")
 _FRONTAL = re.compile(r"(frontal|(^|[^a-z])(pa|ap)([^a-z]|$))", re.I)
 _LATERAL = re.compile(r"(lateral|(^|[^a-z])(lat|ll)([^a-z]|$))", re.I)
 _FLAT = re.compile(r"^(?P<id>.+)_(?P<view>frontal|lateral)$", re.I)
@@ -47,7 +47,7 @@ def find_studies(images_dir: str) -> Tuple[List[Study], List[str]]:
         if os.path.isdir(path):
             files = _images(path)
             if not files:
-                problems.append(f"{path}: no images (expected PNG or JPEG files)")
+                problems.append(f"{path}: no images (expected PNG, JPEG or DICOM files)")
                 continue
             frontal, lateral = _pick(path, files)
             studies.append((name, frontal, lateral))

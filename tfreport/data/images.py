@@ -1,7 +1,8 @@
 """The one image reader: a file (or its bytes) -> the 8-bit grayscale picture a model sees.
 
 Ingest (``records.encode_image``), ``generate.py`` (``ReportGenerator.image``) and the
-SavedModel (``decode_upload``, in TF ops) all follow the same rule, so training and inference
+SavedModel (``decode_upload``, in TF ops; it takes PNG, JPEG, BMP and GIF, not DICOM) all
+follow the same rule, so training and inference
 read an image identically (docs/reliability.md):
 
 - 8-bit grayscale is kept as it is; RGB, CMYK, palette and alpha images become grayscale
@@ -9,6 +10,8 @@ read an image identically (docs/reliability.md):
 - grayscale with more than 8 bits (16-bit PNG, often 12-bit X-rays in a 16-bit container)
   is stretched from its own minimum to its maximum onto 0..255: dividing by 257 would leave
   a 12-bit image nearly black;
+- DICOM goes through its modality LUT, window and photometric interpretation first
+  (``data/dicom.py``), as a viewer shows it;
 - the short side is shrunk (never enlarged) to the stored size and the picture is stored
   as JPEG; the model input is that JPEG decoded and resized (``pipeline.decode_image``).
 
@@ -59,26 +62,31 @@ def to_gray(im: Image.Image) -> Image.Image:
 
 
 def read_gray(source: Union[str, bytes], name: str = "") -> Image.Image:
-    """A path or encoded bytes -> a loaded mode-``L`` image; raises FileNotFoundError or
-    :class:`ImageError` naming ``name`` (default: the path)."""
+    """A path or encoded bytes (PNG, JPEG, BMP, GIF or DICOM) -> a loaded mode-``L`` image;
+    raises FileNotFoundError or :class:`ImageError` naming ``name`` (default: the path)."""
+    from tfreport.data import dicom
     name = name or (source if isinstance(source, str) else "image")
+    gray = dicom.read_dicom(source, name) if dicom.is_dicom(source) else _read_pil(source, name)
+    w, h = gray.size
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"{name}: image is {w}x{h} pixels; a side under {MIN_SIDE} is not a "
+                         "usable X-ray", "image_too_small")
+    return gray
+
+
+def _read_pil(source: Union[str, bytes], name: str) -> Image.Image:
     try:
         with Image.open(source if isinstance(source, str) else io.BytesIO(source)) as im:
             im.load()
-            gray = to_gray(im)
+            return to_gray(im)
     except FileNotFoundError:
         raise FileNotFoundError(f"{name}: image file not found") from None
     except Image.DecompressionBombError as e:
         raise ImageError(f"{name}: image too large to read safely ({e})",
                          "image_too_large") from None
     except (OSError, ValueError, SyntaxError) as e:
-        raise ImageError(f"{name}: unreadable image ({e}); tfreport reads PNG, JPEG, BMP "
-                         "and GIF (convert DICOM first)") from None
-    w, h = gray.size
-    if min(w, h) < MIN_SIDE:
-        raise ImageError(f"{name}: image is {w}x{h} pixels; a side under {MIN_SIDE} is not a "
-                         "usable X-ray", "image_too_small")
-    return gray
+        raise ImageError(f"{name}: unreadable image ({e}); tfreport reads PNG, JPEG, BMP, "
+                         "GIF and DICOM") from None
 
 
 def encode_image(source: Union[str, bytes], short_side: int = DEFAULT_STORE_SIZE,

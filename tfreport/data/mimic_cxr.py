@@ -1,6 +1,7 @@
 """MIMIC-CXR-JPG (+ the MIMIC-CXR reports) -> :class:`Study` lists.
 
-The official layout: ``files/pXX/p<subject>/s<study>/<dicom_id>.jpg``, the
+The official layout: ``files/pXX/p<subject>/s<study>/<dicom_id>.jpg`` (or MIMIC-CXR's
+original ``<dicom_id>.dcm``, read through ``data/dicom.py`` where no JPG is there), the
 ``mimic-cxr-2.0.0-{metadata,split,chexpert}.csv`` tables (gzipped or plain) and the reports
 ``files/pXX/p<subject>/s<study>.txt`` (from MIMIC-CXR, possibly under their own root). An
 R2Gen-style ``annotation.json`` is read too. Study ids are ``s<study_id>``; a study is normal
@@ -277,11 +278,13 @@ def read_jpg_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
     for study in sorted(images):
         subject = subject_of[study]
         folder = _study_dir(raw_dir, subject, study)
-        present = []
+        present, files = [], {}
         for dicom, view in images[study]:
             path = os.path.join(folder, dicom + ".jpg")
-            if os.path.exists(path):
+            original = os.path.join(folder, dicom + ".dcm")  # MIMIC-CXR's own DICOM
+            if os.path.exists(path) or os.path.exists(original):
                 present.append((dicom, view))
+                files[dicom] = path if os.path.exists(path) else original
             else:  # named, and counted; the study goes on with its other views
                 drops.drop("missing_image_file", f"study {study}: {path}: image file listed "
                            f"in {metadata} not found", f"s{study}", path)
@@ -290,8 +293,8 @@ def read_jpg_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
         text, problem = _read_text(report_path)
         s = maker.make(
             f"s{study}", subject, f"study {study} ({folder})", text,
-            os.path.join(folder, frontal + ".jpg") if frontal else None,
-            os.path.join(folder, lateral + ".jpg") if lateral else None,
+            files[frontal] if frontal else None,
+            files[lateral] if lateral else None,
             labels.get(study), split_of.get(study), report_file=report_path,
             image_dir=folder, split_file=split_path, text_problem=problem,
             no_frontal=_no_frontal(metadata, present))
