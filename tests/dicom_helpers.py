@@ -2,10 +2,8 @@
 import numpy as np
 
 
-def write_dicom(path, stored: np.ndarray, slope: float = 1.0, intercept: float = 0.0,
-                center=None, width=None, function=None, photometric: str = "MONOCHROME2",
-                frames: int = 1, pixels: bool = True) -> str:
-    """A single-frame (or ``frames``-frame) 16-bit grayscale DICOM file at ``path``."""
+def new_dataset():
+    """An empty Secondary Capture dataset with its file meta, uncompressed."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
     meta = FileMetaDataset()
@@ -16,6 +14,14 @@ def write_dicom(path, stored: np.ndarray, slope: float = 1.0, intercept: float =
     ds.file_meta = meta
     ds.SOPClassUID = meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    return ds
+
+
+def write_dicom(path, stored: np.ndarray, slope: float = 1.0, intercept: float = 0.0,
+                center=None, width=None, function=None, photometric: str = "MONOCHROME2",
+                frames: int = 1, pixels: bool = True) -> str:
+    """A single-frame (or ``frames``-frame) 16-bit grayscale DICOM file at ``path``."""
+    ds = new_dataset()
     ds.Modality = "DX"
     ds.PatientID = "synthetic"
     stored = np.asarray(stored, np.uint16)

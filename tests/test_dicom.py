@@ -8,15 +8,17 @@ from tfreport.data import dicom, images
 
 
 def test_window_known_values():
-    x = np.array([0.0, 49.5, 99.5, 149.5, 200.0])
-    # LINEAR, center 100, width 100: (x - 99.5) / 99 + 0.5, clipped, times 255
-    got = dicom.window(x, 100, 100)
-    want = 255 * np.clip((x - 99.5) / 99 + 0.5, 0, 1)
-    assert got == pytest.approx(want) and got[0] == 0 and got[-1] == 255
+    # LINEAR, center 100, width 100 (PS3.3 C.11.2.1.2): ymin where x <= c - 0.5 - (w-1)/2
+    # = 50, ymax where x > c - 0.5 + (w-1)/2 = 149, the middle x = 99.5 half way
+    got = dicom.window(np.array([0.0, 50.0, 50.5, 99.5, 149.0, 149.5, 200.0]), 100, 100)
+    assert list(got[[0, 1]]) == [0, 0] and 0 < got[2] < 2
+    assert got[3] == pytest.approx(127.5) and list(got[4:]) == [255, 255, 255]
+    # width 1: a threshold at c - 0.5, that value itself dark
+    assert list(dicom.window(np.array([99.5, 99.51]), 100, 1)) == [0, 255]
     assert dicom.window(np.array([100.0]), 100, 100, "LINEAR_EXACT")[0] == pytest.approx(127.5)
     assert dicom.window(np.array([100.0]), 100, 50, "SIGMOID")[0] == pytest.approx(127.5)
     with pytest.raises(ValueError):
-        dicom.window(x, 100, 0)
+        dicom.window(np.array([1.0]), 100, 0)
 
 
 def test_a_dicom_reads_as_the_png_it_was_made_from(tiny_raw, tmp_path):
@@ -46,6 +48,24 @@ def test_rescale_and_window_are_applied_in_order(tmp_path):
     assert (np.asarray(images.read_gray(plain)) == images.stretch_to_8bit(value)).all()
 
 
+def test_colour_dicom_becomes_luma(tmp_path):
+    """A YBR_FULL file (pydicom hands it over as RGB) gives the luma of its RGB pixels."""
+    from dicom_helpers import new_dataset
+    from pydicom.pixels import convert_color_space
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 60, 30  # luma 0.299*200+0.587*60+0.114*30 = 98.5
+    ds = new_dataset()
+    ds.Rows = ds.Columns = 64
+    ds.SamplesPerPixel, ds.PlanarConfiguration = 3, 0
+    ds.PhotometricInterpretation = "YBR_FULL"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = convert_color_space(rgb, "RGB", "YBR_FULL").tobytes()
+    path = str(tmp_path / "colour.dcm")
+    ds.save_as(path, enforce_file_format=True)
+    got = np.asarray(images.read_gray(path)).astype(int)
+    assert abs(got - 98.5).max() <= 2
+
+
 def test_bad_dicom_files_are_named(tmp_path):
     good = write_dicom(tmp_path / "good.dcm", np.full((64, 64), 500))
     cut = tmp_path / "cut.dcm"
@@ -57,6 +77,10 @@ def test_bad_dicom_files_are_named(tmp_path):
         write_dicom(tmp_path / "small.dcm", np.zeros((16, 16))): "16x16 pixels",
         write_dicom(tmp_path / "zero.dcm", np.zeros((64, 64)), center=1, width=0): "bad DICOM window",
     }
+    # an empty window is no window: the values stretched
+    empty = write_dicom(tmp_path / "empty.dcm", np.tile(np.arange(64) * 10, (64, 1)), center="",
+                        width="")
+    assert np.asarray(images.read_gray(empty))[0, -1] == 255
     (tmp_path / "text.dcm").write_text("not a dicom")
     cases[str(tmp_path / "text.dcm")] = "unreadable DICOM file"
     for path, words in cases.items():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tfreport.mbr import agreement, choose, repeats
+from tfreport.mbr import agreement, choose, says_a_sentence_twice
 
 NORMAL = ["no acute cardiopulmonary abnormality", "the lungs are clear"]
 CARDIO_A = ["mild cardiomegaly", "the lungs are clear"]
@@ -30,7 +30,8 @@ def test_a_candidate_that_repeats_itself_is_chosen_only_when_all_do():
     # so plain MBR picks it; with avoid_repeats the best non-repeating candidate wins
     looping = ["mild cardiomegaly", "the lungs are clear", "the lungs are clear",
                "The lungs are clear."]
-    assert repeats(looping) and not repeats(CARDIO_A) and not repeats([])
+    assert says_a_sentence_twice(looping) and not says_a_sentence_twice(CARDIO_A)
+    assert not says_a_sentence_twice([])
     pool = [NORMAL, looping, CARDIO_A, looping, CARDIO_B]
     assert choose(pool) == looping
     assert choose(pool, avoid_repeats=True) == CARDIO_A

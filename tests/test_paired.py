@@ -94,7 +94,10 @@ def test_compare_systems_groups_and_the_grounding_figure():
     assert result["baseline"] == "constant"
     assert result["studies"] == {"All": 6, "Normal": 2, "Abnormal": 4}
     # Cardiomegaly (s1, s5) and Pleural Effusion (s3, s6) have two positives each
-    assert result["observations"] == ["Cardiomegaly", "Pleural Effusion"]
+    assert result["observations"] == {"All": ["Cardiomegaly", "Pleural Effusion"],
+                                      "Normal": [],
+                                      "Abnormal": ["Cardiomegaly", "Pleural Effusion"]}
+    assert not any(m.startswith("CE-macro") for m in result["groups"]["Normal"]["oracle"])
     row = result["groups"]["All"]["oracle"]["CE-macro-F1 (2 obs)"]
     assert (row["a"], row["b"]) == (0.0, 1.0)
     table = paired.markdown(result)
@@ -125,6 +128,9 @@ def test_compare_script_prints_the_paired_table_and_names_bad_input(tmp_path):
     assert json.load(open(out))["groups"]["Normal"]["oracle"]["BLEU-4"]["b"] > 0.9
     one = run("--predictions", files["constant"], "--references", files["refs"])
     assert one.returncode == 2 and "two or more" in one.stderr
+    none = run("--predictions", files["constant"], files["oracle"], "--references", files["refs"],
+               "--resamples", 0, "--trials", 0)
+    assert none.returncode == 2 and "no test to run" in none.stderr
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
     broken = run("--predictions", files["constant"], bad, "--references", files["refs"],
@@ -188,3 +194,21 @@ def test_score_script_reads_external_files_and_names_bad_ones(tmp_path):
     assert "Traceback" not in broken.stderr
     flag = run("--external", "GREEN")
     assert flag.returncode == 2 and "NAME=FILE" in flag.stderr
+
+
+def test_external_names_and_files_are_checked(tmp_path):
+    from tfreport.metrics.external import parse_specs, read_scores
+    assert parse_specs(["RadGraph-F1=a.csv", "GREEN=b.json"]) == {"RadGraph-F1": "a.csv",
+                                                                   "GREEN": "b.json"}
+    for bad, words in ((["CE-F1=a.csv"], "tfreport's own figures"), (["ci=a.csv"], "own figures"),
+                       (["G=a", "G=b"], "given twice"), (["G"], "NAME=FILE")):
+        with pytest.raises(ValueError, match=words):
+            parse_specs(bad)
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,g\ns1,0.1\ns1,0.2\n")
+    with pytest.raises(ValueError, match="twice.csv: study 's1' is scored twice"):
+        read_scores(str(twice))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("id,g\nsé,0.1\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="latin.csv: not UTF-8"):
+        read_scores(str(latin))

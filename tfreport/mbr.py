@@ -42,7 +42,7 @@ def agreement(first: Sequence[str], second: Sequence[str]) -> float:
     return _agree(_features(first), _features(second))
 
 
-def repeats(report: Sequence[str]) -> bool:
+def says_a_sentence_twice(report: Sequence[str]) -> bool:
     """Whether the report says one sentence twice (after normalisation)."""
     said = [normalise(s) for s in report if normalise(s)]
     return len(said) != len(set(said))
@@ -62,6 +62,6 @@ def choose(candidates: List[List[str]], avoid_repeats: bool = False) -> List[str
         return sum(_agree(features[i], features[j]) for j in range(len(candidates)) if j != i)
     eligible = list(range(len(candidates)))
     if avoid_repeats:
-        eligible = [i for i in eligible if not repeats(candidates[i])] or eligible
+        eligible = [i for i in eligible if not says_a_sentence_twice(candidates[i])] or eligible
     best = max(eligible, key=lambda i: (total(i), -i))
     return candidates[best]

@@ -36,7 +36,7 @@ def main(argv=None):
                    help="two or more JSON files {id: report}; the first is the baseline "
                         "(NAME: the file's stem; a run's predictions_*.json, its folder)")
     p.add_argument("--data_dir", default=None, help="a prepared dataset: references and normal flags")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="test", help="with --data_dir (default test)")
     p.add_argument("--references", default=None, help="JSON {id: report} (instead of --data_dir)")
     p.add_argument("--normal", default=None, help="JSON {id: true|false} (with --references)")
     p.add_argument("--resamples", type=nonnegative_int, default=1000, help="paired bootstrap resamples")
@@ -58,6 +58,12 @@ def main(argv=None):
         p.error(f"--predictions: two systems share a name ({', '.join(names)}); use NAME=FILE")
     if (args.data_dir is None) == (args.references is None):
         p.error("give --data_dir or --references (one of them)")
+    if args.data_dir and args.normal:
+        p.error("--normal goes with --references; --data_dir has its own normal flags")
+    if args.references and args.split != "test":
+        p.error("--split goes with --data_dir; --references is one split already")
+    if not args.resamples and not args.trials:
+        p.error("--resamples 0 and --trials 0 leave no test to run")
     seed = args.seed
     if args.data_dir:
         from tfreport.data.prepared import PreparedDataset
@@ -72,19 +78,20 @@ def main(argv=None):
         if not systems[name]:
             raise ValueError(f"{path}: no predictions (an empty JSON object)")
     from tfreport.metrics import paired
-    from tfreport.metrics.external import parse_spec, read_scores
+    from tfreport.metrics.external import check_cover, parse_specs, read_scores
+    try:
+        specs = parse_specs(args.external)
+    except ValueError as e:
+        p.error(str(e))
     external = {name: {} for name in systems}
-    for spec in args.external:
-        try:
-            metric, paths = parse_spec(spec)
-        except ValueError as e:
-            p.error(str(e))
+    for metric, paths in specs.items():
         paths = paths.split(",")
         if len(paths) != len(systems):
             p.error(f"--external {metric}: {len(paths)} files for {len(systems)} systems "
                     "(one per --predictions file, in order)")
         for name, path in zip(systems, paths):
             external[name][metric] = read_scores(path)
+            check_cover(metric, external[name][metric], systems[name], path)
     result = paired.compare_systems(systems, references, normal, args.resamples, args.trials,
                                     seed, args.uncertain, use_meteor=not args.no_meteor,
                                     quiet=args.quiet, external=external)

@@ -49,14 +49,15 @@ def main(argv=None):
         print(f"warning: {args.predictions} covers {covered} of the {len(refs)} studies in "
               f"{args.references} ({covered / len(refs):.0%}); only those {covered} are "
               "scored, so the figures are not the whole set's", file=sys.stderr)
-    from tfreport.metrics.external import parse_spec, read_scores
+    from tfreport.metrics.external import check_cover, parse_specs, read_scores
+    try:
+        specs = parse_specs(args.external)
+    except ValueError as e:
+        p.error(str(e))
     external = {}
-    for spec in args.external:
-        try:
-            name, path = parse_spec(spec)
-        except ValueError as e:
-            p.error(str(e))
+    for name, path in specs.items():
         external[name] = read_scores(path)
+        check_cover(name, external[name], preds, path)
     result = score(preds, refs, normal, uncertain=args.uncertain, predicted_labels=pl,
                    reference_labels=rl, bootstrap=args.bootstrap, seed=args.seed or 0,
                    external=external)

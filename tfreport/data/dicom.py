@@ -19,7 +19,7 @@ without pixel data, or compressed pixel data that no installed decoder reads rai
 from __future__ import annotations
 
 import io
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -57,17 +57,21 @@ def window(values: np.ndarray, center: float, width: float, function: str = "LIN
         if width < 1:
             raise ValueError(f"window width {width} must be at least 1")
         if width == 1:
-            return np.where(x < center - 0.5, 0.0, 255.0)
+            return np.where(x <= center - 0.5, 0.0, 255.0)
         y = (x - (center - 0.5)) / (width - 1) + 0.5
     return 255.0 * np.clip(y, 0.0, 1.0)
 
 
-def _first(value) -> float:
-    """A DICOM value that may be multi-valued: its first number."""
+def _first(value) -> Optional[float]:
+    """A DICOM value that may be multi-valued: its first number; None when it is empty."""
+    if value is None or value == "":
+        return None
     try:
         return float(value[0])
     except TypeError:
         return float(value)
+    except IndexError:  # an empty multi-value
+        return None
 
 
 def to_8bit(ds, name: str = "image") -> np.ndarray:
@@ -89,18 +93,20 @@ def to_8bit(ds, name: str = "image") -> np.ndarray:
                          f"{getattr(syntax, 'name', syntax)}: {e}); compressed DICOM needs "
                          "pylibjpeg or GDCM installed, or convert it to PNG") from None
     photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2")).upper()
-    if arr.ndim == 3:  # colour: luma, as for any colour image
-        if photometric.startswith("YBR"):
-            arr = px.convert_color_space(arr, photometric, "RGB")
+    if arr.ndim == 3:  # colour (pydicom gives YBR as RGB already): luma, as for any colour image
         rgb = arr.astype(np.float64)
         gray = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
         return np.clip(np.round(gray), 0, 255).astype(np.uint8) if arr.dtype == np.uint8 \
             else stretch_to_8bit(gray)
     values = px.apply_modality_lut(arr, ds)
-    if "WindowCenter" in ds and "WindowWidth" in ds:
+    try:  # an empty window is no window
+        center = _first(ds.get("WindowCenter"))
+        width = _first(ds.get("WindowWidth"))
+    except ValueError as e:
+        raise ImageError(f"{name}: bad DICOM window ({e})") from None
+    if center is not None and width is not None:
         try:
-            shown = window(values, _first(ds.WindowCenter), _first(ds.WindowWidth),
-                           str(getattr(ds, "VOILUTFunction", "LINEAR")))
+            shown = window(values, center, width, str(getattr(ds, "VOILUTFunction", "LINEAR")))
         except ValueError as e:
             raise ImageError(f"{name}: bad DICOM window ({e})") from None
         out = np.clip(np.round(shown), 0, 255).astype(np.uint8)

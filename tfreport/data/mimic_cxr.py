@@ -286,8 +286,8 @@ def read_jpg_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
                 present.append((dicom, view))
                 files[dicom] = path if os.path.exists(path) else original
             else:  # named, and counted; the study goes on with its other views
-                drops.drop("missing_image_file", f"study {study}: {path}: image file listed "
-                           f"in {metadata} not found", f"s{study}", path)
+                drops.drop("missing_image_file", f"study {study}: {path} (or {original}): "
+                           f"image file listed in {metadata} not found", f"s{study}", path)
         frontal, lateral = pick_views(present)
         report_path = _study_dir(reports_root, subject, study) + ".txt"
         text, problem = _read_text(report_path)

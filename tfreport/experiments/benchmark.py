@@ -203,13 +203,14 @@ def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool
 
 
 def decoding_name(beam_size: int, mbr_samples: int, temperature: float,
-                  no_repeat: bool = False) -> str:
+                  mbr_no_repeat: bool = False) -> str:
     """How a row's test reports were decoded, as its record and the table say it;
-    ``no_repeat``: MBR never chose a candidate that repeats a sentence (hierarchical rows)."""
+    ``mbr_no_repeat``: MBR chose among the candidates that repeat no sentence (hierarchical
+    rows; a repeating one only where all of a study's candidates repeat)."""
     if not mbr_samples:
         return f"beam {beam_size}"
     name = f"MBR over beam {beam_size} + {mbr_samples} samples at T {temperature:g}"
-    return name + ", no repeated sentence" if no_repeat else name
+    return name + ", no repeated sentence" if mbr_no_repeat else name
 
 
 def _mbr_no_repeat(row: Row, s: Settings) -> bool:
@@ -421,11 +422,14 @@ def add_grounding(summaries: List[dict], raw: Dict[str, List[dict]], data_dir: s
 
 def _against_the_best(summaries: List[dict], raw: Dict[str, List[dict]], ref,
                       observations: List[str]) -> None:
-    """Adds ``grounding_vs_best`` to every sighted row: the best sighted row (by mean
-    CE-macro-F1) minus this one, paired over resampled test studies, with its p-value. A row
-    whose interval holds 0 is not significantly worse than the best (issue #19)."""
-    sighted = [s for s in summaries if s.get("model") and s.get("grounding")
-               and not str(s.get("weights", "")).startswith("no images")]
+    """Adds ``grounding_vs_best`` to every sighted row: this row's CE-macro-F1 minus the best
+    sighted row's (by mean), paired over resampled test studies, with its p-value, the same
+    direction as ``grounding_gap``. A row whose interval holds 0 is tied with the best: not
+    significantly worse (issue #19). The best is chosen on the same test studies and the
+    comparisons are not corrected for their number, so "tied" is generous to the best."""
+    def blind(s: dict) -> bool:
+        return bool(((s.get("config") or {}).get("model_config") or {}).get("image_blind"))
+    sighted = [s for s in summaries if s.get("model") and s.get("grounding") and not blind(s)]
     if len(sighted) < 2:
         return
     best = max(sighted, key=lambda s: s["grounding"]["mean"])
@@ -434,9 +438,10 @@ def _against_the_best(summaries: List[dict], raw: Dict[str, List[dict]], ref,
         if s is best:
             s["grounding_vs_best"] = {"best": best["label"], "is_best": True}
             continue
-        g = grounding.gap(best_runs, [r["positives"] for r in raw[s["key"]]], ref, observations)
+        g = grounding.gap([r["positives"] for r in raw[s["key"]]], best_runs, ref, observations)
+        low, high = g["ci"]
         s["grounding_vs_best"] = {"best": best["label"], "is_best": False, "gap": g["gap"],
-                                  "ci": g["ci"], "p": g["p"], "tied": g["ci"][0] <= 0.0}
+                                  "ci": g["ci"], "p": g["p"], "tied": low <= 0.0 <= high}
 
 
 def seeds_for(row: Row, s: Settings) -> range:

@@ -128,7 +128,7 @@ def _vs_best(v: Optional[dict]) -> str:
         return ""
     if v["is_best"]:
         return "best"
-    text = f"{-v['gap']:+.3f} [{-v['ci'][1]:.3f}, {-v['ci'][0]:.3f}] p {v['p']:.3f}"
+    text = f"{v['gap']:+.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}] p {v['p']:.3f}"
     return ("tied: " + text) if v["tied"] else text
 
 
@@ -142,9 +142,11 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
              + ", ".join(f"{o} ({reference['positives'][o]})" for o in obs)
              + ". Mean ± sd over seeds; [95% interval of the seed mean over resampled test "
                "studies]. The gap is the row minus its image-blind variant, the interval "
-               "paired (the same resamples for both). vs best: the best sighted row minus this "
-               "one, paired likewise, with its p-value; tied where the interval holds 0 (not "
-               "significantly different from the best). Checks: gap at least "
+               "paired (the same resamples for both). vs best: this row minus the best sighted "
+               "row, paired likewise, with its p-value; tied where the interval holds 0 (not "
+               "significantly different from the best; the best is picked on the same test "
+               "studies and the comparisons are not corrected for their number). Checks: gap "
+               "at least "
              f"{MIN_GAP:.2f}; sentences per report within {SENTENCE_TOLERANCE:.0%} of the "
              f"references'; at least {MIN_DISTINCT:.0%} of reports distinct.", "",
              "| model | decoding | seeds | CE-macro-F1 | gap to image-blind | vs best "

@@ -142,6 +142,20 @@ def corpus(s: ReportStats, idx: np.ndarray, meteor=None) -> Dict[str, float]:
     return out
 
 
+def percentile_interval(draws, level: float = LEVEL) -> List[float]:
+    """[low, high]: the central ``level`` share of the draws (the percentile interval)."""
+    tail = (1 - level) / 2 * 100
+    return [float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))]
+
+
+def two_sided_p(differences) -> float:
+    """Paired-bootstrap p-value of resampled differences: twice the share on the far side of
+    zero, counted as (count + 1) / (draws + 1) so it is never 0."""
+    d = np.asarray(differences)
+    far = min(int((d <= 0).sum()), int((d >= 0).sum()))
+    return min(1.0, 2 * (far + 1) / (len(d) + 1))
+
+
 def intervals(s: ReportStats, resamples: int = 1000, seed: int = 0, meteor=None,
               level: float = LEVEL) -> Dict[str, List[float]]:
     """{metric: [low, high]}: percentile intervals over ``resamples`` resamples of the
@@ -152,9 +166,7 @@ def intervals(s: ReportStats, resamples: int = 1000, seed: int = 0, meteor=None,
     for _ in range(resamples):
         for k, v in corpus(s, rng.integers(0, n, n), meteor).items():
             draws.setdefault(k, []).append(v)
-    tail = (1 - level) / 2 * 100
-    return {k: [float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))]
-            for k, v in draws.items()}
+    return {k: percentile_interval(v, level) for k, v in draws.items()}
 
 
 @contextlib.contextmanager

@@ -36,8 +36,14 @@ def read_scores(path: str) -> Scores:
                 rows = [(r["id"], r[values[0]]) for r in reader]
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e})") from None
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: scores file not found") from None
     scores: Scores = {}
     for i, (key, value) in enumerate(rows):
+        if str(key) in scores:
+            raise ValueError(f"{path}: study {key!r} is scored twice")
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -51,17 +57,35 @@ def read_scores(path: str) -> Scores:
     return scores
 
 
-def check_cover(name: str, scores: Mapping[str, float], ids: Iterable[str]) -> None:
-    """Every scored study needs its external score: a missing one would bias the mean."""
+def check_cover(name: str, scores: Mapping[str, float], ids: Iterable[str],
+                source: str = "") -> None:
+    """Every scored study needs its external score: a missing one would bias the mean.
+    ``source``: the scores file, named in the error."""
     missing = [i for i in ids if i not in scores]
     if missing:
-        raise KeyError(f"external metric {name}: {len(missing)} studies have no score, "
+        where = f" ({source})" if source else ""
+        raise KeyError(f"external metric {name}{where}: {len(missing)} studies have no score, "
                        f"e.g. {missing[:3]}")
 
 
-def parse_spec(spec: str) -> tuple:
-    """"NAME=FILE" -> (NAME, FILE)."""
-    name, sep, path = spec.partition("=")
-    if not sep or not name or not path:
-        raise ValueError(f"--external expects NAME=FILE, got {spec!r}")
-    return name, path
+# Names a score block already uses: an external metric must not overwrite them.
+RESERVED = {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "CE-P",
+            "CE-R", "CE-F1", "CE-macro-F1", "CE-5-micro-F1", "CE-example-F1", "CE",
+            "ROUGE-L (rouge-score)", "studies", "groups", "ci", "diagnostics", "bootstrap",
+            "external", "coverage", "CE-labeler"}
+
+
+def parse_specs(specs: Iterable[str]) -> Dict[str, str]:
+    """["NAME=FILE", ...] -> {NAME: FILE}; a malformed, reserved or repeated NAME is an error."""
+    out: Dict[str, str] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--external expects NAME=FILE, got {spec!r}")
+        if name in RESERVED or name.startswith("CE-macro-F1"):
+            raise ValueError(f"--external {name}: that name is one of tfreport's own figures; "
+                             "name the metric otherwise (e.g. RadGraph-F1)")
+        if name in out:
+            raise ValueError(f"--external {name} is given twice")
+        out[name] = path
+    return out

@@ -16,6 +16,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from tfreport.labels import CHEXPERT_OBSERVATIONS
+from tfreport.metrics.bootstrap import percentile_interval, two_sided_p
 
 MIN_POSITIVES = 20
 # The observations CE-macro-F1 may range over: the 13 findings (not No Finding).
@@ -87,11 +88,6 @@ def _resampled(runs: Sequence[Positives], ref: Positives, observations: Sequence
     return np.stack(draws)
 
 
-def _interval(values: np.ndarray) -> List[float]:
-    tail = (1 - LEVEL) / 2 * 100
-    return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]
-
-
 def seed_mean(runs: Sequence[Positives], ref: Positives, observations: Sequence[str],
               resamples: int = RESAMPLES, seed: int = 0) -> dict:
     """Mean over seeds of the macro F1, the sd across seeds, and a 95% interval of the mean
@@ -101,7 +97,7 @@ def seed_mean(runs: Sequence[Positives], ref: Positives, observations: Sequence[
     return {"mean": float(per_seed.mean()),
             "sd": float(per_seed.std(ddof=1)) if len(runs) > 1 else None,
             "per_seed": [float(v) for v in per_seed],
-            "ci": _interval(draws[1:].mean(1)), "resamples": resamples,
+            "ci": percentile_interval(draws[1:].mean(1), LEVEL), "resamples": resamples,
             "observations": list(observations)}
 
 
@@ -114,7 +110,6 @@ def gap(sighted: Sequence[Positives], blind: Sequence[Positives], ref: Positives
     draws = _resampled(list(sighted) + list(blind), ref, observations, resamples, seed)
     n = len(sighted)
     diff = draws[:, :n].mean(1) - draws[:, n:].mean(1)
-    far = min(int((diff[1:] <= 0).sum()), int((diff[1:] >= 0).sum()))
-    return {"gap": float(diff[0]), "ci": _interval(diff[1:]), "resamples": resamples,
-            "p": min(1.0, 2 * (far + 1) / (resamples + 1)),
+    return {"gap": float(diff[0]), "ci": percentile_interval(diff[1:], LEVEL),
+            "resamples": resamples, "p": two_sided_p(diff[1:]),
             "observations": list(observations)}

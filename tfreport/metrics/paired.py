@@ -17,12 +17,14 @@ The difference is always ``b - a``: the second system minus the first.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Dict, Optional
 
 import numpy as np
 
-from tfreport.metrics.bootstrap import LEVEL, ReportStats, corpus
+from tfreport.metrics.bootstrap import (LEVEL, ReportStats, corpus, percentile_interval,
+                                        two_sided_p)
 
 
 def mix(a: ReportStats, b: ReportStats, take_b: np.ndarray) -> ReportStats:
@@ -90,16 +92,13 @@ def compare(a: ReportStats, b: ReportStats, resamples: int = 1000, trials: int =
             extreme[m] += abs(rb[m] - ra[m]) >= abs(observed[m]) - 1e-12
     next(steps, None)  # lets the bar finish
 
-    tail = (1 - level) / 2 * 100
     out = {}
     for m in metrics:
         row = {"a": score_a[m], "b": score_b[m], "diff": observed[m], "ci": None,
                "p_bootstrap": None, "p_randomisation": None}
         if resamples:
-            d = np.asarray(boot[m])
-            row["ci"] = [float(np.percentile(d, tail)), float(np.percentile(d, 100 - tail))]
-            far = min(int((d <= 0).sum()), int((d >= 0).sum()))
-            row["p_bootstrap"] = min(1.0, 2 * (far + 1) / (resamples + 1))
+            row["ci"] = percentile_interval(boot[m], level)
+            row["p_bootstrap"] = two_sided_p(boot[m])
         if trials:
             row["p_randomisation"] = (extreme[m] + 1) / (trials + 1)
         out[m] = row
@@ -127,7 +126,8 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
 
     Beside the corpus figures, "CE-macro-F1 (K obs)" is the benchmark's grounding figure:
     the F1 (positive only) averaged over the K findings (not No Finding) with at least
-    ``min_positives`` positive references among all the compared studies. ``external``:
+    ``min_positives`` positive references among the group's studies (a group with none, as
+    Normal usually is, has no such figure). ``external``:
     {system: {metric: {id: score}}}, per-report scores from another tool, compared as their
     means."""
     from tfreport import labeler
@@ -151,20 +151,24 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
             check_cover(f"{metric} of {name}", scores, ids)
     unknown = [i for i in ids if i not in references]
     if unknown:
-        raise KeyError(f"{len(unknown)} predicted studies have no reference, e.g. {unknown[:3]}")
+        raise KeyError(f"{len(unknown)} studies predicted by {', '.join(names)} have no "
+                       f"reference, e.g. {unknown[:3]}")
     ref_labels = labeler.label_reports({i: references[i] for i in ids})
     ref_pos = grounding.positives(ref_labels)
-    observations = grounding.supported(ref_pos, grounding.FINDINGS, min_positives)
-    out = {"baseline": names[0], "groups": {}, "studies": {}, "observations": observations,
+    out = {"baseline": names[0], "groups": {}, "studies": {}, "observations": {},
            "min_positives": min_positives,
            "resamples": resamples, "trials": trials, "seed": seed, "level": LEVEL}
-    with (boot.open_meteor() if use_meteor else _none()) as meteor:
+    with (boot.open_meteor() if use_meteor else contextlib.nullcontext()) as meteor:
         for group, flag in GROUPS:
             if flag is not None and normal is None:
                 continue
             members = [i for i in ids if flag is None or normal.get(i) is flag]
             if not members:
                 continue
+            # the grounding figure's findings: those with enough positives in this group
+            observations = grounding.supported({i: ref_pos[i] for i in members},
+                                               grounding.FINDINGS, min_positives)
+            out["observations"][group] = observations
             stats = {}
             for name in names:
                 preds = {i: systems[name][i] for i in members}
@@ -183,14 +187,6 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
                               desc=None if quiet else f"{group}: {name} vs {names[0]}")
                 for name in names[1:]}
     return out
-
-
-class _none:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def markdown(result: dict, digits: int = 4) -> str:
@@ -216,9 +212,9 @@ def markdown(result: dict, digits: int = 4) -> str:
                  f"{result['resamples']} paired bootstrap resamples and {result['trials']} "
                  f"approximate-randomisation trials (seed {result['seed']}). * : both tests "
                  "reject equality at .05.")
-    if result.get("observations"):
-        lines.append(f"CE-macro-F1 ({len(result['observations'])} obs): F1 (positive only) "
-                     "averaged over the findings with at least "
-                     f"{result['min_positives']} positive references: "
-                     f"{', '.join(result['observations'])}.")
+    for group, observations in result.get("observations", {}).items():
+        if observations:
+            lines.append(f"CE-macro-F1 ({len(observations)} obs), {group}: F1 (positive only) "
+                         f"averaged over the findings with at least {result['min_positives']} "
+                         f"positive references in the group: {', '.join(observations)}.")
     return "\n".join(lines)
