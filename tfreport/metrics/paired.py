@@ -70,27 +70,23 @@ def compare(a: ReportStats, b: ReportStats, resamples: int = 1000, trials: int =
     observed = {m: score_b[m] - score_a[m] for m in metrics}
     rng = np.random.default_rng(seed)
 
-    bar = progress(range(resamples + trials), desc=desc or "", disable=desc is None,
-                   unit="draw")
-    steps = iter(bar)
     boot: Dict[str, list] = {m: [] for m in metrics}
-    for _ in range(resamples):
-        next(steps)
-        idx = rng.integers(0, n, n)
-        ra, rb = corpus(a, idx, meteor), corpus(b, idx, meteor)
-        for m in metrics:
-            boot[m].append(rb[m] - ra[m])
-
     extreme = {m: 0 for m in metrics}
-    for _ in range(trials):
-        next(steps)
-        swap = rng.random(n) < 0.5
-        sa, sb = mix(a, b, swap), mix(b, a, swap)
-        ra, rb = corpus(sa, everything, meteor), corpus(sb, everything, meteor)
-        for m in metrics:
-            # a small tolerance, so ties with the observed difference count as extreme
-            extreme[m] += abs(rb[m] - ra[m]) >= abs(observed[m]) - 1e-12
-    next(steps, None)  # lets the bar finish
+    # the bootstrap draws first, then the randomisation trials, under one progress bar
+    for step in progress(range(resamples + trials), desc=desc or "", disable=desc is None,
+                         unit="draw"):
+        if step < resamples:
+            idx = rng.integers(0, n, n)
+            ra, rb = corpus(a, idx, meteor), corpus(b, idx, meteor)
+            for m in metrics:
+                boot[m].append(rb[m] - ra[m])
+        else:
+            swap = rng.random(n) < 0.5
+            ra = corpus(mix(a, b, swap), everything, meteor)
+            rb = corpus(mix(b, a, swap), everything, meteor)
+            for m in metrics:
+                # a small tolerance, so ties with the observed difference count as extreme
+                extreme[m] += abs(rb[m] - ra[m]) >= abs(observed[m]) - 1e-12
 
     out = {}
     for m in metrics:
