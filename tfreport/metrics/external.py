@@ -68,6 +68,12 @@ def check_cover(name: str, scores: Mapping[str, float], ids: Iterable[str],
                        f"e.g. {missing[:3]}")
 
 
+def per_report(external: Mapping[str, Mapping[str, float]], ids) -> Dict[str, "np.ndarray"]:
+    """{metric: [N] scores in the order of ``ids``}: the bootstrap's per-report columns."""
+    import numpy as np
+    return {m: np.array([s[i] for i in ids], float) for m, s in external.items()}
+
+
 # Names a score block already uses: an external metric must not overwrite them.
 RESERVED = {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "CE-P",
             "CE-R", "CE-F1", "CE-macro-F1", "CE-5-micro-F1", "CE-example-F1", "CE",

@@ -137,7 +137,7 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
         if missing:
             raise ValueError(f"{name}: its studies differ from {names[0]}'s in {len(missing)} "
                              f"ids (e.g. {missing[:3]}); a paired test needs the same studies")
-    from tfreport.metrics.external import check_cover
+    from tfreport.metrics.external import check_cover, per_report
     external = external or {}
     metric_sets = {tuple(sorted(external.get(n, {}))) for n in names}
     if len(metric_sets) > 1:
@@ -172,8 +172,7 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
                 stats[name] = boot.collect(preds, references, labels, ref_labels, uncertain,
                                            meteor)
                 if external.get(name):
-                    stats[name].external = {m: np.array([s[i] for i in stats[name].ids], float)
-                                            for m, s in external[name].items()}
+                    stats[name].external = per_report(external[name], stats[name].ids)
                 if observations:
                     stats[name].ce_obs = grounding._counts(
                         grounding.positives(labels), ref_pos, stats[name].ids, observations)

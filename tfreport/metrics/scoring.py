@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Mapping, Optional
 
-import numpy as np
-
 from tfreport import labeler
 from tfreport.metrics import nlg
-from tfreport.metrics.external import check_cover
+from tfreport.metrics.external import check_cover, per_report
 from tfreport.metrics.clinical import clinical_efficacy
 from tfreport.metrics.diagnostics import report_diagnostics
 
@@ -93,8 +91,7 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
                 stats = boot.collect({k: predictions[k] for k in ids}, references, pl, rl,
                                      uncertain, meteor, stemmed)
                 if external:
-                    stats.external = {m: np.array([s[i] for i in stats.ids], float)
-                                      for m, s in external.items()}
+                    stats.external = per_report(external, stats.ids)
                 block = result if name is None else result["groups"][name]
                 block["ci"] = boot.intervals(stats, bootstrap, seed, meteor)
         result["bootstrap"] = {"resamples": bootstrap, "seed": seed, "level": boot.LEVEL}
