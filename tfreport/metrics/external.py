@@ -13,6 +13,8 @@ import json
 import math
 from typing import Dict, Iterable, Mapping
 
+import numpy as np
+
 Scores = Dict[str, float]
 
 
@@ -68,9 +70,8 @@ def check_cover(name: str, scores: Mapping[str, float], ids: Iterable[str],
                        f"e.g. {missing[:3]}")
 
 
-def per_report(external: Mapping[str, Mapping[str, float]], ids) -> Dict[str, "np.ndarray"]:
+def per_report(external: Mapping[str, Mapping[str, float]], ids) -> Dict[str, np.ndarray]:
     """{metric: [N] scores in the order of ``ids``}: the bootstrap's per-report columns."""
-    import numpy as np
     return {m: np.array([s[i] for i in ids], float) for m, s in external.items()}
 
 
