@@ -39,10 +39,15 @@ class PretrainConfig:
     backbone_width: int = 32  # the small backbone only
     init_weights: Optional[str] = None  # start from imagenet | PATH (default: random)
     seed: int = 0
+    labeler: str = "rules"  # with labels="labeler": rules | chexbert (labelers.NAMES)
+    chexbert_weights: Optional[str] = None  # the converted CheXbert folder (labeler chexbert)
 
     def __post_init__(self):
         if self.labels not in LABEL_SOURCES:
             raise ValueError(f"unknown --labels {self.labels!r}; valid: {', '.join(LABEL_SOURCES)}")
+        if self.labels == "dataset" and (self.labeler != "rules" or self.chexbert_weights):
+            raise ValueError("--labeler and --chexbert_weights go with --labels labeler; "
+                             "--labels dataset reads the dataset's own labels")
         if self.uncertain not in UNCERTAIN_POLICIES:
             raise ValueError(f"unknown --uncertain {self.uncertain!r}; valid: "
                              f"{', '.join(UNCERTAIN_POLICIES)}")
@@ -113,10 +118,12 @@ def dataset_labels(data_dir: str) -> Dict[str, np.ndarray]:
             for k, v in data.labels().items()}
 
 
-def labeler_labels(data_dir: str) -> Dict[str, np.ndarray]:
-    """{study id: [14]} from tfreport's labeler run on each study's report."""
-    from tfreport import labeler
+def labeler_labels(data_dir: str, labeler=None) -> Dict[str, np.ndarray]:
+    """{study id: [14]} from a labeler (``labelers.get``; the rule-based one when None) run
+    on each study's report."""
+    from tfreport import labelers
     from tfreport.data.prepared import PreparedDataset
+    labeler = labeler or labelers.RULES
     from tfreport.text import join_report
     entry = PreparedDataset(data_dir).entry
     labelled = labeler.label_reports({k: join_report(v) for k, v in entry.items()})
@@ -125,10 +132,10 @@ def labeler_labels(data_dir: str) -> Dict[str, np.ndarray]:
             for k, v in labelled.items()}
 
 
-def study_labels(data_dir: str, source: str) -> Dict[str, np.ndarray]:
+def study_labels(data_dir: str, source: str, labeler=None) -> Dict[str, np.ndarray]:
     if source not in LABEL_SOURCES:
         raise ValueError(f"unknown --labels {source!r}; valid: {', '.join(LABEL_SOURCES)}")
-    return dataset_labels(data_dir) if source == "dataset" else labeler_labels(data_dir)
+    return dataset_labels(data_dir) if source == "dataset" else labeler_labels(data_dir, labeler)
 
 
 # -- model ------------------------------------------------------------------------------------
@@ -184,7 +191,11 @@ def pretrain(data_dir: str, out: str, cfg: PretrainConfig, quiet: bool = False) 
     from tfreport.data.build import read_summary
     keras.utils.set_random_seed(cfg.seed)
     summary = read_summary(data_dir)
-    labels = study_labels(data_dir, cfg.labels)
+    labeler = None
+    if cfg.labels == "labeler":
+        from tfreport import labelers
+        labeler = labelers.get(cfg.labeler, cfg.chexbert_weights, quiet=quiet)
+    labels = study_labels(data_dir, cfg.labels, labeler)
     model, backbone = build_classifier(cfg)
     opt = keras.optimizers.Adam(cfg.learning_rate)
 
@@ -221,7 +232,8 @@ def pretrain(data_dir: str, out: str, cfg: PretrainConfig, quiet: bool = False) 
     scores, targets, mask = predict_split(model, data_dir, val_split, labels, cfg, quiet)
     table = auroc_table(scores, targets, mask)
     train_table = auroc_table(*predict_split(model, data_dir, "train", labels, cfg, quiet))
-    table.update(split=val_split, labels=cfg.labels, uncertain=cfg.uncertain,
+    table.update(split=val_split, uncertain=cfg.uncertain,
+                 labels=cfg.labels if labeler is None else f"labeler ({labeler.name})",
                  train_mean=train_table["mean"], train_per_observation=train_table["per_observation"])
     os.makedirs(out, exist_ok=True)
     weights_path = os.path.join(out, WEIGHTS_FILE)

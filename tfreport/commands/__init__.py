@@ -23,6 +23,7 @@ COMMANDS = {
     "compare": "compare",
     "export": "export",
     "label": "label_reports",
+    "convert-chexbert": "convert_chexbert",
     "pretrain": "pretrain_backbone",
     "build-tfds": "build_tfds",
     "benchmark": "benchmark",

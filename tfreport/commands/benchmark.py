@@ -7,10 +7,14 @@
 Rows: cnn_rnn, cnn_rnn_att, hier_rnn, mrna, m2_transformer with ResNet50, DenseNet121 and
 dual extractors, and the most frequent training report. Writes results.md, results.csv,
 results.json and ce_f1_per_condition.png into --out; each row's run is in --out/runs/.
+--labeler chexbert --chexbert_weights FOLDER scores the CE figures with CheXbert: rows that
+finished under the rule-based labeler are rescored from their test predictions (no
+training), and the table goes to results-chexbert.* beside the rule-based one.
 """
 import argparse
 import sys
 
+from tfreport import labelers
 from tfreport.cli import add_bool, positive_int, run_main
 
 ROW_KEYS = ("cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna", "m2_transformer-resnet50",
@@ -69,6 +73,7 @@ def main(argv=None):
                    help="the review page shows the first N test studies (default all)")
     add_bool(p, "--deterministic", False, "deterministic TF ops")
     p.add_argument("--quiet", action="store_true")
+    labelers.add_flags(p)
     args = p.parse_args(argv)
     unknown = sorted(set(args.models or ()) - set(ROW_KEYS))
     if unknown:
@@ -87,6 +92,7 @@ def main(argv=None):
         if not sep or key not in ROW_KEYS or not row_temperatures[key] > 0:
             p.error(f"--row_temperature expects ROW=T with a row of {', '.join(ROW_KEYS)} and "
                     f"T > 0, got {pair!r}")
+    labeler = labelers.from_args(args, p, quiet=args.quiet)
     blind_keys = {k for k in (args.models or ()) if k.endswith("-blind")}
     if blind_keys and not args.blind:
         raise ValueError(f"--models {', '.join(sorted(blind_keys))} need --blind")
@@ -135,7 +141,8 @@ def main(argv=None):
                                   mbr_no_repeat=args.mbr_no_repeat,
                                   row_temperatures=row_temperatures,
                                   blind_seeds=args.blind_seeds, reuse=args.reuse,
-                                  table_only=args.table_only, quiet=args.quiet)
+                                  table_only=args.table_only, quiet=args.quiet,
+                                  labeler=labeler)
     if args.quick:
         settings.min_positives = benchmark.QUICK_MIN_POSITIVES
     results, reference = benchmark.run(rows, settings)
@@ -149,7 +156,8 @@ def main(argv=None):
             "normal_definition": definitions.get(summary["dataset"], "see the dataset"),
             "preset": args.preset or default_preset(summary["dataset"]),
             "seeds": args.seeds, "quick": args.quick, "frozen_backbone": args.frozen_backbone,
-            "grounding": reference,
+            "grounding": reference, "labeler": settings.labeler.name,
+            "labeler_tag": settings.labeler_tag,
             "not_run": [r.label for r in rows if r.key not in {x["key"] for x in results}],
             "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     paths = benchmark_report.write(args.out, results, meta)

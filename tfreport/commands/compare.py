@@ -13,6 +13,7 @@ studies); --no_meteor leaves it out.
 import argparse
 import os
 
+from tfreport import labelers
 from tfreport.cli import load_json_object, nonnegative_int
 
 
@@ -50,6 +51,7 @@ def main(argv=None):
                    help="per-report scores from another tool, one file per system in "
                         "--predictions order (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seeds the resamples and the shuffles")
+    labelers.add_flags(p)
     args = p.parse_args(argv)
     if len(args.predictions) < 2:
         p.error("--predictions needs two or more files")
@@ -65,6 +67,7 @@ def main(argv=None):
     if not args.resamples and not args.trials:
         p.error("--resamples 0 and --trials 0 leave no test to run")
     seed = args.seed
+    labeler = labelers.from_args(args, p, quiet=args.quiet)
     if args.data_dir:
         from tfreport.data.prepared import PreparedDataset
         data = PreparedDataset(args.data_dir)
@@ -94,7 +97,7 @@ def main(argv=None):
             check_cover(metric, external[name][metric], systems[name], path)
     result = paired.compare_systems(systems, references, normal, args.resamples, args.trials,
                                     seed, args.uncertain, use_meteor=not args.no_meteor,
-                                    quiet=args.quiet, external=external)
+                                    quiet=args.quiet, external=external, labeler=labeler)
     print(paired.markdown(result))
     if args.out:
         from tfreport.atomic import write_json

@@ -7,7 +7,8 @@
 Writes PATH/backbone.weights.h5 (what --backbone_weights PATH loads), PATH/config.json and the
 validation AUROC table PATH/auroc.md (+ .json). --labels dataset uses the dataset's labels
 (MIMIC-CXR's chexpert CSV, the demo's labels.csv); labeler runs tfreport's labeler on the
-reports. Blank labels are masked; uncertain ones follow --uncertain (U-Ignore/U-Zeros/U-Ones).
+reports (--labeler chexbert --chexbert_weights FOLDER: CheXbert instead of the rule-based
+labeler). Blank labels are masked; uncertain ones follow --uncertain (U-Ignore/U-Zeros/U-Ones).
 """
 import argparse
 
@@ -28,6 +29,8 @@ def main(argv=None):
     p.add_argument("--init_weights", default=None, help="start from imagenet | PATH (default random)")
     add_seed_flags(p)
     p.add_argument("--quiet", action="store_true")
+    from tfreport import labelers
+    labelers.add_flags(p)
     args = p.parse_args(argv)
     import os
     from tfreport.data.build import read_summary
@@ -40,7 +43,8 @@ def main(argv=None):
     cfg = PretrainConfig(backbone=args.backbone, image_size=args.image_size or (64 if demo else 224),
                          labels=args.labels, uncertain=args.uncertain, epochs=args.epochs,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         init_weights=args.init_weights, seed=args.seed or 0)
+                         init_weights=args.init_weights, seed=args.seed or 0,
+                         labeler=args.labeler, chexbert_weights=args.chexbert_weights)
     table = pretrain(data_dir, args.out, cfg, quiet=args.quiet)
     print(auroc_markdown(table, cfg))
     print(f"Backbone weights: {os.path.join(args.out, 'backbone.weights.h5')}\n"

@@ -8,12 +8,15 @@ block with "normal" and "abnormal". --bootstrap 1000 adds "ci": {metric: [low, h
 intervals from resampling the studies (seeded by --seed). --external NAME=FILE (repeatable)
 adds a metric scored per report by another tool (RadGraph-F1, GREEN, RaTEScore: a JSON
 {id: score} or a CSV with id and one score column): its mean, per group and with intervals.
---format markdown prints the tables instead of the JSON.
+--format markdown prints the tables instead of the JSON. --labeler chexbert
+--chexbert_weights FOLDER labels both texts with CheXbert (docs/chexbert.md) instead of
+tfreport's rule-based labeler; the output's CE-labeler names the one used.
 """
 import argparse
 import json
 import sys
 
+from tfreport import labelers
 from tfreport.cli import add_seed_flags, load_json_object, run_main
 
 
@@ -32,10 +35,14 @@ def main(argv=None):
                    help="per-report scores from another tool (repeatable)")
     p.add_argument("--format", choices=["json", "markdown"], default="json")
     add_seed_flags(p)
+    labelers.add_flags(p)
     args = p.parse_args(argv)
     if args.bootstrap < 0:
         p.error("--bootstrap must be 0 or more")
     from tfreport.labeler import read_label_csv
+    labeler = labelers.from_args(args, p)
+    if labeler is not labelers.RULES and args.predicted_labels and args.reference_labels:
+        p.error("--labeler chexbert has nothing to label: both label CSVs are given")
     from tfreport.metrics.scoring import score
     preds = load_json_object(args.predictions, str)
     refs = load_json_object(args.references, str)
@@ -60,7 +67,7 @@ def main(argv=None):
         check_cover(name, external[name], preds, path)
     result = score(preds, refs, normal, uncertain=args.uncertain, predicted_labels=pl,
                    reference_labels=rl, bootstrap=args.bootstrap, seed=args.seed or 0,
-                   external=external)
+                   external=external, labeler=labeler)
     result["coverage"] = {"scored": covered, "references": len(refs)}
     if args.format == "markdown":
         from tfreport.metrics.table import markdown

@@ -13,9 +13,9 @@ import shlex
 import shutil
 import statistics
 import time
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-from tfreport import evaluation, labeler
+from tfreport import evaluation, labelers
 from tfreport.atomic import write_json
 from tfreport.experiments import baselines, results_table
 from tfreport.metrics import diagnostics, grounding, scoring
@@ -111,6 +111,13 @@ class Settings:
     reuse: bool = False
     table_only: bool = False  # no training: the table from the records that exist
     quiet: bool = False
+    labeler: Any = labelers.RULES  # CE labels (labelers.get); records say which they used
+
+    @property
+    def labeler_tag(self) -> str:
+        """'' for the rule-based default; else the suffix of this labeler's records and
+        table files (``-chexbert``), so tables of two labelers never overwrite each other."""
+        return "" if self.labeler is labelers.RULES else "-chexbert"
 
     def temperature_for(self, key: str) -> float:
         """The MBR samples' temperature of one row (``--row_temperature``, else the shared)."""
@@ -239,7 +246,31 @@ def record_path(s: Settings, row: Row, seed: int) -> str:
     """A finished row's record: scores, command, config and each test report's positive
     findings. Small and free of report text, so it is committed beside the table, and a
     fresh clone's ``--reuse`` resumes a benchmark that took several sessions."""
+    return os.path.join(s.out, RECORDS, f"{row.key}-seed{seed}{s.labeler_tag}.json")
+
+
+def rules_record_path(s: Settings, row: Row, seed: int) -> str:
+    """The rule-based labeler's record of a row (what another labeler rescores)."""
     return os.path.join(s.out, RECORDS, f"{row.key}-seed{seed}.json")
+
+
+def rescore(found: dict, s: Settings, row_dir: str) -> Optional[dict]:
+    """``found`` (another labeler's record) scored again with ``s.labeler`` from the run's
+    test predictions, without training or decoding; None when the predictions are gone."""
+    path = os.path.join(row_dir, "predictions_test.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        predictions = json.load(f)
+    from tfreport.data.prepared import PreparedDataset
+    refs = evaluation.references(s.data_dir, "test")
+    normal = PreparedDataset(s.data_dir).normal("test")
+    result = dict(found)
+    result["metrics"] = scoring.score(predictions, refs, normal, labeler=s.labeler,
+                                      training_reports=diagnostics.training_reports(s.data_dir))
+    result["positives"] = grounding.positives(s.labeler.label_reports(predictions))
+    result["labeler"] = s.labeler.name
+    return result
 
 
 def run_row(row: Row, s: Settings, seed: int) -> dict:
@@ -249,12 +280,16 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
     this benchmark decodes the row; a record that differs only in its decoding is decoded
     again from its ``best.keras`` when the run is still there, without training."""
     row_dir = os.path.join(s.out, "runs", row.key, f"seed{seed}")
-    done, record = os.path.join(row_dir, ROW_FILE), record_path(s, row, seed)
+    done = os.path.join(row_dir, ROW_FILE.replace(".json", f"{s.labeler_tag}.json"))
+    record = record_path(s, row, seed)
     temperature = s.temperature_for(row.key)
     redecode = None
     if s.reuse or s.table_only:
         command = None if row.model is None else shlex.join(train_command(row, s, seed, row_dir))
-        for path in (record, done):
+        candidates = [record, done]
+        if s.labeler_tag:  # no record of this labeler yet: rescore the rule-based one's run
+            candidates += [rules_record_path(s, row, seed), os.path.join(row_dir, ROW_FILE)]
+        for path in candidates:
             if not os.path.exists(path):
                 continue
             with open(path, encoding="utf-8") as f:
@@ -284,6 +319,20 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                 print(f"[{row.label}] seed {seed}: not reusing {path}: decoded by "
                       f"{found.get('decoding')}, this benchmark decodes by {want}")
                 continue
+            if found.get("labeler", labelers.RULES_NAME) != s.labeler.name:
+                again = rescore(found, s, row_dir)
+                if again is None:
+                    print(f"[{row.label}] seed {seed}: not reusing {path}: its CE figures are "
+                          f"{found.get('labeler', labelers.RULES_NAME)}'s and its test "
+                          f"predictions ({row_dir}) are gone, so {s.labeler.name} cannot "
+                          "rescore them")
+                    continue
+                print(f"[{row.label}] seed {seed}: rescoring {path}'s test predictions with "
+                      f"{s.labeler.name}")
+                write_json(done, again)
+                os.makedirs(os.path.dirname(record), exist_ok=True)
+                write_json(record, again)
+                return again
             print(f"[{row.label}] seed {seed}: reusing {path}")
             return found
     if s.table_only:
@@ -314,11 +363,12 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                       decoding=decoding_name(beam, s.mbr_samples, temperature,
                                              _mbr_no_repeat(row, s)),
                       command=shlex.join(train_command(row, s, seed, row_dir)), config=config)
-    metrics = scoring.score(predictions, refs, normal,
+    metrics = scoring.score(predictions, refs, normal, labeler=s.labeler,
                             training_reports=diagnostics.training_reports(s.data_dir))
     write_json(os.path.join(row_dir, "predictions_test.json"), predictions)
     result["metrics"] = metrics
-    result["positives"] = grounding.positives(labeler.label_reports(predictions))
+    result["positives"] = grounding.positives(s.labeler.label_reports(predictions))
+    result["labeler"] = s.labeler.name
     write_json(done, result)
     os.makedirs(os.path.dirname(record), exist_ok=True)
     write_json(record, result)
@@ -396,13 +446,14 @@ def ce_observations() -> List[str]:
 
 
 def add_grounding(summaries: List[dict], raw: Dict[str, List[dict]], data_dir: str,
-                  min_positives: int = grounding.MIN_POSITIVES) -> Optional[dict]:
+                  min_positives: int = grounding.MIN_POSITIVES,
+                  labeler=labelers.RULES) -> Optional[dict]:
     """Adds ``grounding`` (CE-macro-F1 over the test set's supported observations: seed
     mean, sd, interval) to every row, and ``grounding_gap`` (sighted - image-blind, paired
     interval) to every row whose control ran; returns the reference side (observations and
     their test positives), or None where no observation has enough positives."""
     refs = evaluation.references(data_dir, "test")
-    ref = grounding.positives(labeler.label_reports(refs))
+    ref = grounding.positives(labeler.label_reports(refs))  # the rows' labeler's
     observations = grounding.supported(ref, ce_observations(), min_positives)
     if not observations:
         print(f"No observation has {min_positives} test positives: no CE-macro-F1 table.")
@@ -480,5 +531,5 @@ def run(rows: List[Row], s: Settings) -> tuple:
     summaries = [summarise(raw[row.key]) for row in rows if row.key in raw]
     if not summaries:
         raise FileNotFoundError(f"no finished rows in {s.out} (records in {RECORDS}/)")
-    reference = add_grounding(summaries, raw, s.data_dir, s.min_positives)
+    reference = add_grounding(summaries, raw, s.data_dir, s.min_positives, s.labeler)
     return summaries, reference

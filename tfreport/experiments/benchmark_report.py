@@ -7,6 +7,7 @@ from typing import Dict, List, Optional
 
 from tfreport.atomic import write_json, write_text, writing
 from tfreport.experiments.results_table import DIAGNOSTICS, GROUPS
+from tfreport.labelers import RULES_NAME
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.metrics import diagnostics
 from tfreport.metrics.table import COLUMNS, cell as _cell
@@ -43,9 +44,10 @@ def markdown(rows: List[dict], meta: dict) -> str:
               "- Test decoding: " + ("; ".join(sorted({r["decoding"] for r in rows
                                                         if r.get("decoding")})) or "-"),
               "- Scoring: pycocoevalcap 1.2 on legacy-normalised text, untruncated references "
-              "(tfreport default); each group scored as its own corpus. CE-F1: tfreport's "
-              "rule-based CheXpert labeler on prediction and reference, micro over the 14 "
-              "observations, positive only.",
+              "(tfreport default); each group scored as its own corpus. CE-F1: "
+              + ("tfreport's rule-based CheXpert labeler" if meta.get("labeler", RULES_NAME)
+                 == RULES_NAME else meta["labeler"])
+              + " on prediction and reference, micro over the 14 observations, positive only.",
               "- Training time is the whole train.py run (training, validation, checkpoints); "
               "decoding is best.keras on the test split after a warm-up batch.",
               "- " + diagnostics.NOTE + " The references row gives the references' means; "
@@ -90,7 +92,7 @@ def markdown(rows: List[dict], meta: dict) -> str:
         lines.append(f"| {p['source']} | {p['model']} | {p['dataset']} | {p['split']} | "
                      f"{p['scoring']} | {p['group']} | "
                      + " | ".join(f"{p[c]:.4f}" if c in p else "" for c in pub_cols) + " |")
-    lines += ["", f"![CE-F1 per condition]({CHART})", "",
+    lines += ["", f"![CE-F1 per condition]({chart_name(meta)})", "",
               "## Per-condition CE-F1 (mean over seeds)", ""]
     present = [o for o in CHEXPERT_OBSERVATIONS
                if any(r["support_per_condition"].get(o) for r in rows)]
@@ -221,12 +223,19 @@ def chart(path: str, rows: List[dict]) -> None:
     plt.close(fig)
 
 
+def chart_name(meta: dict) -> str:
+    """The chart's file name; a labeler other than the default tags every table file."""
+    return CHART.replace(".png", f"{meta.get('labeler_tag', '')}.png")
+
+
 def write(out: str, rows: List[dict], meta: dict) -> Dict[str, str]:
-    """Writes the four files into ``out``; returns their paths."""
+    """Writes the four files into ``out`` (``results{tag}.md`` ...: ``meta['labeler_tag']``
+    keeps a CheXbert table beside the rule-based one); returns their paths."""
     os.makedirs(out, exist_ok=True)
+    tag = meta.get("labeler_tag", "")
     paths = {k: os.path.join(out, v) for k, v in
-             (("md", "results.md"), ("csv", "results.csv"), ("json", "results.json"),
-              ("png", CHART))}
+             (("md", f"results{tag}.md"), ("csv", f"results{tag}.csv"),
+              ("json", f"results{tag}.json"), ("png", chart_name(meta)))}
     write_text(paths["md"], markdown(rows, meta))
     write_csv(paths["csv"], rows)
     write_json(paths["json"], {"meta": meta, "rows": rows, "published": published()})

@@ -115,7 +115,8 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
                     trials: int = 1000, seed: int = 0, uncertain: int = 0,
                     use_meteor: bool = True, min_positives: int = 20,
                     quiet: bool = False,
-                    external: Optional[Dict[str, Dict[str, Dict[str, float]]]] = None) -> dict:
+                    external: Optional[Dict[str, Dict[str, Dict[str, float]]]] = None,
+                    labeler=None) -> dict:
     """Every system after the first against the first, per group (All, and Normal and
     Abnormal when ``normal`` is given): {"baseline", "groups": {group: {system: {metric:
     row}}}, "studies": {group: n}}. Every system must cover the same studies.
@@ -125,8 +126,9 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
     ``min_positives`` positive references among the group's studies (a group with none, as
     Normal usually is, has no such figure). ``external``:
     {system: {metric: {id: score}}}, per-report scores from another tool, compared as their
-    means."""
-    from tfreport import labeler
+    means. ``labeler``: the CheXpert labeler of the CE figures (``labelers.get``; the
+    rule-based one when None); ``result["labeler"]`` names it."""
+    from tfreport import labelers
     from tfreport.metrics import bootstrap as boot, grounding
     if len(systems) < 2:
         raise ValueError("compare needs two or more systems")
@@ -149,10 +151,11 @@ def compare_systems(systems: Dict[str, Dict[str, str]], references: Dict[str, st
     if unknown:
         raise KeyError(f"{len(unknown)} studies predicted by {', '.join(names)} have no "
                        f"reference, e.g. {unknown[:3]}")
+    labeler = labeler or labelers.RULES
     ref_labels = labeler.label_reports({i: references[i] for i in ids})
     ref_pos = grounding.positives(ref_labels)
     out = {"baseline": names[0], "groups": {}, "studies": {}, "observations": {},
-           "min_positives": min_positives,
+           "min_positives": min_positives, "labeler": labeler.name,
            "resamples": resamples, "trials": trials, "seed": seed, "level": LEVEL}
     with (boot.open_meteor() if use_meteor else contextlib.nullcontext()) as meteor:
         for group, flag in GROUPS:
@@ -206,7 +209,8 @@ def markdown(result: dict, digits: int = 4) -> str:
     lines.append(f"Differences are the second system minus {base}, on the same studies; "
                  f"{result['resamples']} paired bootstrap resamples and {result['trials']} "
                  f"approximate-randomisation trials (seed {result['seed']}). * : both tests "
-                 "reject equality at .05.")
+                 "reject equality at .05. CE labels: "
+                 f"{result.get('labeler', 'tfreport rule-based labeler')}.")
     for group, observations in result.get("observations", {}).items():
         if observations:
             lines.append(f"CE-macro-F1 ({len(observations)} obs), {group}: F1 (positive only) "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Mapping, Optional
 
-from tfreport import labeler
+from tfreport import labelers
 from tfreport.metrics import nlg
 from tfreport.metrics.external import check_cover, per_report
 from tfreport.metrics.clinical import clinical_efficacy
@@ -37,10 +37,12 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
           predicted_labels: Optional[Labels] = None, reference_labels: Optional[Labels] = None,
           metrics=None, bootstrap: int = 0, seed: int = 0,
           training_reports: Optional[Iterable[str]] = None,
-          external: Optional[Mapping[str, Mapping[str, float]]] = None) -> dict:
+          external: Optional[Mapping[str, Mapping[str, float]]] = None,
+          labeler=None) -> dict:
     """Scores predictions against references; with ``normal`` ({id: bool}) the normal and
     abnormal studies are also scored, each as its own corpus (ids without a flag are left
-    out of both groups). Labels default to tfreport's labeler on each text.
+    out of both groups). Labels default to ``labeler`` (``labelers.get``; tfreport's
+    rule-based one when None) on each text; ``CE-labeler`` names where they came from.
 
     The whole and each group carry ``diagnostics`` (``diagnostics.report_diagnostics`` on
     that group's studies); ``training_reports`` (texts) give their ``copied`` share.
@@ -55,6 +57,7 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
     missing = [k for k in predictions if k not in references]
     if missing:
         raise KeyError(f"{len(missing)} prediction ids have no reference, e.g. {missing[:3]}")
+    labeler = labeler or labelers.RULES
     pl = predicted_labels or labeler.label_reports(predictions)
     rl = reference_labels or labeler.label_reports({k: references[k] for k in predictions})
     # rouge-score's ROUGE-L per report, once for every group and the bootstrap
@@ -64,7 +67,7 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
     for name, scores in external.items():
         check_cover(name, scores, predictions)
     result["CE-labeler"] = ("external labels" if predicted_labels is not None
-                            else "tfreport rule-based labeler")
+                            else labeler.name)
     subsets = {None: list(predictions)}
     if normal is not None:
         groups: Dict[str, dict] = {}
