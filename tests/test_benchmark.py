@@ -196,6 +196,32 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
     again_rows = {r["key"]: r for r in json.load(open(os.path.join(out, "results.json")))["rows"]}
     assert again_rows["cnn_rnn-blind"]["groups"]["All"]["BLEU-4"] == blind["groups"]["All"]["BLEU-4"]
 
+    # --labeler chexbert rescores the finished rows from their test predictions (no training)
+    # into their own records and results-chexbert.*, leaving the rule-based table as it was
+    from chexbert_helpers import convert_tiny
+    weights = convert_tiny(str(tmp_path / "cx"))
+    rules_table = open(os.path.join(out, "results.md")).read()
+    cx = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
+               "--mbr_samples", "2", "--table_only", "--models", "cnn_rnn", "cnn_rnn-blind",
+               "most_frequent", "--labeler", "chexbert", "--chexbert_weights", weights)
+    assert cx.returncode == 0, cx.stderr[-3000:]
+    assert "[cnn_rnn] seed 0: rescoring" in cx.stdout and "training into" not in cx.stdout
+    assert open(os.path.join(out, "results.md")).read() == rules_table
+    cx_rows = {r["key"]: r for r in json.load(open(os.path.join(out, "results-chexbert.json")))["rows"]}
+    assert list(cx_rows) == list(rows)
+    cx_record = json.load(open(os.path.join(out, "rows", "cnn_rnn-seed0-chexbert.json")))
+    assert cx_record["labeler"] == "CheXbert (chexbert)"
+    assert cx_record["metrics"]["CE-labeler"] == "CheXbert (chexbert)"
+    assert cx_record["metrics"]["BLEU-4"] == record["metrics"]["BLEU-4"]  # same text
+    from tfreport.chexbert import CheXbertLabeler
+    from tfreport.metrics import grounding
+    cx_preds = json.load(open(os.path.join(out, "runs", "cnn_rnn", "seed0", "predictions_test.json")))
+    assert cx_record["positives"] == grounding.positives(
+        CheXbertLabeler.load(weights).label_reports(cx_preds))
+    assert "CE-F1: CheXbert (chexbert) on prediction and reference" in open(
+        os.path.join(out, "results-chexbert.md")).read()
+    assert os.path.exists(os.path.join(out, "ce_f1_per_condition-chexbert.png"))
+
     # a record decoded otherwise is decoded again from its best.keras, without training
     record_file = os.path.join(out, "rows", "cnn_rnn-seed0.json")
     row_file = os.path.join(out, "runs", "cnn_rnn", "seed0", "benchmark_row.json")
@@ -215,6 +241,11 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
     assert bad.returncode == 2 and "--row_temperature expects ROW=T" in bad.stderr
 
     shutil.rmtree(os.path.join(out, "runs"))
+    # with the runs gone, the CheXbert records alone rebuild its table
+    cx_again = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
+                     "--mbr_samples", "2", "--table_only", "--models", "cnn_rnn", "cnn_rnn-blind",
+                     "most_frequent", "--labeler", "chexbert", "--chexbert_weights", weights)
+    assert cx_again.returncode == 0 and "[cnn_rnn] seed 0: reusing" in cx_again.stdout
     again = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--blind",
                   "--mbr_samples", "2", "--table_only", "--models", "cnn_rnn", "cnn_rnn-blind", "mrna",
                   "most_frequent")

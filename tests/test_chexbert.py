@@ -12,33 +12,10 @@ from tfreport import chexbert, labelers
 from tfreport import chexbert_checkpoint as cc
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "no", "pleural", "effusion",
-         "or", "pneumothorax", "the", "heart", "is", "enlarged", "there", "a", "large", "right",
-         "lungs", "are", "clear", "size", "normal", "##s", "focal", "consolidation"]
-
-
-def _vocab_file(tmp_path):
-    path = os.path.join(str(tmp_path), "vocab.txt")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(VOCAB) + "\n")
-    return path
-
-
-def _tiny_config():
-    return chexbert.CheXbertConfig.tiny(vocabulary_size=len(VOCAB))
-
-
-def _random_state(config, scale=0.5, seed=0):
-    """A checkpoint in the published layout (names, shapes, module. prefix), random values.
-    Large weights make the encoder far from linear, so a wrong mapping or activation shows."""
-    rng = np.random.default_rng(seed)
-    state = {}
-    for name, shape in cc.published_layout(config).items():
-        if name.endswith("LayerNorm.weight"):
-            state[name] = (1 + 0.1 * rng.standard_normal(shape)).astype("float32")
-        else:
-            state[name] = (scale * rng.standard_normal(shape)).astype("float32")
-    return state
+from chexbert_helpers import VOCAB
+from chexbert_helpers import random_state as _random_state
+from chexbert_helpers import tiny_config as _tiny_config
+from chexbert_helpers import vocab_file as _vocab_file
 
 
 # ---------------------------------------------------------------------------------------
@@ -320,3 +297,22 @@ def test_against_the_pytorch_module(tmp_path):
     for j, name in enumerate(chexbert.CONDITIONS[:-1]):
         for r in range(len(IDS)):
             assert labels[r][name] == (None, 1, 0, -1)[int(want["observations"][r, j].argmax())]
+
+
+def test_pretraining_labels_from_chexbert(converted, tiny_data):
+    """--labels labeler --labeler chexbert: the backbone's targets are CheXbert's labels of
+    each study's report (blank -> NaN)."""
+    from tfreport.data.prepared import PreparedDataset
+    from tfreport.pretraining import PretrainConfig, labeler_labels
+    from tfreport.text import join_report
+    lab = chexbert.CheXbertLabeler.load(converted)
+    targets = labeler_labels(tiny_data, lab)
+    entry = PreparedDataset(tiny_data).entry
+    assert set(targets) == set(entry)
+    sid = sorted(entry)[0]
+    want = lab.label_report(join_report(entry[sid]))
+    got = targets[sid]
+    for i, obs in enumerate(CHEXPERT_OBSERVATIONS):
+        assert (math.isnan(got[i]) if want[obs] is None else got[i] == want[obs]), obs
+    with pytest.raises(ValueError, match="go with --labels labeler"):
+        PretrainConfig(labels="dataset", labeler="chexbert", chexbert_weights=converted)
