@@ -255,6 +255,10 @@ def test_labeler_flags(converted, tmp_path, capsys):
     with pytest.raises(SystemExit):
         score.main(["--predictions", pp, "--references", rp, "--labeler", "chexbert"])
     assert "needs --chexbert_weights" in capsys.readouterr().err
+    from tfreport.commands import evaluate  # checked before any decoding
+    with pytest.raises(SystemExit):
+        evaluate.main(["--model_dir", str(tmp_path), "--labeler", "chexbert"])
+    assert "needs --chexbert_weights" in capsys.readouterr().err
     # label_reports.py writes CheXbert's labels in tfreport's CSV
     from tfreport.commands import label_reports
     from tfreport.labeler import read_label_csv

@@ -75,9 +75,10 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
              seed: int = 0, legacy_scoring: bool = False,
              length_penalty: Optional[float] = None, mbr_samples: int = 0,
              temperature: float = 1.0, no_repeat: bool = False,
-             mbr_no_repeat: bool = True) -> dict:
+             mbr_no_repeat: bool = True, labeler=None) -> dict:
     """Decodes a split with a trained model and scores it (all, normal, abnormal), with
-    ``bootstrap`` resamples for 95% intervals when asked.
+    ``bootstrap`` resamples for 95% intervals when asked; CE labels from ``labeler``
+    (``labelers.get``; the rule-based one when None).
 
     Writes ``predictions_<split>.json``, ``metrics_<split>.json`` and ``metrics_<split>.md``
     into the model directory and returns the metrics, with the report diagnostics (copied:
@@ -95,7 +96,8 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
     refs = references(data_dir, split, legacy_scoring)
     normal = PreparedDataset(data_dir).normal(split)
     result = scoring.score(predictions, refs, normal, uncertain=uncertain, bootstrap=bootstrap,
-                           seed=seed, training_reports=diagnostics.training_reports(data_dir))
+                           seed=seed, training_reports=diagnostics.training_reports(data_dir),
+                           labeler=labeler)
     result.update(split=split, beam_size=beam_size, block_trigrams=block_trigrams,
                   length_penalty=(DEFAULT_LENGTH_PENALTY if length_penalty is None
                                   else length_penalty),

@@ -44,6 +44,8 @@ def main(argv=None):
                    help="also write the review page there (DIR/index.html: reports beside "
                         "references, findings, per-report scores, heatmaps; no network)")
     p.add_argument("--quiet", action="store_true")
+    from tfreport import labelers
+    labelers.add_flags(p)
     args = p.parse_args(argv)
     if args.bootstrap < 0:
         p.error("--bootstrap must be 0 or more")
@@ -56,6 +58,7 @@ def main(argv=None):
         from tfreport.errors import ensure_writable_dir
         ensure_writable_dir(args.html, "--html (the review page goes there)")
     apply_seed_flags(args)
+    labeler = labelers.from_args(args, p, quiet=args.quiet)  # before decoding: fail fast
     from tfreport.evaluation import evaluate
     from tfreport.metrics.table import markdown
     result = evaluate(args.model_dir, args.data_dir, args.split, args.beam_size,
@@ -63,7 +66,8 @@ def main(argv=None):
                       bootstrap=args.bootstrap, seed=args.seed or 0,
                       legacy_scoring=args.legacy_scoring, length_penalty=args.length_penalty,
                       mbr_samples=args.mbr_samples, temperature=args.temperature,
-                      no_repeat=args.no_repeat, mbr_no_repeat=args.mbr_no_repeat)
+                      no_repeat=args.no_repeat, mbr_no_repeat=args.mbr_no_repeat,
+                      labeler=labeler)
     print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
     print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
           f"metrics_{args.split}.json, metrics_{args.split}.md")
