@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 COMMANDS = {
     "prepare": "prepare_data",
     "train": "train",
+    "scst": "scst",
     "evaluate": "evaluate",
     "generate": "generate",
     "review": "review",

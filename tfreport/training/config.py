@@ -19,7 +19,7 @@ _PRESETS: Dict[str, Dict[str, Any]] = {
 }
 
 SCHEDULES = ("step", "noam")
-VAL_METRICS = ("BLEU-4", "CIDEr")
+VAL_METRICS = ("BLEU-4", "CIDEr", "CE-F1")
 
 
 @dataclass

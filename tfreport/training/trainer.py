@@ -25,6 +25,7 @@ import keras
 from tfreport.decoding import Decoder
 from tfreport.metrics import nlg
 from tfreport.progress import progress
+from tfreport.text import join_report
 from tfreport.training import checkpoint, precision
 from tfreport.training.config import TrainConfig
 from tfreport.training.optimizer import backbone_lr_factors, loss_scale, make_optimizer
@@ -90,7 +91,20 @@ def _hparams(config: dict) -> dict:
     return flat
 
 
+def _ce_f1(predictions: Dict[str, str], references: Dict[str, str]) -> float:
+    """CE-F1 (the rule-based labeler, micro over the 14 observations, positive only) of
+    validation reports: a checkpoint can be chosen by clinical content (--val_metric CE-F1)."""
+    from tfreport import labeler
+    from tfreport.metrics.clinical import clinical_efficacy
+    return clinical_efficacy(labeler.label_reports(predictions),
+                             labeler.label_reports({k: references[k] for k in predictions}))["micro"]["f1"]
+
+
 class Trainer:
+    # what a training batch keeps: its tensors (the ids are strings, which XLA cannot take);
+    # the SCST stage keeps the ids, to find each study's reference
+    _fields = staticmethod(_tensors)
+
     def __init__(self, model_fn: Callable[[], keras.Model], vocab: Vocabulary,
                  train_config: TrainConfig, model_dir: str, logdir: str,
                  train_examples: int, strategy: Optional[tf.distribute.Strategy] = None,
@@ -262,7 +276,7 @@ class Trainer:
         cfg = self.cfg
         per_replica = self.plan.per_replica
         dist = self.strategy.distribute_datasets_from_function(
-            lambda ctx: train_fn(epoch, skip * local_replicas, ctx, per_replica).map(_tensors))
+            lambda ctx: train_fn(epoch, skip * local_replicas, ctx, per_replica).map(self._fields))
         iterator = iter(dist)
         start, losses = time.time(), []
         step = (epoch - 1) * self.steps_per_epoch + skip
@@ -275,7 +289,7 @@ class Trainer:
                 raise TrainingInterrupted(
                     f"stopped by signal {self._stop_signal} at epoch {epoch}, step {i}; state "
                     f"saved in {path}. Rerun the same command with --resume to continue")
-            loss = float(self._train_step(next(iterator)))
+            loss = self._run_step(next(iterator), step)
             self._check_divergence(loss, epoch, i)
             losses.append(loss)
             self.step_losses.append(loss)
@@ -290,6 +304,11 @@ class Trainer:
         elapsed = time.time() - start
         return {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else math.nan,
                 "examples_per_second": len(losses) * self.plan.global_batch / max(elapsed, 1e-9)}
+
+    def _run_step(self, batch, step: int) -> float:
+        """One update on ``batch`` (``step`` updates done before it); returns its loss.
+        The SCST stage (``rl.stage``) replaces it."""
+        return float(self._train_step(batch))
 
     def _check_divergence(self, loss: float, epoch: int, step: int) -> None:
         """Stops the run when the loss is not finite, or when its mean over the last
@@ -330,7 +349,8 @@ class Trainer:
             loss_sum, count = loss_sum + float(s), count + float(c)
             if len(predictions) < limit:
                 for sid, sentences in zip(batch["id"].numpy(), decoder.reports(batch)):
-                    predictions[sid.decode()] = " ".join(sentences)
+                    # periods between sentences: the labeler's boundaries; NLG drops them
+                    predictions[sid.decode()] = join_report(sentences)
                     if not samples:
                         written[sid.decode()] = list(sentences)
                 if len(samples) < self.cfg.num_text_samples:
@@ -339,6 +359,7 @@ class Trainer:
         if predictions and references:
             scores = nlg.score(predictions, references, metrics=nlg.BLEU + ("CIDEr",))
             out.update({"val_" + k: v for k, v in scores.items()})
+            out["val_CE-F1"] = _ce_f1(predictions, references)
         with self.val_writer.as_default(step=step):
             for k, v in out.items():
                 tf.summary.scalar(k[4:], v)

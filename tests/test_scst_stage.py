@@ -1,0 +1,88 @@
+"""The SCST stage end to end on the tiny demo: it writes a model directory like a training
+run (best.keras, history, TensorBoard's scst/ figures), refuses what it cannot run, and a
+run killed after its first epoch and resumed ends with the uninterrupted run's weights."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def nll_run(tiny_data, tmp_path_factory):
+    """A CNN-RNN trained by NLL (train.py, a few steps): SCST's starting point."""
+    model_dir = str(tmp_path_factory.mktemp("scst") / "nll")
+    run = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--data_dir", tiny_data,
+         "--model", "cnn_rnn", "--preset", "demo", "--epochs", "2", "--steps_per_epoch", "4",
+         "--batch_size", "8", "--image_size", "32", "--max_words", "12", "--beam_size", "1",
+         "--model_option", "backbone_width=8", "--model_dir", model_dir,
+         "--logdir", os.path.join(model_dir, "logs"), "--evaluate_test", "false", "--quiet"],
+        capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return model_dir
+
+
+def _stage(nll_run, model_dir, epochs, resume=False, logdir=None):
+    from tfreport.rl.stage import SCSTConfig, run
+    return run(nll_run, model_dir, SCSTConfig(reward="cider:1,ce:1", samples=3),
+               {"epochs": epochs, "batch_size": 4, "val_metric": "CE-F1"},
+               logdir=logdir or os.path.join(model_dir, "logs"), resume=resume,
+               steps_per_epoch=5, quiet=True, evaluate_test=False)
+
+
+def _weights(path):
+    import keras
+    return [np.asarray(w) for w in keras.saving.load_model(path).weights]
+
+
+def test_stage_writes_a_run_and_resumes_exactly(nll_run, tmp_path):
+    straight = str(tmp_path / "straight")
+    _stage(nll_run, straight, epochs=2)
+    for name in ("best.keras", "last.keras", "history.json", "config.json", "vocabulary.json"):
+        assert os.path.exists(os.path.join(straight, name)), name
+    config = json.load(open(os.path.join(straight, "config.json")))
+    assert config["objective"] == "scst" and config["init_from"] == os.path.abspath(nll_run)
+    assert config["scst_config"]["reward"] == "cider:1,ce:1"
+    assert config["train_config"]["learning_rate"] == 5e-5 and config["train_config"]["lr_decay"] == 1.0
+    history = json.load(open(os.path.join(straight, "history.json")))
+    assert [h["epoch"] for h in history] == [1, 2] and "val_CE-F1" in history[0]
+    # TensorBoard: the reward, each component, the baseline and the entropy
+    import tensorflow as tf
+    tags = set()
+    for path in glob.glob(os.path.join(straight, "logs", "straight", "train", "*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(v.tag for v in event.summary.value)
+    assert {"loss", "scst/reward", "scst/reward/cider", "scst/reward/ce", "scst/baseline",
+            "scst/entropy", "scst/sampled_reports"} <= tags, tags
+
+    # killed after epoch 1, resumed to 2: the same weights as the run that never stopped
+    resumed = str(tmp_path / "resumed")
+    _stage(nll_run, resumed, epochs=1)
+    _stage(nll_run, resumed, epochs=2, resume=True)
+    for a, b in zip(_weights(os.path.join(straight, "last.keras")),
+                    _weights(os.path.join(resumed, "last.keras"))):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # and the stage moved the weights away from the NLL model's
+    moved = [np.abs(a - b).max() for a, b in zip(_weights(os.path.join(nll_run, "best.keras")),
+                                                 _weights(os.path.join(straight, "last.keras")))]
+    assert max(moved) > 1e-4
+
+
+def test_stage_refuses_what_it_cannot_run(nll_run, tmp_path):
+    from tfreport.rl.stage import SCSTConfig
+    with pytest.raises(ValueError, match="unknown reward 'rouge'"):
+        SCSTConfig(reward="rouge:1")
+    with pytest.raises(ValueError, match="2 or more with the mean baseline"):
+        SCSTConfig(samples=1)
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        _stage(str(tmp_path), str(tmp_path / "out"), epochs=1)
+    out = str(tmp_path / "twice")
+    _stage(nll_run, out, epochs=1)
+    with pytest.raises(ValueError, match="already holds a run"):
+        _stage(nll_run, out, epochs=1)

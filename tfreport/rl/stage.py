@@ -1,0 +1,167 @@
+"""The SCST stage: fine-tune a trained flat model with self-critical sequence training.
+
+    python scripts/scst.py --init_from models/RUN --reward cider:1,ce:1 [--scst_baseline mean]
+
+It loads ``RUN/best.keras`` (the NLL model), trains on the same data with the SCST step
+(``rl.step``) in place of teacher forcing, and keeps everything else a training run has:
+the Trainer's loop, validation every epoch with best.keras chosen by ``--val_metric``
+(CIDEr or CE-F1), last.keras, ``--resume`` after a kill, TensorBoard (each reward
+component, the baseline, the entropy and sampled reports) and the test split scored at the
+end. The stage writes a model directory of its own, which loads and decodes like any other.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from typing import Dict, Optional
+
+import keras
+import tensorflow as tf
+
+from tfreport import evaluation
+from tfreport.rl.rewards import Reward, parse_spec
+from tfreport.rl.scst import BASELINES
+from tfreport.training.config import TrainConfig
+from tfreport.training.trainer import BEST, Trainer
+from tfreport.vocab import Vocabulary
+
+
+@dataclasses.dataclass
+class SCSTConfig:
+    """The stage's own settings; the optimiser's come from a TrainConfig (``train_config``)."""
+    reward: str = "cider:1"  # weighted rewards (rl.rewards.NAMES)
+    baseline: str = "mean"  # greedy | mean (the other samples' mean reward)
+    samples: int = 5  # sampled reports per study per step
+    temperature: float = 1.0  # the samples' softmax temperature
+
+    def __post_init__(self):
+        parse_spec(self.reward)  # a clear error before any model loads
+        if self.baseline not in BASELINES:
+            raise ValueError(f"unknown --scst_baseline {self.baseline!r}; choose from "
+                             f"{', '.join(BASELINES)}")
+        if self.samples < 1 or (self.baseline == "mean" and self.samples < 2):
+            raise ValueError("--scst_samples must be 1 or more (2 or more with the mean baseline)")
+        if not self.temperature > 0:
+            raise ValueError("--temperature must be above 0")
+
+
+class SCSTTrainer(Trainer):
+    """The Trainer with the SCST step: same loop, validation, checkpoints and resume."""
+    _fields = staticmethod(lambda batch: batch)  # keep the ids: they find the references
+
+    def __init__(self, *args, scst_config: SCSTConfig, references: Dict[str, str],
+                 reward: Reward, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.plan.replicas != 1:
+            raise ValueError(f"SCST runs on one replica for now ({self.plan.replicas} here): "
+                             "its rewards are computed in Python between the sampling and the "
+                             "update; use --strategy default or one GPU")
+        from tfreport.rl.step import SCSTStep
+        self.references = references
+        self.scst = SCSTStep(self.model, self.vocab, self.optimizer, reward,
+                             samples=scst_config.samples, baseline=scst_config.baseline,
+                             temperature=scst_config.temperature, seed=self.cfg.seed,
+                             clip_norm=self.cfg.clip_norm)
+
+    def _run_step(self, batch, step: int) -> float:
+        # The draw depends on (seed, step) alone, so a resumed run samples what the
+        # uninterrupted one did.
+        self.scst.sampling.sampler.seed_generator.state.assign(
+            tf.constant([self.cfg.seed, step], self.scst.sampling.sampler.seed_generator.state.dtype))
+        ids = [i.decode() for i in batch["id"].numpy()]
+        out = self.scst(batch, [self.references[i] for i in ids])
+        if (step + 1) % 10 == 0:
+            with self.train_writer.as_default(step=step + 1):
+                for key in ("reward", "baseline", "entropy"):
+                    tf.summary.scalar(f"scst/{key}", out[key])
+                for key, value in out.items():
+                    if key.startswith("reward/"):
+                        tf.summary.scalar(f"scst/{key}", value)
+                tf.summary.text("scst/sampled_reports", "\n\n".join(out["samples"]))
+        return out["loss"]
+
+
+def load_run(init_from: str) -> dict:
+    """The NLL run's resolved config (config.json), checked to be a finished run."""
+    for name in ("config.json", BEST, "vocabulary.json"):
+        if not os.path.exists(os.path.join(init_from, name)):
+            raise FileNotFoundError(f"--init_from {init_from}: no {name}; give the model "
+                                    "directory of a finished train.py run")
+    with open(os.path.join(init_from, "config.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides: dict,
+        logdir: str = "summary", data_dir: Optional[str] = None, resume: bool = False,
+        steps_per_epoch: Optional[int] = None, quiet: bool = False,
+        evaluate_test: bool = True) -> dict:
+    """Runs the stage into ``model_dir``; returns the test scores of its best.keras."""
+    from tfreport.data import pipeline
+    from tfreport.data.build import read_summary
+    from tfreport.models import model_class
+    from tfreport.training.run import guard_model_dir
+    init = load_run(init_from)
+    if model_class(init["model"]).hierarchical:
+        raise ValueError(f"--init_from {init_from} is a {init['model']} run; SCST covers the "
+                         "flat models (cnn_rnn, cnn_rnn_att, m2_transformer)")
+    data_dir = data_dir or init["data_dir"]
+    model_cfg = dict(init["model_config"])
+    train_values = dict(init["train_config"])
+    # SCST's optimisation: a small constant learning rate from the NLL model, no warm-up
+    train_values.update(lr_schedule="step", lr_decay=1.0, warmup=0.0, learning_rate=5e-5,
+                        epochs=5, val_metric="CIDEr", early_stopping=0)
+    train_values.update({k: v for k, v in train_overrides.items() if v is not None})
+    train_cfg = TrainConfig(**train_values)
+    keras.utils.set_random_seed(train_cfg.seed)
+    vocab = Vocabulary.load(os.path.join(init_from, "vocabulary.json"))
+    summary = read_summary(data_dir)
+    if not resume:
+        guard_model_dir(model_dir, False, False)
+    os.makedirs(model_dir, exist_ok=True)
+    run_name = os.path.basename(os.path.normpath(model_dir))
+    resolved = {"model": init["model"], "preset": init.get("preset"), "objective": "scst",
+                "init_from": os.path.abspath(init_from), "data_dir": os.path.abspath(data_dir),
+                "run_name": run_name, "scst_config": dataclasses.asdict(scst_config),
+                "model_config": model_cfg, "train_config": train_cfg.to_dict()}
+    with open(os.path.join(model_dir, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(resolved, f, indent=1)
+    shutil.copy(os.path.join(init_from, "vocabulary.json"), os.path.join(model_dir, "vocabulary.json"))
+    train_refs = evaluation.references(data_dir, "train")
+    reward = Reward(parse_spec(scst_config.reward), corpus=list(train_refs.values()))
+
+    def load_model():
+        return keras.saving.load_model(os.path.join(init_from, BEST))
+
+    trainer = SCSTTrainer(load_model, vocab, train_cfg, model_dir, os.path.join(logdir, run_name),
+                          summary["counts"]["train"], steps_per_epoch=steps_per_epoch,
+                          quiet=quiet, scst_config=scst_config, references=train_refs,
+                          reward=reward)
+    trainer.write_hparams(resolved)
+    if not quiet:
+        print(f"SCST from {init_from} ({init['model']}): reward {scst_config.reward}, "
+              f"{scst_config.samples} samples a study, {scst_config.baseline} baseline; "
+              f"model directory {model_dir}, TensorBoard {os.path.join(logdir, run_name)}")
+
+    def ds(split, training, **kw):
+        return pipeline.dataset(data_dir, split, image_size=model_cfg["image_size"],
+                                max_sentences=model_cfg["max_sentences"],
+                                max_words=model_cfg["max_words"], training=training,
+                                seed=train_cfg.seed, **kw)
+
+    def train_fn(epoch, skip, ctx, per_replica):
+        return ds("train", True, batch_size=per_replica, epoch=epoch, skip_batches=skip,
+                  input_context=ctx)
+
+    has_val = bool(summary["counts"].get("val"))
+    trainer.fit(train_fn, ds("val", False, batch_size=trainer.plan.per_replica) if has_val else None,
+                evaluation.references(data_dir, "val") if has_val else None,
+                calibration_ds=ds("train", False, batch_size=trainer.plan.per_replica).take(16),
+                resume=resume)
+    trainer.train_writer.flush()
+    trainer.val_writer.flush()
+    if not evaluate_test:
+        return {}
+    return evaluation.evaluate(model_dir, data_dir, "test", train_cfg.beam_size, BEST, quiet=quiet,
+                               length_penalty=train_cfg.length_penalty)
