@@ -39,6 +39,7 @@ COMMANDS = {
     "bench-mimic-build": "benchmark_mimic_build",
     "bench-reader": "benchmark_reader",
     "bench-training": "benchmark_training",
+    "bench-scst": "benchmark_scst",
 }
 
 

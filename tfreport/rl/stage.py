@@ -74,7 +74,8 @@ class SCSTTrainer(Trainer):
         out = self.scst(batch, [self.references[i] for i in ids])
         if (step + 1) % 10 == 0:
             with self.train_writer.as_default(step=step + 1):
-                for key in ("reward", "baseline", "entropy"):
+                for key in ("reward", "baseline", "entropy", "seconds/sample", "seconds/reward",
+                            "seconds/update"):
                     tf.summary.scalar(f"scst/{key}", out[key])
                 for key, value in out.items():
                     if key.startswith("reward/"):
@@ -132,7 +133,8 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
     reward = Reward(parse_spec(scst_config.reward), corpus=list(train_refs.values()))
 
     def load_model():
-        return keras.saving.load_model(os.path.join(init_from, BEST))
+        from tfreport.inference import load_model as load
+        return load(os.path.join(init_from, BEST))
 
     trainer = SCSTTrainer(load_model, vocab, train_cfg, model_dir, os.path.join(logdir, run_name),
                           summary["counts"]["train"], steps_per_epoch=steps_per_epoch,

@@ -12,6 +12,7 @@ separate stop head; their policy has two kinds of action and is not covered here
 """
 from __future__ import annotations
 
+import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -72,21 +73,28 @@ class SCSTStep:
     def __call__(self, batch: Dict[str, tf.Tensor], references: Sequence[str]) -> dict:
         """One update on ``batch`` whose studies have ``references`` (in batch order);
         returns the figures TensorBoard shows: the reward and each component (samples'
-        means), the baseline, the loss, the entropy and a few sampled reports."""
+        means), the baseline, the loss, the entropy, a few sampled reports, and the seconds
+        spent sampling (with the greedy decode), on rewards and on the update."""
         visual = {k: batch[k] for k in VISUAL_KEYS if k in batch}
         n = len(references)
         k = self.samples
+        t0 = time.perf_counter()
         tiled = {name: tf.repeat(v, k, axis=0) for name, v in visual.items()}
         ids = self._sample(tiled).numpy()
+        greedy_ids = self._greedy(visual).numpy() if self.baseline == "greedy" else None
+        t1 = time.perf_counter()
         texts = self.texts(ids)
         total, parts = self.reward(texts, [r for r in references for _ in range(k)])
         greedy = None
-        if self.baseline == "greedy":
-            greedy, _ = self.reward(self.texts(self._greedy(visual).numpy()), list(references))
+        if greedy_ids is not None:
+            greedy, _ = self.reward(self.texts(greedy_ids), list(references))
         adv = scst.advantages(total.reshape(n, k), self.baseline, greedy).reshape(-1)
+        t2 = time.perf_counter()
         loss, ent = self._update(tiled, tf.constant(ids), tf.constant(adv, tf.float32))
+        loss, ent = float(loss), float(ent)
+        t3 = time.perf_counter()
         out = {"reward": float(total.mean()), "baseline": float((total - adv).mean()),
-               "loss": float(loss), "entropy": float(ent),
-               "samples": texts[::k][:3]}
+               "loss": loss, "entropy": ent, "samples": texts[::k][:3],
+               "seconds/sample": t1 - t0, "seconds/reward": t2 - t1, "seconds/update": t3 - t2}
         out.update({f"reward/{name}": float(v.mean()) for name, v in parts.items()})
         return out
