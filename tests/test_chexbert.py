@@ -259,6 +259,16 @@ def test_labeler_flags(converted, tmp_path, capsys):
     with pytest.raises(SystemExit):
         evaluate.main(["--model_dir", str(tmp_path), "--labeler", "chexbert"])
     assert "needs --chexbert_weights" in capsys.readouterr().err
+    # compare.py: the paired table's CE figures and its footnote are CheXbert's
+    from tfreport.commands import compare
+    other = os.path.join(str(tmp_path), "q.json")
+    with open(other, "w") as f:
+        json.dump({"1": "lungs are clear.", "2": "the heart is enlarged."}, f)
+    capsys.readouterr()
+    compare.main(["--predictions", f"A={pp}", f"B={other}", "--references", rp, "--resamples", "20",
+                  "--trials", "20", "--no_meteor", "--quiet", "--labeler", "chexbert",
+                  "--chexbert_weights", converted])
+    assert "CE labels: CheXbert (chexbert)." in capsys.readouterr().out
     # label_reports.py writes CheXbert's labels in tfreport's CSV
     from tfreport.commands import label_reports
     from tfreport.labeler import read_label_csv
