@@ -177,7 +177,7 @@ def test_converted_folder_labels_reports(converted, tmp_path):
     with open(os.path.join(converted, "config.json")) as f:
         assert json.load(f)["config"]["num_heads"] == 2
     lab = chexbert.CheXbertLabeler.load(converted)
-    assert lab.name == "CheXbert (chexbert)"
+    assert lab.name.startswith("CheXbert (chexbert, ") and len(lab.name) == len("CheXbert (chexbert, 12345678)")
     # WordPiece ids as CheXbert feeds them: [CLS] ... [SEP], lower-cased, unknown -> [UNK]
     (enc,) = lab.encode(["No pleural EFFUSION, or pneumothorax."])
     assert enc == [2, 7, 8, 9, 6, 10, 11, 5, 3]
@@ -223,6 +223,13 @@ def test_failed_conversion_leaves_no_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a converted CheXbert folder.*config.json"):
         os.makedirs(out)
         chexbert.CheXbertLabeler.load(out)
+    # --out never removes a folder that holds anything but a conversion
+    keep = os.path.join(out, "notes.txt")
+    open(keep, "w").write("mine")
+    with pytest.raises(FileExistsError, match="not a converted CheXbert folder"):
+        convert_chexbert.main(["--checkpoint", ckpt, "--vocab", _vocab_file(tmp_path), "--out", out,
+                               "--num_heads", "2"])
+    assert open(keep).read() == "mine"
 
 
 def test_labeler_flags(converted, tmp_path, capsys):
@@ -245,9 +252,9 @@ def test_labeler_flags(converted, tmp_path, capsys):
     score.main(["--predictions", pp, "--references", rp, "--labeler", "chexbert",
                 "--chexbert_weights", converted])
     result = json.loads(capsys.readouterr().out)
-    assert result["CE-labeler"] == "CheXbert (chexbert)"
     from tfreport.metrics.clinical import clinical_efficacy
     lab = chexbert.CheXbertLabeler.load(converted)
+    assert result["CE-labeler"] == lab.name
     want = clinical_efficacy(lab.label_reports(preds), lab.label_reports(refs))["micro"]["f1"]
     assert result["CE-F1"] == pytest.approx(want)
     score.main(["--predictions", pp, "--references", rp])
@@ -268,7 +275,7 @@ def test_labeler_flags(converted, tmp_path, capsys):
     compare.main(["--predictions", f"A={pp}", f"B={other}", "--references", rp, "--resamples", "20",
                   "--trials", "20", "--no_meteor", "--quiet", "--labeler", "chexbert",
                   "--chexbert_weights", converted])
-    assert "CE labels: CheXbert (chexbert)." in capsys.readouterr().out
+    assert f"CE labels: {lab.name}." in capsys.readouterr().out
     # label_reports.py writes CheXbert's labels in tfreport's CSV
     from tfreport.commands import label_reports
     from tfreport.labeler import read_label_csv

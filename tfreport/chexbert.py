@@ -104,6 +104,16 @@ def clean_report(text: str) -> str:
     return re.sub(r"\s+", " ", (text or "").replace("\n", " ")).strip()
 
 
+def _fingerprint(path: str) -> str:
+    """The first 8 hex digits of the file's SHA-1."""
+    import hashlib
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:8]
+
+
 def read_vocabulary(path: str) -> List[str]:
     """bert-base-uncased's vocab.txt: one WordPiece token per line, the line number its id."""
     with open(path, encoding="utf-8") as f:
@@ -150,9 +160,13 @@ class CheXbertLabeler:
         if len(vocabulary) != config.vocabulary_size:
             raise ValueError(f"{folder}: vocab.txt has {len(vocabulary)} tokens, the weights "
                              f"{config.vocabulary_size}")
+        weights = os.path.join(folder, "chexbert.weights.h5")
         model = build_model(config)
-        model.load_weights(os.path.join(folder, "chexbert.weights.h5"))
-        return cls(model, vocabulary, source=os.path.basename(os.path.normpath(folder)), **kwargs)
+        model.load_weights(weights)
+        # the name tables print and records are matched by: the folder and its weights'
+        # fingerprint, so two conversions under one folder name never pass for each other
+        source = f"{os.path.basename(os.path.normpath(folder))}, {_fingerprint(weights)}"
+        return cls(model, vocabulary, source=source, **kwargs)
 
     def encode(self, texts: Iterable[str]) -> List[List[int]]:
         """[CLS] WordPiece ids [SEP], cut to ``MAX_TOKENS`` as CheXbert cuts them; an empty

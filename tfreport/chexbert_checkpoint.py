@@ -270,6 +270,10 @@ def convert(checkpoint: str, vocab: str, out: str, num_heads: Optional[int] = No
     if len(vocabulary) != config.vocabulary_size:
         raise ValueError(f"{vocab}: {len(vocabulary)} tokens, but {checkpoint} embeds "
                          f"{config.vocabulary_size}; use bert-base-uncased's vocab.txt")
+    if os.path.exists(out) and (not os.path.isdir(out)
+                                or not set(os.listdir(out)) <= set(FILES)):
+        raise FileExistsError(f"{out}: exists and is not a converted CheXbert folder (it holds "
+                              "other files); give --out a new or converted folder")
     tmp = out.rstrip("/") + ".converting"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)

@@ -7,9 +7,9 @@
 Rows: cnn_rnn, cnn_rnn_att, hier_rnn, mrna, m2_transformer with ResNet50, DenseNet121 and
 dual extractors, and the most frequent training report. Writes results.md, results.csv,
 results.json and ce_f1_per_condition.png into --out; each row's run is in --out/runs/.
---labeler chexbert --chexbert_weights FOLDER scores the CE figures with CheXbert: rows that
-finished under the rule-based labeler are rescored from their test predictions (no
-training), and the table goes to results-chexbert.* beside the rule-based one.
+--labeler chexbert --chexbert_weights FOLDER scores the CE figures with CheXbert (it implies
+--reuse): rows that finished under the rule-based labeler are rescored from their test
+predictions (no training), and the table goes to results-chexbert.* beside the rule-based one.
 """
 import argparse
 import sys
@@ -140,7 +140,9 @@ def main(argv=None):
                                   mbr_samples=args.mbr_samples, temperature=args.temperature,
                                   mbr_no_repeat=args.mbr_no_repeat,
                                   row_temperatures=row_temperatures,
-                                  blind_seeds=args.blind_seeds, reuse=args.reuse,
+                                  blind_seeds=args.blind_seeds,
+                                  # another labeler rescores the finished runs, never retrains them
+                                  reuse=args.reuse or labeler is not labelers.RULES,
                                   table_only=args.table_only, quiet=args.quiet,
                                   labeler=labeler)
     if args.quick:

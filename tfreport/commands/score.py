@@ -40,9 +40,9 @@ def main(argv=None):
     if args.bootstrap < 0:
         p.error("--bootstrap must be 0 or more")
     from tfreport.labeler import read_label_csv
-    labeler = labelers.from_args(args, p)
-    if labeler is not labelers.RULES and args.predicted_labels and args.reference_labels:
+    if args.labeler != "rules" and args.predicted_labels and args.reference_labels:
         p.error("--labeler chexbert has nothing to label: both label CSVs are given")
+    labeler = labelers.from_args(args, p)
     from tfreport.metrics.scoring import score
     preds = load_json_object(args.predictions, str)
     refs = load_json_object(args.references, str)

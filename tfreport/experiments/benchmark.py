@@ -254,14 +254,30 @@ def rules_record_path(s: Settings, row: Row, seed: int) -> str:
     return os.path.join(s.out, RECORDS, f"{row.key}-seed{seed}.json")
 
 
-def rescore(found: dict, s: Settings, row_dir: str) -> Optional[dict]:
-    """``found`` (another labeler's record) scored again with ``s.labeler`` from the run's
-    test predictions, without training or decoding; None when the predictions are gone."""
+def predictions_digest(predictions: Dict[str, str]) -> str:
+    """A short fingerprint of a run's test predictions: a record names the text it scored."""
+    import hashlib
+    return hashlib.sha1(json.dumps(predictions, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def rescore(found: dict, s: Settings, row_dir: str) -> tuple:
+    """(``found`` scored again with ``s.labeler`` from the run's test predictions, without
+    training or decoding, or None; why not). Only text that is the record's is rescored:
+    its digest, or for older records its rule-based positives, must match."""
     path = os.path.join(row_dir, "predictions_test.json")
     if not os.path.exists(path):
-        return None
+        return None, f"its test predictions ({path}) are gone"
     with open(path, encoding="utf-8") as f:
         predictions = json.load(f)
+    if "predictions_digest" in found:
+        same = found["predictions_digest"] == predictions_digest(predictions)
+    elif found.get("labeler", labelers.RULES_NAME) == labelers.RULES_NAME:
+        same = json.loads(json.dumps(grounding.positives(
+            labelers.RULES.label_reports(predictions)))) == found.get("positives")
+    else:
+        same = False
+    if not same:
+        return None, f"{path} is not the text it scored (decoded again since)"
     from tfreport.data.prepared import PreparedDataset
     refs = evaluation.references(s.data_dir, "test")
     normal = PreparedDataset(s.data_dir).normal("test")
@@ -270,7 +286,8 @@ def rescore(found: dict, s: Settings, row_dir: str) -> Optional[dict]:
                                       training_reports=diagnostics.training_reports(s.data_dir))
     result["positives"] = grounding.positives(s.labeler.label_reports(predictions))
     result["labeler"] = s.labeler.name
-    return result
+    result["predictions_digest"] = predictions_digest(predictions)
+    return result, ""
 
 
 def run_row(row: Row, s: Settings, seed: int) -> dict:
@@ -319,13 +336,17 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                 print(f"[{row.label}] seed {seed}: not reusing {path}: decoded by "
                       f"{found.get('decoding')}, this benchmark decodes by {want}")
                 continue
+            if s.labeler_tag and found.get("labeler") == s.labeler.name:
+                stale = _stale(found, row_dir)
+                if stale:  # the run was trained or decoded again under the other labeler
+                    print(f"[{row.label}] seed {seed}: not reusing {path}: {stale}")
+                    continue
             if found.get("labeler", labelers.RULES_NAME) != s.labeler.name:
-                again = rescore(found, s, row_dir)
+                again, why = rescore(found, s, row_dir)
                 if again is None:
                     print(f"[{row.label}] seed {seed}: not reusing {path}: its CE figures are "
-                          f"{found.get('labeler', labelers.RULES_NAME)}'s and its test "
-                          f"predictions ({row_dir}) are gone, so {s.labeler.name} cannot "
-                          "rescore them")
+                          f"{found.get('labeler', labelers.RULES_NAME)}'s and {s.labeler.name} "
+                          f"cannot rescore them: {why}")
                     continue
                 print(f"[{row.label}] seed {seed}: rescoring {path}'s test predictions with "
                       f"{s.labeler.name}")
@@ -369,10 +390,22 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
     result["metrics"] = metrics
     result["positives"] = grounding.positives(s.labeler.label_reports(predictions))
     result["labeler"] = s.labeler.name
+    result["predictions_digest"] = predictions_digest(predictions)
     write_json(done, result)
     os.makedirs(os.path.dirname(record), exist_ok=True)
     write_json(record, result)
     return result
+
+
+def _stale(found: dict, row_dir: str) -> str:
+    """Why a record no longer describes its run ('' when it does, or the run is gone)."""
+    path = os.path.join(row_dir, "predictions_test.json")
+    if "predictions_digest" not in found or not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8") as f:
+        if predictions_digest(json.load(f)) != found["predictions_digest"]:
+            return f"{path} has changed since it was scored"
+    return ""
 
 
 def _config_changes(row: Row, s: Settings, seed: int, row_dir: str, saved: dict) -> List[str]:

@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from tfreport import evaluation
+from tfreport.atomic import write_json
 from tfreport.rl.rewards import Reward, parse_spec
 from tfreport.rl.scst import BASELINES
 from tfreport.training.config import TrainConfig
@@ -66,10 +67,7 @@ class SCSTTrainer(Trainer):
                              clip_norm=self.cfg.clip_norm)
 
     def _run_step(self, batch, step: int) -> float:
-        # The draw depends on (seed, step) alone, so a resumed run samples what the
-        # uninterrupted one did.
-        self.scst.sampling.sampler.seed_generator.state.assign(
-            tf.constant([self.cfg.seed, step], self.scst.sampling.sampler.seed_generator.state.dtype))
+        self.scst.reseed(self.cfg.seed, step)  # a resumed run draws what this one did
         ids = [i.decode() for i in batch["id"].numpy()]
         out = self.scst(batch, [self.references[i] for i in ids])
         if (step + 1) % 10 == 0:
@@ -112,12 +110,16 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
     train_values = dict(init["train_config"])
     # SCST's optimisation: a small constant learning rate from the NLL model, no warm-up
     train_values.update(lr_schedule="step", lr_decay=1.0, warmup=0.0, learning_rate=5e-5,
-                        epochs=5, val_metric="CIDEr", early_stopping=0)
+                        epochs=5, val_metric="CIDEr", early_stopping=0,
+                        backbone_learning_rate=None)  # the backbone at the decoder's rate
     train_values.update({k: v for k, v in train_overrides.items() if v is not None})
     train_cfg = TrainConfig(**train_values)
     keras.utils.set_random_seed(train_cfg.seed)
     vocab = Vocabulary.load(os.path.join(init_from, "vocabulary.json"))
     summary = read_summary(data_dir)
+    if not summary["counts"].get("val"):
+        raise ValueError(f"{data_dir} has no validation split: SCST chooses best.keras by "
+                         "--val_metric on it (the SCST loss says nothing about quality)")
     if not resume:
         guard_model_dir(model_dir, False, False)
     os.makedirs(model_dir, exist_ok=True)
@@ -126,8 +128,7 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
                 "init_from": os.path.abspath(init_from), "data_dir": os.path.abspath(data_dir),
                 "run_name": run_name, "scst_config": dataclasses.asdict(scst_config),
                 "model_config": model_cfg, "train_config": train_cfg.to_dict()}
-    with open(os.path.join(model_dir, "config.json"), "w", encoding="utf-8") as f:
-        json.dump(resolved, f, indent=1)
+    write_json(os.path.join(model_dir, "config.json"), resolved)
     shutil.copy(os.path.join(init_from, "vocabulary.json"), os.path.join(model_dir, "vocabulary.json"))
     train_refs = evaluation.references(data_dir, "train")
     reward = Reward(parse_spec(scst_config.reward), corpus=list(train_refs.values()))
@@ -156,9 +157,8 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
         return ds("train", True, batch_size=per_replica, epoch=epoch, skip_batches=skip,
                   input_context=ctx)
 
-    has_val = bool(summary["counts"].get("val"))
-    trainer.fit(train_fn, ds("val", False, batch_size=trainer.plan.per_replica) if has_val else None,
-                evaluation.references(data_dir, "val") if has_val else None,
+    trainer.fit(train_fn, ds("val", False, batch_size=trainer.plan.per_replica),
+                evaluation.references(data_dir, "val"),
                 calibration_ds=ds("train", False, batch_size=trainer.plan.per_replica).take(16),
                 resume=resume)
     trainer.train_writer.flush()

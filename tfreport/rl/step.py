@@ -24,6 +24,9 @@ from tfreport.rl.rewards import Reward
 from tfreport.text import join_report
 
 
+SEED_STRIDE = 1 << 16  # more draws than any report has tokens
+
+
 class SCSTStep:
     """Holds the compiled sampling, greedy and update functions of one model."""
 
@@ -53,17 +56,30 @@ class SCSTStep:
         return decode_flat(self.model, visual, 1)
 
     def _update_step(self, visual, ids, advantage):
+        from tfreport.training.optimizer import loss_scale
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.model(dict(visual, report=ids[:, None, :]), training=True)
+            # training=False: the samples were drawn without dropout, so the gradient is
+            # that of the policy that drew them (on-policy)
+            logits = self.model(dict(visual, report=ids[:, None, :]), training=False)
             loss = scst.policy_loss(logits, ids, advantage)
-        grads = tape.gradient(loss, variables)
+            scaled = self.optimizer.scale_loss(loss)  # float16: the loss-scale optimizer's
+        grads = tape.gradient(scaled, variables)
         present = [i for i, g in enumerate(grads) if g is not None]
         grads = [grads[i] for i in present]
         if self.clip_norm:
-            grads, _ = tf.clip_by_global_norm(grads, self.clip_norm)
+            scale = loss_scale(self.optimizer)  # the grads are still scaled under float16
+            limit = self.clip_norm * (tf.cast(scale, tf.float32) if scale is not None else 1.0)
+            grads, _ = tf.clip_by_global_norm(grads, limit)
         self.optimizer.apply(grads, [variables[i] for i in present])
         return loss, scst.entropy(logits, ids)
+
+    def reseed(self, seed: int, step: int) -> None:
+        """Makes step ``step``'s draw a function of (seed, step) alone, so a resumed run
+        samples what the uninterrupted one did. Each token's draw advances the generator by
+        one, so steps start SEED_STRIDE apart and never share a draw."""
+        state = self.sampling.sampler.seed_generator.state
+        state.assign(tf.constant([seed, step * SEED_STRIDE], state.dtype))
 
     # -- one step -------------------------------------------------------------------------
     def texts(self, ids: np.ndarray) -> List[str]:
