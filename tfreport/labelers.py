@@ -22,9 +22,6 @@ class RuleLabeler:
     def label_reports(self, reports: Mapping[str, str]) -> Dict[str, dict]:
         return rules.label_reports(reports)
 
-    def label_report(self, text: str) -> dict:
-        return rules.label_report(text)
-
 
 RULES = RuleLabeler()
 

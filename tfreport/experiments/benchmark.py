@@ -279,15 +279,19 @@ def rescore(found: dict, s: Settings, row_dir: str) -> tuple:
     if not same:
         return None, f"{path} is not the text it scored (decoded again since)"
     from tfreport.data.prepared import PreparedDataset
+    return _score(dict(found), predictions, PreparedDataset(s.data_dir).normal("test"), s), ""
+
+
+def _score(result: dict, predictions: Dict[str, str], normal, s: Settings) -> dict:
+    """``result`` with the test scores of ``predictions`` by ``s.labeler``: the metrics,
+    each report's positive findings, the labeler's name and the predictions' digest."""
     refs = evaluation.references(s.data_dir, "test")
-    normal = PreparedDataset(s.data_dir).normal("test")
-    result = dict(found)
     result["metrics"] = scoring.score(predictions, refs, normal, labeler=s.labeler,
                                       training_reports=diagnostics.training_reports(s.data_dir))
     result["positives"] = grounding.positives(s.labeler.label_reports(predictions))
     result["labeler"] = s.labeler.name
     result["predictions_digest"] = predictions_digest(predictions)
-    return result, ""
+    return result
 
 
 def run_row(row: Row, s: Settings, seed: int) -> dict:
@@ -358,7 +362,6 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
             return found
     if s.table_only:
         return None
-    refs = evaluation.references(s.data_dir, "test")
     result = {"label": row.label, "key": row.key, "model": row.model, "seed": seed,
               "weights": row.weights, "control": row.control}
     if row.model is None:
@@ -384,13 +387,8 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                       decoding=decoding_name(beam, s.mbr_samples, temperature,
                                              _mbr_no_repeat(row, s)),
                       command=shlex.join(train_command(row, s, seed, row_dir)), config=config)
-    metrics = scoring.score(predictions, refs, normal, labeler=s.labeler,
-                            training_reports=diagnostics.training_reports(s.data_dir))
+    result = _score(result, predictions, normal, s)
     write_json(os.path.join(row_dir, "predictions_test.json"), predictions)
-    result["metrics"] = metrics
-    result["positives"] = grounding.positives(s.labeler.label_reports(predictions))
-    result["labeler"] = s.labeler.name
-    result["predictions_digest"] = predictions_digest(predictions)
     write_json(done, result)
     os.makedirs(os.path.dirname(record), exist_ok=True)
     write_json(record, result)

@@ -116,8 +116,9 @@ class ClinicalF1:
         todo = {t for t in texts if t not in self._cache}
         if todo:
             keyed = {str(i): t for i, t in enumerate(sorted(todo))}
-            for k, labels in self.labeler.label_reports(keyed).items():
-                self._cache[keyed[k]] = frozenset(o for o in self.observations if labels.get(o) == 1)
+            from tfreport.metrics.grounding import positives
+            for k, found in positives(self.labeler.label_reports(keyed)).items():
+                self._cache[keyed[k]] = frozenset(found).intersection(self.observations)
         return [self._cache[t] for t in texts]
 
     def __call__(self, candidates: Sequence[str], references: Sequence[str]) -> np.ndarray:
