@@ -1,4 +1,4 @@
-"""Training throughput of every model on cached features, float32 against bfloat16.
+"""Training throughput of every model, by precision and XLA: on cached features or fine-tuning the extractor.
 
 The legacy-compatible entry point of ``tfreport/commands/benchmark_training.py`` (``pip install -e .`` first).
 """

@@ -16,12 +16,20 @@ def test_train_smoke_writes_events_and_a_reloadable_checkpoint(tiny_data, tiny_v
            "--data_dir", tiny_data, "--preset", "demo", "--epochs", "2", "--steps_per_epoch", "2",
            "--batch_size", "4", "--image_size", "32", "--max_words", "12", "--beam_size", "2",
            "--length_penalty", "0.6", "--report_memory", "false",
-           "--model_option", "backbone_width=8", "--model_dir", model_dir, "--logdir", logdir, "--run_name", "smoke", "--quiet"]
+           "--model_option", "backbone_width=8", "--model_dir", model_dir, "--logdir", logdir, "--run_name", "smoke", "--quiet",
+           "--profile_steps", "3,4"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "BLEU-4" in out.stdout and "Model directory" in out.stdout
+    assert "Training on the CPU (no GPU visible to TensorFlow)" in out.stdout  # no GPU here
     for sub in ("train", "val"):
         assert glob.glob(os.path.join(logdir, "smoke", sub, "events.out.tfevents.*"))
+    # --profile_steps 3,4: epoch 2's two steps, profiled into the train run, and said so
+    profiles = glob.glob(os.path.join(logdir, "smoke", "train", "plugins", "profile", "*",
+                                      "*.xplane.pb"))
+    assert len(profiles) == 1 and os.path.getsize(profiles[0]) > 0, out.stdout[-2000:]
+    assert "Profiled training steps 3-4 into" in out.stdout
+    assert "pip install tensorboard-plugin-profile" in out.stdout
     for name in ("best.keras", "last.keras", "config.json", "vocabulary.json",
                  "predictions_test.json", "metrics_test.json", "history.json"):
         assert os.path.exists(os.path.join(model_dir, name)), name
@@ -99,6 +107,17 @@ def test_model_options_and_replay_errors(tmp_path):
     bad.write_text('{"model": "mrna"}')
     with pytest.raises(ValueError, match="not a train.py config.json"):
         parse(["--config", str(bad)])
+
+
+def test_profile_steps_flag():
+    import pytest
+    from tfreport.commands.train import parse
+    assert parse(["--profile_steps", "10,20"])[0].profile_steps == (10, 20)
+    assert parse(["--profile_steps", "7"])[0].profile_steps == (7, 11)  # a 5-step window
+    assert parse([])[0].profile_steps is None
+    for bad in ("5,2", "0,3", "x", "1,2,3"):
+        with pytest.raises(ValueError, match="--profile_steps expects START,END"):
+            parse(["--profile_steps", bad])
 
 
 def test_unknown_model_option_is_a_clear_error(tiny_data, tmp_path):

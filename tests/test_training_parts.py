@@ -129,12 +129,57 @@ def test_tensorboard_holds_what_the_issue_lists(tiny_data, tiny_vocab, tmp_path)
     trainer.train_writer.flush()
     trainer.val_writer.flush()
     tags = {}
-    for sub in ("train", "val"):
+    for sub in ("", "train", "val"):
         for path in glob.glob(os.path.join(str(tmp_path / "logs"), sub, "events.out.tfevents.*")):
             for event in tf.compat.v1.train.summary_iterator(path):
                 for v in event.summary.value:
                     tags.setdefault(sub, set()).add(v.tag)
-    assert {"loss", "learning_rate", "examples_per_second", "config",
-            "_hparams_/session_start_info"} <= tags["train"]
+    assert tags[""] == {"_hparams_/session_start_info"}  # the session: the run's own folder
+    assert {"loss", "learning_rate", "examples_per_second", "config"} <= tags["train"]
     assert {"loss", "BLEU-4", "CIDEr", "sample_reports"} <= tags["val"]
     assert any(t.startswith("sample_images") for t in tags["val"])
+
+
+def test_hparams_tab_shows_the_validation_metrics(tiny_data, tiny_vocab, tmp_path):
+    """TensorBoard's own HParams plugin, over `tensorboard --logdir` of the run's parent,
+    finds the run's session with its validation metrics (group "val") and their values."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import (api_pb2, get_experiment, hparams_plugin,
+                                             list_session_groups)
+    from tfreport.evaluation import references
+    trainer, train_fn, val = _trainer(tiny_data, tiny_vocab, tmp_path, epochs=1)
+    trainer.write_hparams({"model": "cnn_rnn", "run_name": "logs",
+                           "train_config": {"batch_size": 4, "learning_rate": 3e-3}})
+    history = trainer.fit(train_fn, val, references(tiny_data, "val"))
+    trainer.train_writer.flush()
+    trainer.val_writer.flush()
+
+    logdir = str(tmp_path)  # as `tensorboard --logdir summary`: the runs are logs, logs/val...
+    mux = plugin_event_multiplexer.EventMultiplexer()
+    mux.AddRunsFromDirectory(logdir)
+    mux.Reload()
+    provider = data_provider.MultiplexerDataProvider(mux, logdir)
+    plugin = hparams_plugin.HParamsPlugin(base_plugin.TBContext(
+        logdir=logdir, data_provider=provider, multiplexer=mux))
+    ctx = context.RequestContext()
+    experiment = get_experiment.Handler(ctx, plugin._context, "",
+                                        api_pb2.GetExperimentRequest()).run()
+    metrics = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
+    assert {("val", "BLEU-4"), ("val", "CIDEr"), ("val", "CE-F1"), ("val", "loss")} <= metrics
+    assert {h.name for h in experiment.hparam_infos} >= {"model", "train_config.batch_size"}
+
+    wanted = [api_pb2.MetricName(group="val", tag=t) for t in ("BLEU-4", "CIDEr", "loss")]
+    request = api_pb2.ListSessionGroupsRequest(
+        start_index=0, slice_size=10, allowed_statuses=[api_pb2.STATUS_UNKNOWN],
+        col_params=[api_pb2.ColParams(metric=m) for m in wanted])
+    groups = list_session_groups.Handler(ctx, plugin._context, "", request).run().session_groups
+    assert len(groups) == 1 and [s.name for s in groups[0].sessions] == ["logs"]
+    assert groups[0].hparams["train_config.batch_size"].number_value == 4
+    values = {(v.name.group, v.name.tag): v.value for v in groups[0].sessions[0].metric_values}
+    for tag in ("BLEU-4", "CIDEr", "loss"):  # the scalars at those tags: the epoch's figures
+        assert values[("val", tag)] == pytest.approx(history[-1]["val_" + tag], rel=1e-6)
+    scalars = provider.read_scalars(ctx, experiment_id="", plugin_name="scalars",
+                                    downsample=10)
+    assert scalars["logs/val"]["BLEU-4"][-1].value == pytest.approx(history[-1]["val_BLEU-4"])

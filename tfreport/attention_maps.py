@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from tfreport import fileio
 from tfreport.vocab import END_ID, PAD_ID, Vocabulary
 
 
@@ -185,7 +186,7 @@ def write_study(out_dir: str, study_id: str, frontal: np.ndarray, lateral: Optio
     import os
     from PIL import Image
     folder = os.path.join(out_dir, study_id)
-    os.makedirs(folder, exist_ok=True)
+    fileio.makedirs(folder)
     entry = {"id": study_id, "report": report, "sentences": []}
     kinds = {m["kind"] for m in maps if "kind" in m}
     if kinds:
@@ -197,8 +198,9 @@ def write_study(out_dir: str, study_id: str, frontal: np.ndarray, lateral: Optio
                                              Image.NEAREST)
         name = f"sentence_{k:02d}.png"
         tmp = os.path.join(folder, name + ".tmp")
-        img.save(tmp, format="PNG")
-        os.replace(tmp, os.path.join(folder, name))
+        with fileio.open(tmp, "wb") as f:  # local or a URL
+            img.save(f, format="PNG")
+        fileio.replace(tmp, os.path.join(folder, name))
         entry["sentences"].append({"sentence": m["sentence"],
                                    "png": os.path.join(study_id, name)})
     return entry

@@ -22,6 +22,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from tfreport import fileio
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 
 # The heads' order in the published checkpoint (CheXbert's CONDITIONS).
@@ -108,7 +109,7 @@ def _fingerprint(path: str) -> str:
     """The first 8 hex digits of the file's SHA-1."""
     import hashlib
     h = hashlib.sha1()
-    with open(path, "rb") as f:
+    with fileio.open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:8]
@@ -116,7 +117,7 @@ def _fingerprint(path: str) -> str:
 
 def read_vocabulary(path: str) -> List[str]:
     """bert-base-uncased's vocab.txt: one WordPiece token per line, the line number its id."""
-    with open(path, encoding="utf-8") as f:
+    with fileio.open(path, encoding="utf-8") as f:
         tokens = [line.rstrip("\n") for line in f]
     for needed in ("[PAD]", "[UNK]", "[CLS]", "[SEP]"):
         if needed not in tokens:
@@ -146,15 +147,15 @@ class CheXbertLabeler:
     @classmethod
     def load(cls, folder: str, **kwargs) -> "CheXbertLabeler":
         """Reads a converted folder (``FILES``); a clear error names what is missing."""
-        if not os.path.isdir(folder):
+        if not fileio.isdir(folder):
             raise FileNotFoundError(
                 f"{folder}: no such folder; --chexbert_weights takes the folder "
                 "`tfreport convert-chexbert` writes (config.json, vocab.txt, chexbert.weights.h5)")
-        missing = [f for f in FILES if not os.path.exists(os.path.join(folder, f))]
+        missing = [f for f in FILES if not fileio.exists(os.path.join(folder, f))]
         if missing:
             raise FileNotFoundError(f"{folder}: not a converted CheXbert folder (missing "
                                     f"{', '.join(missing)}); run `tfreport convert-chexbert`")
-        with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        with fileio.open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
             config = CheXbertConfig(**json.load(f)["config"])
         vocabulary = read_vocabulary(os.path.join(folder, "vocab.txt"))
         if len(vocabulary) != config.vocabulary_size:

@@ -140,10 +140,10 @@ def read_json(path: str, what: str = ""):
     """A JSON file's content; a missing file or bad JSON is one clear error naming the path
     (``what`` says what the file should have been)."""
     import json
-    import os
-    if not os.path.exists(path):
+    from tfreport import fileio
+    if not fileio.exists(path):
         raise FileNotFoundError(f"{path}: file not found" + (f" ({what})" if what else ""))
-    with open(path, encoding="utf-8") as f:
+    with fileio.open(path, encoding="utf-8") as f:
         try:
             return json.load(f)
         except json.JSONDecodeError as e:

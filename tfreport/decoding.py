@@ -26,6 +26,7 @@ import tensorflow as tf
 import keras_hub
 from keras import ops, tree
 
+from tfreport.search import search
 from tfreport.vocab import END_ID, PAD_ID, START_ID, Vocabulary
 
 
@@ -118,37 +119,42 @@ def ban_empty_sentence(index, logits):
     return ops.where(banned, ops.cast(-1e9, logits.dtype), logits)
 
 
-def repeats(candidates, earlier):
-    """[B, K] bool: candidate sentence k ([B, K, W] ids, ended) equals one of ``earlier``
-    (a list of [B, W] ended sentences) for that study."""
-    out = ops.zeros(ops.shape(candidates)[:2], "bool")
-    for e in earlier:
-        same = ops.equal(candidates, ops.cast(e, candidates.dtype)[:, None])
-        out = ops.logical_or(out, ops.all(same, axis=-1))
-    return out
+def repeats(candidates, written, count):
+    """[B, K] bool: candidate sentence k ([B, K, W] ids, ended) equals one of the first
+    ``count`` sentences of ``written`` ([B, S, W], ended) for that study."""
+    same = ops.all(ops.equal(candidates[:, :, None], ops.cast(written, candidates.dtype)[:, None]),
+                   axis=-1)  # [B, K, S]
+    earlier = ops.arange(ops.shape(written)[1]) < count
+    return ops.any(ops.logical_and(same, earlier[None, None]), axis=-1)
 
 
 def decode_words(model, state, context, max_words: int, beam_size: int, flat: bool = False,
                  block_trigrams: bool = False, ban_empty: bool = False,
-                 length_penalty: float = 0.0, sampler=None, avoid=None):
+                 length_penalty: float = 0.0, sampler=None, avoid=None, rows_done=None):
     """One sentence per study, [B, max_words] ids ending in ``</S>`` (or cut at max); with
     ``flat``, a whole report ending in an empty sentence; with ``ban_empty``, never the
     empty sentence; with a ``sampler`` (a keras-hub RandomSampler), one sample instead of
-    the search.
+    the search. The search stops once every sequence has ended; ``rows_done`` ([B] bool)
+    marks studies whose words are not needed (their report has ended), so they do not keep
+    it going.
 
-    ``avoid`` (earlier sentences of the report, [B, W] each) asks for the best beam that
-    repeats none of them, and returns ``(words, only_repeats)``: [B] true where every
-    candidate (the one, without a beam) repeats an earlier sentence."""
-    b = ops.shape(state[0] if isinstance(state, (list, tuple)) else state)[0]
+    ``avoid`` (earlier sentences of the report, [B, S, W] with ``avoid_count`` rows
+    written, as a pair) asks for the best beam that repeats none of them, and returns
+    ``(words, only_repeats)``: [B] true where every candidate (the one, without a beam)
+    repeats an earlier sentence."""
+    b = ops.shape(tree.flatten(state)[0])[0]
     prompt = ops.concatenate([ops.full((b, 1), START_ID, "int32"),
                               ops.full((b, max_words), PAD_ID, "int32")], axis=1)
     mask = ops.concatenate([ops.ones((b, 1), "bool"), ops.zeros((b, max_words), "bool")], axis=1)
 
-    # The visual context is constant within a study's beams, so it stays out of the sampler's
-    # cache (which the beam sampler gathers at every step) and is repeated once, in the
-    # sampler's beam order, instead.
-    if beam_size > 1 and sampler is None:
-        context = tree.map_structure(lambda x: ops.repeat(x, beam_size, axis=0), context)
+    # The visual context is the same for all of a study's beams, so it stays out of the
+    # search's state (which beam search reorders at every step). The model repeats it
+    # for the beams once, or reads it per study (M2 folds the beams into its queries).
+    beams = 1 if sampler is not None else max(1, beam_size)
+    if beams > 1:
+        context = model.context_for_beams(context, beams)
+        if rows_done is not None:
+            rows_done = ops.repeat(rows_done, beams, axis=0)
 
     def next_fn(prompt, cache, index):
         token = ops.take(prompt, index - 1, axis=1)
@@ -160,12 +166,14 @@ def decode_words(model, state, context, max_words: int, beam_size: int, flat: bo
             logits = ban_empty_sentence(index, logits)
         return finished_stay_finished(prompt, index, logits, flat), None, new_state
 
-    # A flat report cannot stop on the first </S>: it runs to max_words, finished
-    # sequences writing only </S> at no cost.
-    all_beams = sampler is None and beam_size > 1 and (length_penalty > 0 or avoid is not None)
-    search = sampler if sampler is not None else sampler_for(beam_size, all_beams)
-    out = search(next_fn, prompt, cache=state, index=1, mask=mask,
-                 stop_token_ids=None if flat else [END_ID])
+    def done(prompt, index):
+        ended = finished(prompt, index, flat)
+        return ended if rows_done is None else ops.logical_or(ended, rows_done)
+
+    all_beams = beams > 1 and (length_penalty > 0 or avoid is not None)
+    out = search(next_fn, prompt, state, 1, mask, done,
+                 sampler if sampler is not None else sampler_for(beams), beams, all_beams,
+                 full_stream=flat)  # a flat report's loop used to run every step
     if avoid is not None:
         return _best_new_sentence(out, all_beams, avoid, length_penalty)
     if all_beams:
@@ -174,11 +182,11 @@ def decode_words(model, state, context, max_words: int, beam_size: int, flat: bo
 
 
 def _best_new_sentence(out, all_beams: bool, avoid, alpha: float):
-    """The best candidate sentence that repeats none of ``avoid``, and whether every
-    candidate did."""
+    """The best candidate sentence that repeats none of ``avoid`` ((written, count)), and
+    whether every candidate did."""
     if not all_beams:  # greedy or a sample: one candidate
         words = end_at_first_stop(out[:, 1:])
-        only = repeats(words[:, None], avoid)[:, 0]
+        only = repeats(words[:, None], *avoid)[:, 0]
         return words, only
     beams, scores = out
     k, length = ops.shape(beams)[1], ops.shape(beams)[2]
@@ -186,7 +194,7 @@ def _best_new_sentence(out, all_beams: bool, avoid, alpha: float):
                         (-1, k, length - 1))
     lengths = ops.sum(ops.cast(ops.not_equal(words, PAD_ID), "float32"), axis=2)
     score = ops.cast(scores, "float32") / ops.power((5.0 + lengths) / 6.0, alpha)
-    repeated = repeats(words, avoid)
+    repeated = repeats(words, *avoid)
     best = ops.argmax(ops.where(repeated, -1e9, score), axis=1)
     return (ops.take_along_axis(words, best[:, None, None], axis=1)[:, 0],
             ops.all(repeated, axis=1))
@@ -223,34 +231,59 @@ def decode_hierarchical(model, batch, beam_size: int = 3, block_trigrams: bool =
 
     ``no_repeat``: no sentence twice in a report. Each sentence is the best beam that
     repeats no earlier sentence; where every candidate repeats one (always, for greedy or a
-    sample), the report ends there: the model has nothing new to say."""
+    sample), the report ends there: the model has nothing new to say.
+
+    The first sentence (which has no previous one) is decoded on its own, the rest in one
+    graph loop over sentences: the graph holds two sentence decoders, not max_sentences,
+    so it traces in a fraction of the time. A search stops once every report has ended; a
+    sampled one runs every sentence, so that it draws the random numbers it always drew."""
     c = model.config
     context = model.encode(batch, training=False)
-    sentence_state = model.begin_report(context)
     b = ops.shape(context["visual"])[0]
     empty = ops.concatenate([ops.full((b, 1), END_ID, "int32"),
                              ops.full((b, c.max_words - 1), PAD_ID, "int32")], axis=1)
-    stopped = ops.zeros((b,), "bool")
-    prev, sentences = None, []
-    for _ in range(c.max_sentences):
+    sampler = sampling.sampler if sampling else None
+
+    def sentence(prev, sentence_state, stopped, written, count):
         state, sentence_state, p_stop = model.begin_sentence(context, prev, sentence_state)
         if p_stop is None:  # the empty sentence is the stop: decide it before the words
             stopped = ops.logical_or(stopped, _ends(end_probability(model, state, context),
                                                     sampling))
+        avoid = (written, count) if no_repeat and prev is not None else None
         words = decode_words(model, state, context, c.max_words, beam_size,
                              block_trigrams=block_trigrams, ban_empty=True,
-                             length_penalty=length_penalty,
-                             sampler=sampling.sampler if sampling else None,
-                             avoid=sentences if no_repeat and sentences else None)
-        if no_repeat and sentences:
+                             length_penalty=length_penalty, sampler=sampler, avoid=avoid,
+                             rows_done=None if sampling else stopped)
+        if avoid is not None:
             words, only_repeats = words
             stopped = ops.logical_or(stopped, only_repeats)
         words = ops.where(stopped[:, None], empty, ops.cast(words, "int32"))
         if p_stop is not None:
             stopped = ops.logical_or(stopped, _ends(p_stop, sampling))
-        sentences.append(words)
-        prev = words
-    return ops.stack(sentences, axis=1)
+        written = ops.slice_update(written, [0, count, 0], words[:, None])
+        return words, _as_loop_var(sentence_state), stopped, written, count + 1
+
+    written = ops.repeat(empty[:, None], c.max_sentences, axis=1)  # rows not reached stay empty
+    loop_vars = sentence(None, model.begin_report(context), ops.zeros((b,), "bool"), written,
+                         ops.convert_to_tensor(0, "int32"))
+
+    def cond(prev, sentence_state, stopped, written, count):
+        going = count < c.max_sentences
+        return going if sampling else ops.logical_and(going, ops.logical_not(ops.all(stopped)))
+
+    def body(prev, sentence_state, stopped, written, count):
+        return sentence(prev, _from_loop_var(sentence_state), stopped, written, count)
+
+    return ops.while_loop(cond, body, loop_vars, maximum_iterations=c.max_sentences - 1)[3]
+
+
+def _as_loop_var(sentence_state):
+    """A loop carries no None: a model without a sentence-level state gets ()."""
+    return () if sentence_state is None else sentence_state
+
+
+def _from_loop_var(sentence_state):
+    return None if isinstance(sentence_state, tuple) and not sentence_state else sentence_state
 
 
 class Sampling:

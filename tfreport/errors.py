@@ -9,7 +9,10 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+import uuid
 from typing import Iterable, Optional, Tuple
+
+from tfreport import fileio
 
 
 def os_error_message(e: OSError) -> str:
@@ -30,8 +33,15 @@ def os_error_message(e: OSError) -> str:
 
 
 def ensure_writable_dir(path: str, what: str = "output folder") -> None:
-    """Creates ``path`` if needed and proves it takes a file; else one clear error."""
+    """Creates ``path`` if needed and proves it takes a file; else one clear error. A URL
+    (gs://, ram://) is probed the same way, by writing and removing a small file."""
     try:
+        if fileio.is_remote(path):
+            fileio.makedirs(path)
+            probe = os.path.join(path, f".write_check{uuid.uuid4().hex[:12]}")
+            fileio.write_bytes(probe, b"")
+            fileio.remove(probe)
+            return
         os.makedirs(path, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write_check", dir=path)
         os.close(fd)
@@ -44,9 +54,9 @@ def ensure_writable_dir(path: str, what: str = "output folder") -> None:
 def ensure_writable_file(path: str, what: str = "output file") -> None:
     """The folder of ``path`` exists (created if needed) and takes files, and ``path`` itself
     is not a folder: checked before the work that produces it."""
-    if os.path.isdir(path):
+    if fileio.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"the {what} is a folder", path)
-    ensure_writable_dir(os.path.dirname(os.path.abspath(path)), f"folder of the {what}")
+    ensure_writable_dir(os.path.dirname(fileio.abspath(path)), f"folder of the {what}")
 
 
 def find_bad_shard(files: Iterable[str]) -> Optional[Tuple[str, str]]:
@@ -54,7 +64,7 @@ def find_bad_shard(files: Iterable[str]) -> Optional[Tuple[str, str]]:
     Read record by record, so it is only run after a read has failed."""
     import tensorflow as tf
     for path in files:
-        if not os.path.exists(path):
+        if not fileio.exists(path):
             return path, "file not found"
         try:
             for _ in tf.data.TFRecordDataset(path):

@@ -5,6 +5,7 @@ import json
 import os
 from typing import Dict, Optional
 
+from tfreport import fileio
 from tfreport.decoding import Decoder
 from tfreport.progress import progress
 from tfreport.text import join_report
@@ -54,7 +55,7 @@ def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "t
     from tfreport.inference import load_model
     from tfreport.vocab import Vocabulary
 
-    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
+    with fileio.open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
         config = json.load(f)
     data_dir = data_dir or config["data_dir"]
     mc = config["model_config"]
@@ -108,11 +109,11 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
                   checkpoint=checkpoint, data_dir=data_dir,
                   scoring=SCORING_LEGACY if legacy_scoring else SCORING_DEFAULT)
     base = os.path.join(model_dir, f"{{}}_{split}")
-    with open(base.format("predictions") + ".json", "w", encoding="utf-8") as f:
+    with fileio.open(base.format("predictions") + ".json", "w", encoding="utf-8") as f:
         json.dump(predictions, f, indent=1)
-    with open(base.format("metrics") + ".json", "w", encoding="utf-8") as f:
+    with fileio.open(base.format("metrics") + ".json", "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
     title = f"{config['model']} on {split} ({len(predictions)} studies, beam {beam_size})"
-    with open(base.format("metrics") + ".md", "w", encoding="utf-8") as f:
+    with fileio.open(base.format("metrics") + ".md", "w", encoding="utf-8") as f:
         f.write(table.markdown(result, title) + "\n")
     return result

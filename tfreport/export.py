@@ -5,11 +5,15 @@ The signature ``serving_default`` takes two string tensors of shape [batch]: PNG
 of each study's frontal and lateral view (an empty string: no lateral view, masked as in
 training) and returns ``{"report": [batch] strings}``, the text ``generate.py`` prints.
 Images are read by ``tfreport.data.images.decode_upload``: the rule ingest stores them by.
+
+The export goes to ``OUT/<version>/`` (1, 2, ...), the layout TF Serving polls: ``OUT`` is the
+model's base path and the highest version is served. ``latest_version(OUT)`` is the folder
+``tf.saved_model.load`` takes. Files go through ``tf.io.gfile``, so OUT may be on gs://.
 """
 from __future__ import annotations
 
-import os
-import shutil
+import shlex
+from typing import List, Optional
 
 import keras
 import tensorflow as tf
@@ -17,6 +21,8 @@ import tensorflow as tf
 from tfreport.data.images import decode_upload
 from tfreport.decoding import Decoder
 from tfreport.vocab import END_ID, PAD_ID, START_ID
+
+SAVED_MODEL = "saved_model.pb"
 
 
 def ids_to_text(ids: tf.Tensor, tokens: tf.Tensor, hierarchical: bool) -> tf.Tensor:
@@ -66,8 +72,8 @@ def serving_fn(model, vocab, beam_size: int):
     return serve
 
 
-def export(model_path: str, out: str, beam_size: int = 3) -> str:
-    """Writes the SavedModel to ``out`` (built in ``out.partial`` and renamed at the end)."""
+def write_savedmodel(model_path: str, path: str, beam_size: int = 3) -> None:
+    """The SavedModel itself (``serving_default``: frontal, lateral -> report) in ``path``."""
     from tfreport.inference import ReportGenerator
     gen = ReportGenerator.from_path(model_path)
     archive = keras.export.ExportArchive()
@@ -76,10 +82,94 @@ def export(model_path: str, out: str, beam_size: int = 3) -> str:
                  tf.TensorSpec([None], tf.string, name="lateral")]
     archive.add_endpoint("serve", serving_fn(gen.model, gen.vocab, beam_size),
                          input_signature=signature)
-    partial = out.rstrip("/") + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    archive.write_out(partial, verbose=False)
-    if os.path.exists(out):
-        shutil.rmtree(out)
-    os.replace(partial, out)
-    return out
+    archive.write_out(path, verbose=False)
+
+
+def versions(base: str) -> List[int]:
+    """The numbered version folders in ``base`` (TF Serving's model base path), sorted; a
+    missing ``base`` has none."""
+    if not tf.io.gfile.isdir(base):
+        return []
+    names = [n.rstrip("/") for n in tf.io.gfile.listdir(base)]
+    return sorted(int(n) for n in names
+                  if n.isdigit() and tf.io.gfile.isdir(_join(base, n)))
+
+
+def latest_version(base: str) -> str:
+    """The folder of ``base``'s highest version (what TF Serving serves by default): where
+    ``tf.saved_model.load`` reads an export. ``base`` may also be a version folder itself,
+    or an unversioned export from before versions existed."""
+    if tf.io.gfile.exists(_join(base, SAVED_MODEL)):
+        return base
+    found = versions(base)
+    if not found:
+        raise FileNotFoundError(f"{base}: no SavedModel here and no numbered version folder "
+                                "(export.py writes OUT/<version>/saved_model.pb)")
+    return _join(base, str(found[-1]))
+
+
+def export(model_path: str, out: str, beam_size: int = 3, version: Optional[int] = None,
+           overwrite: bool = False) -> str:
+    """Writes the SavedModel to ``out/<version>/`` (TF Serving's layout: ``out`` is the model's
+    base path) and returns that folder.
+
+    ``version`` defaults to one past the highest numbered folder in ``out`` (1 when there is
+    none). An existing version is replaced only with ``overwrite``. The export is built in
+    ``out/<version>.partial`` (not a number, so TF Serving ignores it) and renamed when
+    complete, so a server polling ``out`` never loads half an export.
+    """
+    out = out.rstrip("/") or out
+    if tf.io.gfile.exists(_join(out, SAVED_MODEL)):
+        raise FileExistsError(
+            f"{out}: holds a SavedModel written straight into it (the layout before version "
+            "folders); TF Serving wants OUT/<version>/. Give a new --out, or move its files "
+            f"into {_join(out, '1')} first")
+    if version is None:
+        version = (versions(out) or [0])[-1] + 1
+    if version < 1:
+        raise ValueError(f"--version must be a positive integer, got {version}")
+    target = _join(out, str(version))
+    if tf.io.gfile.exists(target) and not overwrite:
+        raise FileExistsError(f"{target}: version {version} exists; nothing was changed. Add "
+                              "--overwrite to replace it, or leave out --version to write "
+                              f"version {versions(out)[-1] + 1}")
+    tf.io.gfile.makedirs(out)
+    partial = target + ".partial"
+    if tf.io.gfile.exists(partial):  # a killed earlier export
+        tf.io.gfile.rmtree(partial)
+    write_savedmodel(model_path, partial, beam_size)
+    old = target + ".old"
+    if tf.io.gfile.exists(target):  # --overwrite: moved aside, removed once the new is in
+        if tf.io.gfile.exists(old):
+            tf.io.gfile.rmtree(old)
+        tf.io.gfile.rename(target, old)
+    tf.io.gfile.rename(partial, target)
+    if tf.io.gfile.exists(old):
+        tf.io.gfile.rmtree(old)
+    return target
+
+
+def cli_examples(version_dir: str) -> str:
+    """How to inspect and run an export with ``saved_model_cli`` (printed by export.py).
+
+    ``run`` feeds the string inputs from a .npz of the encoded image bytes: ``--input_exprs``
+    only takes Python literals, and bytes of a PNG do not fit on a command line."""
+    d = shlex.quote(version_dir)
+    base = shlex.quote(version_dir.rstrip("/").rsplit("/", 1)[0] or ".")
+    return "\n".join([
+        "Inspect the signature:",
+        f"  saved_model_cli show --dir {d} --tag_set serve --signature_def serving_default",
+        "Run it on one study (frontal.png and lateral.png: any PNG or JPEG files):",
+        "  python -c \"import numpy as np; r = lambda p: open(p, 'rb').read(); "
+        "np.savez('study.npz', frontal=np.array([r('frontal.png')], object), "
+        "lateral=np.array([r('lateral.png')], object))\"",
+        f"  saved_model_cli run --dir {d} --tag_set serve --signature_def serving_default "
+        "--inputs 'frontal=study.npz[frontal];lateral=study.npz[lateral]'",
+        "Serve every version in the folder with TF Serving (REST on port 8501):",
+        f"  docker run -p 8501:8501 -v \"$(realpath {base}):/models/report\" "
+        "-e MODEL_NAME=report tensorflow/serving",
+    ])
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p.rstrip("/") for p in parts)  # gs:// and ram:// paths keep their scheme

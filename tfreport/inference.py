@@ -8,6 +8,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import keras
 import numpy as np
 
+from tfreport import fileio
 import tfreport.models  # noqa: F401  (registers the model classes for loading)
 from tfreport.decoding import Decoder
 from tfreport.text import join_report
@@ -18,9 +19,9 @@ ArrayOrPath = Union[str, np.ndarray]
 
 def load_model(path: str) -> keras.Model:
     """Loads a ``.keras`` report model (or ``best.keras`` of a model directory)."""
-    if os.path.isdir(path):
+    if fileio.isdir(path):
         path = os.path.join(path, "best.keras")
-    if not os.path.exists(path):
+    if not fileio.exists(path):
         raise FileNotFoundError(f"{path}: no such model file")
     from tfreport.models import renamed_weights
     return renamed_weights.load(path, lambda p: keras.saving.load_model(p, compile=False))
@@ -31,26 +32,26 @@ class ReportGenerator:
 
     def __init__(self, model_dir: str, checkpoint: str = "best.keras"):
         vocab_path = os.path.join(model_dir, "vocabulary.json")
-        if not os.path.exists(vocab_path):
+        if not fileio.exists(vocab_path):
             raise FileNotFoundError(f"{vocab_path}: not found; a model directory holds the "
                                     "checkpoint, vocabulary.json and config.json")
         self.model = load_model(os.path.join(model_dir, checkpoint))
         self.vocab = Vocabulary.load(vocab_path)
         config_path = os.path.join(model_dir, "config.json")
         self.config = {}
-        if os.path.exists(config_path):
-            with open(config_path, encoding="utf-8") as f:
+        if fileio.exists(config_path):
+            with fileio.open(config_path, encoding="utf-8") as f:
                 self.config = json.load(f)
         self._decoders = {}
 
     @classmethod
     def from_path(cls, path: str) -> "ReportGenerator":
         """From a model directory (its best.keras) or a ``.keras`` file inside one."""
-        if os.path.isdir(path):
+        if fileio.isdir(path):
             return cls(path)
-        if not os.path.exists(path):
+        if not fileio.exists(path):
             raise FileNotFoundError(f"{path}: no such model file or directory")
-        return cls(os.path.dirname(os.path.abspath(path)), os.path.basename(path))
+        return cls(os.path.dirname(fileio.abspath(path)), os.path.basename(path))
 
     def image(self, image: ArrayOrPath) -> np.ndarray:
         """A file path or an array -> [size, size, 1] float32 in 0..255.
@@ -62,9 +63,9 @@ class ReportGenerator:
         from tfreport.data import images
         size = self.model.config.image_size
         if isinstance(image, str):
-            if not os.path.exists(image):
+            if not fileio.exists(image):
                 raise FileNotFoundError(f"{image}: image file not found")
-            if os.path.getsize(image) == 0:
+            if fileio.getsize(image) == 0:
                 raise ValueError(f"{image}: empty file")
             return images.model_input(image, size)
         arr = np.asarray(image)

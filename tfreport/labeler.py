@@ -15,6 +15,7 @@ import math
 import re
 from typing import Dict, Mapping, Optional, Sequence
 
+from tfreport import fileio
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 
 Label = Optional[int]
@@ -174,7 +175,7 @@ def _value(cell: str, path: str, line: int, column: str) -> Label:
 
 def write_label_csv(path: str, labels: Mapping[str, Labels]) -> None:
     """tfreport's format: ``id`` plus the 14 observation columns (blank for no mention)."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with fileio.open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["id", *CHEXPERT_OBSERVATIONS])
         for sid, row in labels.items():
@@ -184,7 +185,7 @@ def write_label_csv(path: str, labels: Mapping[str, Labels]) -> None:
 def read_label_csv(path: str, ids_in_order: Optional[Sequence[str]] = None) -> Dict[str, Labels]:
     """Reads tfreport's (``id``), MIMIC's (``study_id``) or CheXbert's (``Reports``, joined by
     row order with ``ids_in_order``, which must have the same length) label CSV."""
-    with open(path, newline="", encoding="utf-8") as f:
+    with fileio.open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         missing = [o for o in CHEXPERT_OBSERVATIONS if o not in header]

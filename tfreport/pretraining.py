@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfreport import fileio
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.layers.backbones import PRETRAINED_FILE as WEIGHTS_FILE
 from tfreport.progress import progress
@@ -235,18 +236,18 @@ def pretrain(data_dir: str, out: str, cfg: PretrainConfig, quiet: bool = False) 
     table.update(split=val_split, uncertain=cfg.uncertain,
                  labels=cfg.labels if labeler is None else f"labeler ({labeler.name})",
                  train_mean=train_table["mean"], train_per_observation=train_table["per_observation"])
-    os.makedirs(out, exist_ok=True)
+    fileio.makedirs(out)
     weights_path = os.path.join(out, WEIGHTS_FILE)
     weights_target(backbone).save_weights(weights_path + ".tmp.weights.h5")
-    os.replace(weights_path + ".tmp.weights.h5", weights_path)
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump({"pretrain_config": dataclasses.asdict(cfg), "data_dir": os.path.abspath(data_dir),
+    fileio.replace(weights_path + ".tmp.weights.h5", weights_path)
+    with fileio.open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({"pretrain_config": dataclasses.asdict(cfg), "data_dir": fileio.abspath(data_dir),
                    "history": history, "seconds": time.time() - start,
                    "load_with": f"--backbone {cfg.backbone} --backbone_weights {weights_path}"},
                   f, indent=1)
-    with open(os.path.join(out, "auroc.json"), "w") as f:
+    with fileio.open(os.path.join(out, "auroc.json"), "w") as f:
         json.dump(table, f, indent=1)
-    with open(os.path.join(out, "auroc.md"), "w") as f:
+    with fileio.open(os.path.join(out, "auroc.md"), "w") as f:
         f.write(auroc_markdown(table, cfg))
     return table
 

@@ -22,6 +22,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from tfreport import fileio
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 
 SCORES = ("BLEU-4", "ROUGE-L", "CIDEr", "CE-F1", "words")  # per report, sortable
@@ -75,12 +76,13 @@ def _slug(name: str) -> str:
 
 def _save_png(path: str, image: np.ndarray) -> None:
     from PIL import Image
-    if os.path.exists(path):
+    if fileio.exists(path):
         return
     img = np.clip(np.asarray(image, np.float32).squeeze(), 0, 255).astype(np.uint8)
     tmp = path + ".tmp"
-    Image.fromarray(img).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with fileio.open(tmp, "wb") as f:  # local or a URL
+        Image.fromarray(img).save(f, format="PNG")
+    fileio.replace(tmp, path)
 
 
 def collect(model_dir: str, out_dir: str, split: str = "test", name: Optional[str] = None,
@@ -98,15 +100,15 @@ def collect(model_dir: str, out_dir: str, split: str = "test", name: Optional[st
     from tfreport.text import split_sentences
 
     pred_path = os.path.join(model_dir, f"predictions_{split}.json")
-    if not os.path.exists(pred_path):
+    if not fileio.exists(pred_path):
         raise FileNotFoundError(f"{pred_path}: not found; decode the {split} split first "
                                 f"(python scripts/evaluate.py --model_dir {model_dir} "
                                 f"--split {split})")
-    with open(pred_path, encoding="utf-8") as f:
+    with fileio.open(pred_path, encoding="utf-8") as f:
         predictions: Dict[str, str] = json.load(f)
     if not predictions:
         raise ValueError(f"{pred_path}: holds no report")
-    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
+    with fileio.open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
         config = json.load(f)
     data = PreparedDataset(data_dir or config["data_dir"])
     name = name or os.path.basename(os.path.normpath(model_dir))
@@ -127,7 +129,7 @@ def collect(model_dir: str, out_dir: str, split: str = "test", name: Optional[st
     model = load_model(os.path.join(model_dir, checkpoint))
     vocab = Vocabulary.load(os.path.join(model_dir, "vocabulary.json"))
     mc = config["model_config"]
-    os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
+    fileio.makedirs(os.path.join(out_dir, "images"))
     heat_dir = os.path.join(out_dir, "attention", _slug(name))
     ds = pipeline.dataset(data.path, split, batch_size=16, image_size=mc["image_size"],
                           max_sentences=mc["max_sentences"], max_words=mc["max_words"])
@@ -338,9 +340,9 @@ def write(out_dir: str, runs: Sequence[Run], title: str = "tfreport review") -> 
     credentialed = any(r.dataset in CREDENTIALED for r in runs)
     path = os.path.join(out_dir, "index.html")
     tmp = path + ".partial"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with fileio.open(tmp, "w", encoding="utf-8") as f:
         f.write(page_html(runs, title, credentialed))
-    os.replace(tmp, path)
+    fileio.replace(tmp, path)
     return path
 
 

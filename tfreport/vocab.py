@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
+
+from tfreport import fileio
 
 START, END, PAD, UNK = "<S>", "</S>", "<EOS>", "<unk>"
 START_ID, END_ID, PAD_ID = 0, 1, 2
@@ -42,7 +43,7 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: str) -> "Vocabulary":
-        with open(path, encoding="utf-8") as f:
+        with fileio.open(path, encoding="utf-8") as f:
             try:
                 tokens = json.load(f)
             except json.JSONDecodeError as e:
@@ -52,10 +53,9 @@ class Vocabulary:
         return cls(tokens)
 
     def save(self, path: str) -> None:
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.tokens, f, ensure_ascii=False)
-        os.replace(tmp, path)
+        """Writes the token list atomically (a local path or a URL)."""
+        from tfreport.atomic import write_text
+        write_text(path, json.dumps(self.tokens, ensure_ascii=False))
 
     def word_id(self, word: str) -> int:
         if word in self.index:

@@ -40,6 +40,7 @@ COMMANDS = {
     "bench-reader": "benchmark_reader",
     "bench-training": "benchmark_training",
     "bench-scst": "benchmark_scst",
+    "bench-feature-cache": "benchmark_feature_cache",
 }
 
 

@@ -14,6 +14,7 @@ predictions (no training), and the table goes to results-chexbert.* beside the r
 import argparse
 import sys
 
+from tfreport import fileio
 from tfreport import labelers
 from tfreport.cli import add_bool, positive_int, run_main
 
@@ -110,7 +111,7 @@ def main(argv=None):
     data_dir = args.data_dir
     if args.quick:
         data_dir = data_dir or os.path.join(args.out, "quick_data")
-        if not os.path.exists(os.path.join(data_dir, "summary.json")):
+        if not fileio.exists(os.path.join(data_dir, "summary.json")):
             prepare("demo", data_dir, data_dir + "_raw", num_studies=benchmark.QUICK_STUDIES,
                     split_ratios="0.5,0.25,0.25", image_size=64, quiet=True)
         model_overrides.update(benchmark.QUICK_MODEL)
@@ -163,7 +164,7 @@ def main(argv=None):
             "not_run": [r.label for r in rows if r.key not in {x["key"] for x in results}],
             "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     paths = benchmark_report.write(args.out, results, meta)
-    print(open(paths["md"], encoding="utf-8").read().split("## Published")[0])
+    print(fileio.read_text(paths["md"]).split("## Published")[0])
     print("Wrote " + ", ".join(paths.values()))
     if args.html:
         from tfreport.review_page import build

@@ -6,8 +6,12 @@
 
 --beam_pipeline_options takes comma-separated key=value pairs, as the `tfds build` CLI does
 (runner=DataflowRunner,project=...; runner=SparkRunner,...; runner=FlinkRunner,...).
+
+The examples are prepare_data.py's records, and the dataset's version folder (printed) is a
+prepared dataset too: train.py --data_dir trains on it.
 """
 import argparse
+from typing import List, Optional
 
 from tfreport.cli import run_main
 
@@ -15,7 +19,7 @@ BUILDERS = {"iu_xray": "tfreport.data.tfds_iu_xray",
             "mimic_cxr_reports": "tfreport.data.tfds_mimic_cxr"}
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, choices=sorted(BUILDERS))
     p.add_argument("--config", default=None, help="mimic_cxr_reports: default | beam")
@@ -41,7 +45,8 @@ def main(argv=None):
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=args.manual_dir, beam_options=options))
     counts = {s: builder.info.splits[s].num_examples for s in builder.info.splits}
-    print(f"Built {name} in {args.data_dir}: {counts}")
+    print(f"Built {name} in {builder.data_dir}: {counts}")
+    print(f"Train on it: python scripts/train.py --data_dir {builder.data_dir}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ studies); --no_meteor leaves it out.
 import argparse
 import os
 
-from tfreport import labelers
+from tfreport import fileio, labelers
 from tfreport.cli import load_json_object, nonnegative_int
 
 
@@ -24,7 +24,7 @@ def _system(value: str):
         path = value
         name = os.path.splitext(os.path.basename(path))[0]
         if name.startswith("predictions"):
-            name = os.path.basename(os.path.dirname(os.path.abspath(path))) or name
+            name = os.path.basename(os.path.dirname(fileio.abspath(path))) or name
     if not name or not path:
         raise argparse.ArgumentTypeError(f"expected NAME=FILE or FILE, got {value!r}")
     return name, path

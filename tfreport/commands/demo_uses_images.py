@@ -8,6 +8,7 @@ image) by macro-F1 over positive mentions of the demo findings.
 import argparse
 import json
 
+from tfreport import fileio
 from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 
@@ -40,7 +41,7 @@ def main(argv=None):
     print(f"{'macro-F1':18s} {'':7s} {result['model']['macro_f1']:9.3f} "
           f"{result['most_frequent_training_report']['macro_f1']:12.3f}")
     if args.out:
-        with open(args.out, "w") as f:
+        with fileio.open(args.out, "w") as f:
             json.dump(result, f, indent=1)
 
 

@@ -8,8 +8,8 @@ beside the references', distinct, copied and repeated). --html DIR also writes t
 page there (see scripts/review.py).
 """
 import argparse
-import os
 
+from tfreport import fileio
 from tfreport.cli import (add_bool, add_seed_flags, apply_seed_flags, finite_float,
                           nonnegative_int, positive_float, positive_int, run_main)
 
@@ -51,7 +51,7 @@ def main(argv=None):
         p.error("--bootstrap must be 0 or more")
     if args.mbr_samples < 0 or args.temperature <= 0:
         p.error("--mbr_samples must be 0 or more and --temperature positive")
-    if os.path.isdir(args.model_dir):  # before decoding: the outputs go there
+    if fileio.isdir(args.model_dir):  # before decoding: the outputs go there
         from tfreport.errors import ensure_writable_dir
         ensure_writable_dir(args.model_dir, "--model_dir (predictions and metrics go there)")
     if args.html:

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 
+from tfreport import fileio
 from tfreport.cli import add_seed_flags, apply_seed_flags, positive_int, run_main
 
 BATCH = 16
@@ -25,13 +26,13 @@ BATCH = 16
 
 def write_predictions(path: str, predictions: dict) -> None:
     tmp = path + ".partial"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with fileio.open(tmp, "w", encoding="utf-8") as f:
         if path.endswith(".jsonl"):
             for sid, report in predictions.items():
                 f.write(json.dumps({"id": sid, "report": report}) + "\n")
         else:
             json.dump(predictions, f, indent=1)
-    os.replace(tmp, path)
+    fileio.replace(tmp, path)
 
 
 class AttentionWriter:
@@ -55,9 +56,9 @@ class AttentionWriter:
 
     def finish(self) -> None:
         path = os.path.join(self.out_dir, "index.json")
-        with open(path + ".tmp", "w", encoding="utf-8") as f:
+        with fileio.open(path + ".tmp", "w", encoding="utf-8") as f:
             json.dump(self.index, f, indent=1)
-        os.replace(path + ".tmp", path)
+        fileio.replace(path + ".tmp", path)
         kinds = sorted({e["kind"] for e in self.index if e.get("kind")}) or ["no sentences"]
         print(f"Wrote per-sentence heatmaps ({', '.join(kinds)}) of {len(self.index)} "
               f"studies to {self.out_dir} "
@@ -93,7 +94,7 @@ def main(argv=None):
     apply_seed_flags(args)
     from tfreport.inference import ReportGenerator
     for path in (args.img_frontal_path, args.img_lateral_path):
-        if path and not os.path.isfile(path):
+        if path and not fileio.isfile(path):
             raise FileNotFoundError(f"{path}: image file not found")
     if args.attention_dir:
         from tfreport.errors import ensure_writable_dir

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 
+from tfreport import fileio
 from tfreport.cli import nonnegative_int, run_main
 
 
@@ -53,13 +54,13 @@ def main(argv=None):
                    "seeds": {n: localisation.seed_summary(g) for n, g in groups.items()}}
     print(table)
     if args.out:
-        with open(args.out + ".partial", "w", encoding="utf-8") as f:
+        with fileio.open(args.out + ".partial", "w", encoding="utf-8") as f:
             f.write(table + "\n")
-        os.replace(args.out + ".partial", args.out)
+        fileio.replace(args.out + ".partial", args.out)
         json_path = os.path.splitext(args.out)[0] + ".json"
-        with open(json_path + ".partial", "w", encoding="utf-8") as f:
+        with fileio.open(json_path + ".partial", "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
-        os.replace(json_path + ".partial", json_path)
+        fileio.replace(json_path + ".partial", json_path)
         print(f"Wrote {args.out} and {json_path}")
 
 

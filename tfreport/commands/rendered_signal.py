@@ -5,6 +5,7 @@
 import argparse
 import json
 
+from tfreport import fileio
 from tfreport.cli import run_main
 
 
@@ -23,7 +24,7 @@ def main(argv=None):
     for obs, row in table.items():
         print(f"| {obs} | {row['train_positives']} | {row['test_positives']} | {row['auroc']:.3f} |")
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
+        with fileio.open(args.out, "w", encoding="utf-8") as f:
             json.dump(table, f, indent=1)
 
 

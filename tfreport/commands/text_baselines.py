@@ -16,6 +16,7 @@ RUNS-independent note on how they were trained may sit in OUT/blind_note.md.
 import argparse
 import os
 
+from tfreport import fileio
 from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
 
 
@@ -37,7 +38,7 @@ def main(argv=None):
     reports_csv = os.path.join(args.shared_dir, "iu_xray", "indiana_reports.csv")
     for path in (reports_csv, os.path.join(args.shared_dir, "iu_xray_legacy", "data_entry.json"),
                  os.path.join(args.shared_dir, "iu_xray", "annotation.json")):
-        if not os.path.exists(path):
+        if not fileio.exists(path):
             raise FileNotFoundError(f"{path}: not found (--shared_dir)")
     splits = [legacy_text_split(os.path.join(args.shared_dir, "iu_xray_legacy"), reports_csv),
               r2gen_text_split(os.path.join(args.shared_dir, "iu_xray", "annotation.json"),
@@ -46,7 +47,7 @@ def main(argv=None):
              if args.image_blind_runs else None)
     rows = tb.run(splits, seeds=args.seeds, bootstrap=args.bootstrap, boot_seed=seed,
                   blind=blind)
-    os.makedirs(args.out, exist_ok=True)
+    fileio.makedirs(args.out)
     write_json(os.path.join(args.out, "results.json"),
                {"rows": rows, "seeds": args.seeds, "bootstrap": args.bootstrap,
                 "bootstrap_seed": seed})
@@ -56,8 +57,8 @@ def main(argv=None):
                 sys.argv[1:] if argv is None else argv)}
     for key in ("reading", "blind_note"):  # hand-written paragraphs, kept across reruns
         path = os.path.join(args.out, key + ".md")
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
+        if fileio.exists(path):
+            with fileio.open(path, encoding="utf-8") as f:
                 meta[key] = f.read().strip()
     write_text(os.path.join(args.out, "results.md"), tb.report(rows, meta))
     print(tb.markdown(rows))

@@ -14,7 +14,8 @@ import json
 import logging
 from typing import List, Optional, Tuple
 
-from tfreport.cli import add_bool, add_model_flags, add_train_flags, collect, run_main
+from tfreport.cli import (add_bool, add_model_flags, add_train_flags, collect,
+                          nonnegative_int, run_main)
 
 # config.json fields that are not the run's choices (recomputed from the data)
 _DERIVED_MODEL_FIELDS = ("vocab_size",)
@@ -40,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
     add_bool(p, "--feature_cache", False,
              "compute frozen-backbone features once and train from them "
              "(needs --trainable_backbone false)")
+    p.add_argument("--feature_cache_shards", type=nonnegative_int, default=0, metavar="N",
+                   help="shard files per split of the feature cache (0: about 128 MiB each, "
+                        "or the count of an earlier build)")
     p.add_argument("--strategy", default="auto",
                    choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
                    help="auto: mirrored over all GPUs when there are several, else one device; "
@@ -53,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--show_samples", type=int, default=3,
                    help="test reports printed beside their references at the end")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--profile_steps", default=None, metavar="START,END",
+                   help="write a TensorBoard profile of training steps START to END (counted "
+                        "from 1; N alone: N to N+4) into LOGDIR/RUN/train; view it with "
+                        "pip install tensorboard-plugin-profile")
     add_model_flags(p)
     p.add_argument("--model_option", action="append", default=[], metavar="KEY=VALUE",
                    help="set any field of the model's config dataclass (e.g. memory_slots=0, "
@@ -88,6 +96,7 @@ def _replayed(path: str) -> dict:
 
 def resolve(args: argparse.Namespace):
     """(RunSpec, model overrides, training overrides) from parsed flags."""
+    from tfreport.training.profiling import parse_profile_steps
     from tfreport.training.run import MODEL_FLAGS, TRAIN_FLAGS, RunSpec
     base: dict = {}
     model_over, train_over = {}, {}
@@ -105,9 +114,12 @@ def resolve(args: argparse.Namespace):
                    model_dir=args.model_dir, logdir=args.logdir, run_name=args.run_name,
                    steps_per_epoch=args.steps_per_epoch, num_studies=args.num_studies,
                    text_summaries=args.text_summaries, feature_cache=args.feature_cache,
+                   feature_cache_shards=args.feature_cache_shards,
                    show_samples=args.show_samples, strategy=args.strategy, resume=args.resume,
                    overwrite=args.overwrite,
-                   evaluate_test=args.evaluate_test, quiet=args.quiet)
+                   evaluate_test=args.evaluate_test, quiet=args.quiet,
+                   profile_steps=(parse_profile_steps(args.profile_steps)
+                                  if args.profile_steps else None))
     return spec, model_over, train_over
 
 

@@ -10,9 +10,9 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 from typing import Dict, List, Optional
 
+from tfreport import fileio
 from tfreport.atomic import write_json
 from tfreport.data import records
 from tfreport.data.study import (ABNORMAL, NORMAL, SKIPPED, DropCounter, LayoutError, Study,
@@ -99,7 +99,7 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
                             continue
                         writer.write(payload)
                         ok.append(study)
-                os.replace(tmp, os.path.join(partial, name))
+                fileio.replace(tmp, os.path.join(partial, name))
                 manifest["shards"][name] = {"ids": [s.id for s in ok],
                                             "drops": shard_drops.as_dict(),
                                             "skipped": shard_drops.skipped}
@@ -138,10 +138,10 @@ def write_dataset(out_dir: str, splits: Dict[str, List[Study]], drops: DropCount
         "settings": {k: v for k, v in settings.items() if k != "ids"},
     }
     write_json(os.path.join(partial, "summary.json"), summary)
-    os.remove(os.path.join(partial, MANIFEST))
-    if os.path.exists(out_dir):  # a stale build is replaced only now, when this one is complete
-        shutil.rmtree(out_dir)
-    os.replace(partial, out_dir)
+    fileio.remove(os.path.join(partial, MANIFEST))
+    if fileio.exists(out_dir):  # a stale build is replaced only now, when this one is complete
+        fileio.rmtree(out_dir)
+    fileio.replace(partial, out_dir, last=("summary.json",))  # an object store: file by file
     return summary
 
 
@@ -179,21 +179,22 @@ def _named_file(error: Exception, study: Study) -> str:
 
 def _open_manifest(partial: str, fingerprint: str) -> dict:
     path = os.path.join(partial, MANIFEST)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
+    if fileio.exists(path):
+        with fileio.open(path, encoding="utf-8") as f:
             manifest = json.load(f)
         if manifest.get("fingerprint") == fingerprint:
             log.info("resuming %s: %d shards already written", partial, len(manifest["shards"]))
             return manifest
         log.info("%s holds a build with other settings; starting over", partial)
-    shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(partial)
+    fileio.rmtree(partial, ignore_errors=True)
+    fileio.makedirs(partial)
     manifest = {"fingerprint": fingerprint, "shards": {}}
     write_json(path, manifest)
     return manifest
 
 
 def tf_writer(path: str):
+    """A TFRecord writer; TensorFlow writes local paths and URLs (gs://, ram://) alike."""
     import tensorflow as tf
     return tf.io.TFRecordWriter(path)
 
@@ -201,11 +202,11 @@ def tf_writer(path: str):
 def read_summary(data_dir: str) -> dict:
     """Loads ``summary.json``, rejecting an unknown schema version or an unfinished build."""
     path = os.path.join(data_dir, "summary.json")
-    if not os.path.exists(path):
-        hint = " (an unfinished build is in .partial; rerun prepare_data.py)" if os.path.exists(
+    if not fileio.exists(path):
+        hint = " (an unfinished build is in .partial; rerun prepare_data.py)" if fileio.exists(
             data_dir.rstrip("/") + ".partial") else ""
         raise FileNotFoundError(f"{path}: not found; is --data_dir a prepared dataset?{hint}")
-    with open(path, encoding="utf-8") as f:
+    with fileio.open(path, encoding="utf-8") as f:
         summary = json.load(f)
     records.check_schema_version(summary.get("schema_version", -1), path)
     return summary

@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
+from tfreport import fileio
 from tfreport.data.drawing import blob, ellipse, finish, line, lung_boxes, soft
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.progress import progress
@@ -306,8 +306,8 @@ def generate(raw_dir: str = DEFAULT_RAW_DIR, num_studies: int = DEFAULT_NUM_STUD
     if num_studies < 1:
         raise ValueError(f"--num_studies must be at least 1, got {num_studies}")
     tmp = raw_dir.rstrip("/") + ".partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(os.path.join(tmp, "images"))
+    fileio.rmtree(tmp, ignore_errors=True)
+    fileio.makedirs(os.path.join(tmp, "images"))
     reports, projections, labels = [], [], []
     for uid in progress(range(1, num_studies + 1), desc="demo studies", disable=quiet):
         rng = np.random.default_rng([seed, uid])
@@ -316,7 +316,8 @@ def generate(raw_dir: str = DEFAULT_RAW_DIR, num_studies: int = DEFAULT_NUM_STUD
         lateral = render_lateral(findings, image_size, rng)
         for img, suffix, proj in ((frontal, 1001, "Frontal"), (lateral, 2001, "Lateral")):
             name = f"{uid}_IM-{uid:04d}-{suffix}.dcm.png"
-            Image.fromarray(img, mode="L").save(os.path.join(tmp, "images", name), compress_level=1)
+            with fileio.open(os.path.join(tmp, "images", name), "wb") as f:  # local or a URL
+                Image.fromarray(img, mode="L").save(f, format="PNG", compress_level=1)
             projections.append({"uid": uid, "filename": name, "projection": proj})
         findings_text, impression = write_report(findings, rng)
         mesh = ";".join(_fill(MESH_OF[f.name], f) for f in findings) or "normal"
@@ -331,10 +332,10 @@ def generate(raw_dir: str = DEFAULT_RAW_DIR, num_studies: int = DEFAULT_NUM_STUD
     _write_csv(os.path.join(tmp, "indiana_reports.csv"), REPORT_COLUMNS, reports)
     _write_csv(os.path.join(tmp, "indiana_projections.csv"), PROJECTION_COLUMNS, projections)
     _write_csv(os.path.join(tmp, "labels.csv"), LABEL_COLUMNS, labels)
-    if os.path.exists(raw_dir):
-        shutil.rmtree(raw_dir)
-    os.makedirs(os.path.dirname(os.path.abspath(raw_dir)), exist_ok=True)
-    os.replace(tmp, raw_dir)
+    if fileio.exists(raw_dir):
+        fileio.rmtree(raw_dir)
+    fileio.makedirs(os.path.dirname(fileio.abspath(raw_dir)))
+    fileio.replace(tmp, raw_dir)
     return raw_dir
 
 
@@ -361,7 +362,7 @@ def is_demo_raw(raw_dir: str) -> bool:
     """Whether ``raw_dir`` was written by :func:`generate` (its labels.csv has the demo's
     own header, with the drawn ``findings``)."""
     try:
-        with open(os.path.join(raw_dir, "labels.csv"), newline="", encoding="utf-8") as f:
+        with fileio.open(os.path.join(raw_dir, "labels.csv"), newline="", encoding="utf-8") as f:
             return next(csv.reader(f), None) == list(LABEL_COLUMNS)
     except (OSError, UnicodeDecodeError, csv.Error):
         return False
@@ -386,7 +387,7 @@ def _label_row(uid: int, findings: Sequence[Finding]) -> dict:
 
 
 def _write_csv(path: str, columns: Sequence[str], rows: Sequence[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with fileio.open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(columns))
         w.writeheader()
         w.writerows(rows)
@@ -396,7 +397,7 @@ def read_labels(raw_dir: str) -> Dict[str, Dict[str, int]]:
     """study id (``CXR<uid>``) -> {demo finding: 0/1} from ``labels.csv``."""
     path = os.path.join(raw_dir, "labels.csv")
     out = {}
-    with open(path, newline="", encoding="utf-8") as f:
+    with fileio.open(path, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             names = set(filter(None, row["findings"].split(";")))
             out["CXR" + row["uid"]] = {n: int(n in names) for n in FINDINGS}

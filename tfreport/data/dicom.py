@@ -23,6 +23,8 @@ from typing import Optional, Union
 
 import numpy as np
 
+from tfreport import fileio
+
 DICOM_EXTENSIONS = (".dcm", ".dicom")
 
 
@@ -32,7 +34,7 @@ def is_dicom(source: Union[str, bytes]) -> bool:
         if source.lower().endswith(DICOM_EXTENSIONS):
             return True
         try:
-            with open(source, "rb") as f:
+            with fileio.open(source, "rb") as f:
                 head = f.read(132)
         except OSError:
             return False

@@ -12,6 +12,8 @@ import os
 import re
 from typing import Dict, List, Optional, Tuple
 
+from tfreport import fileio
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".dcm", ".dicom")
 _FRONTAL = re.compile(r"(frontal|(^|[^a-z])(pa|ap)([^a-z]|$))", re.I)
 _LATERAL = re.compile(r"(lateral|(^|[^a-z])(lat|ll)([^a-z]|$))", re.I)
@@ -21,7 +23,7 @@ Study = Tuple[str, str, Optional[str]]  # (id, frontal path, lateral path or Non
 
 
 def _images(folder: str) -> List[str]:
-    return sorted(f for f in os.listdir(folder)
+    return sorted(f for f in fileio.listdir(folder)
                   if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."))
 
 
@@ -38,13 +40,13 @@ def _pick(folder: str, files: List[str]) -> Tuple[Optional[str], Optional[str]]:
 
 def find_studies(images_dir: str) -> Tuple[List[Study], List[str]]:
     """(studies sorted by id, problems): each problem names the folder or file."""
-    if not os.path.isdir(images_dir):
+    if not fileio.isdir(images_dir):
         raise FileNotFoundError(f"{images_dir}: not a directory")
     studies, problems = [], []
     flat: Dict[str, Dict[str, str]] = {}
-    for name in sorted(os.listdir(images_dir)):
+    for name in sorted(fileio.listdir(images_dir)):
         path = os.path.join(images_dir, name)
-        if os.path.isdir(path):
+        if fileio.isdir(path):
             files = _images(path)
             if not files:
                 problems.append(f"{path}: no images (expected PNG, JPEG or DICOM files)")

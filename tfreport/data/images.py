@@ -28,6 +28,8 @@ from typing import Union
 import numpy as np
 from PIL import Image
 
+from tfreport import fileio
+
 DEFAULT_STORE_SIZE = 256  # short side, in pixels
 JPEG_QUALITY = 92
 MIN_SIDE = 32  # pixels; a smaller side is an icon or a thumbnail, not a usable X-ray
@@ -66,12 +68,28 @@ def read_gray(source: Union[str, bytes], name: str = "") -> Image.Image:
     raises FileNotFoundError or :class:`ImageError` naming ``name`` (default: the path)."""
     from tfreport.data import dicom
     name = name or (source if isinstance(source, str) else "image")
-    gray = dicom.read_dicom(source, name) if dicom.is_dicom(source) else _read_pil(source, name)
+    if isinstance(source, str) and fileio.is_remote(source):  # gs://, ram://: via tf.io.gfile
+        by_name = source.lower().endswith(dicom.DICOM_EXTENSIONS)
+        source = _remote_bytes(source, name)
+        as_dicom = by_name or dicom.is_dicom(source)
+    else:
+        as_dicom = dicom.is_dicom(source)
+    gray = dicom.read_dicom(source, name) if as_dicom else _read_pil(source, name)
     w, h = gray.size
     if min(w, h) < MIN_SIDE:
         raise ImageError(f"{name}: image is {w}x{h} pixels; a side under {MIN_SIDE} is not a "
                          "usable X-ray", "image_too_small")
     return gray
+
+
+def _remote_bytes(path: str, name: str) -> bytes:
+    """A remote image file's bytes; a missing one is FileNotFoundError naming it."""
+    try:
+        return fileio.read_bytes(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{name}: image file not found") from None
+    except OSError as e:
+        raise ImageError(f"{name}: unreadable image ({e.strerror or e})") from None
 
 
 def _read_pil(source: Union[str, bytes], name: str) -> Image.Image:

@@ -10,13 +10,13 @@ normal/abnormal breakdown (docs/design.md §2).
 """
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
 import xml.etree.ElementTree as ET
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from tfreport import fileio
 from tfreport.data.study import (ABNORMAL, DROPPED, NORMAL, UNKNOWN, DropCounter, LayoutError,
                                  Study, check_missing_view, resolve_views)
 from tfreport.data.tables import read_table
@@ -30,15 +30,15 @@ LAYOUTS = ("kaggle", "nlm", "r2gen", "legacy")
 
 def detect_layout(raw_dir: str) -> str:
     """Names the IU X-Ray layout found in ``raw_dir``."""
-    if not os.path.isdir(raw_dir):
+    if not fileio.isdir(raw_dir):
         raise LayoutError(f"--raw_dir {raw_dir}: no such directory")
-    if os.path.exists(os.path.join(raw_dir, "indiana_reports.csv")):
+    if fileio.exists(os.path.join(raw_dir, "indiana_reports.csv")):
         return "kaggle"
-    if os.path.isdir(os.path.join(raw_dir, "ecgen-radiology")):
+    if fileio.isdir(os.path.join(raw_dir, "ecgen-radiology")):
         return "nlm"
-    if os.path.exists(os.path.join(raw_dir, "annotation.json")):
+    if fileio.exists(os.path.join(raw_dir, "annotation.json")):
         return "r2gen"
-    if os.path.exists(os.path.join(raw_dir, "data_entry.json")):
+    if fileio.exists(os.path.join(raw_dir, "data_entry.json")):
         return "legacy"
     raise LayoutError(
         f"--raw_dir {raw_dir}: no IU X-Ray layout found. Expected one of: indiana_reports.csv "
@@ -89,12 +89,12 @@ def _has_bad_bytes(values: Iterable[str]) -> bool:
 
 def _find_dir(raw_dir: str, given: Optional[str], candidates: Tuple[str, ...], flag: str) -> str:
     if given:
-        if not os.path.isdir(given):
+        if not fileio.isdir(given):
             raise LayoutError(f"{flag} {given}: no such directory")
         return given
     for name in candidates:
         path = os.path.join(raw_dir, name)
-        if os.path.isdir(path):
+        if fileio.isdir(path):
             return path
     raise LayoutError(f"{raw_dir}: no image folder ({', '.join(candidates)}); pass {flag}")
 
@@ -231,12 +231,12 @@ def _xml_study(path: str) -> str:
 def read_nlm(raw_dir: str, builder: _Builder, images_dir: Optional[str] = None,
              projections: Optional[Dict[str, str]] = None, **_) -> List[Study]:
     images = _find_dir(raw_dir, images_dir, ("NLMCXR_png", "images"), "--images_dir")
-    files = sorted(glob.glob(os.path.join(raw_dir, "ecgen-radiology", "*.xml")),
+    files = sorted(fileio.glob(os.path.join(raw_dir, "ecgen-radiology", "*.xml")),
                    key=lambda p: (len(p), p))
     studies = []
     for path in files:
         try:
-            with open(path, "rb") as f:
+            with fileio.open(path, "rb") as f:
                 data = f.read()
             data.decode("utf-8")
             root = ET.fromstring(data)
@@ -269,7 +269,7 @@ def read_nlm(raw_dir: str, builder: _Builder, images_dir: Optional[str] = None,
 
 def _load_json(path: str):
     try:
-        with open(path, encoding="utf-8") as f:
+        with fileio.open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
         raise LayoutError(f"{path}: file not found") from None
@@ -308,7 +308,7 @@ def read_legacy(raw_dir: str, builder: _Builder, images_dir: Optional[str] = Non
     entry = _load_json(path)
     images = _find_dir(raw_dir, images_dir, ("images", "experiments"), "--images_dir")
     by_uid: Dict[str, List[str]] = {}
-    for name in sorted(os.listdir(images)):
+    for name in sorted(fileio.listdir(images)):
         if re.search(r"\.(png|jpe?g)$", name, re.I):
             by_uid.setdefault(study_id(uid_of(name)), []).append(name)
     studies = []

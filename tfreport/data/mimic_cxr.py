@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from tfreport import fileio
 from tfreport.data.study import (ABNORMAL, DROPPED, NORMAL, UNKNOWN, DropCounter, LayoutError,
                                  Study, check_missing_view, resolve_views)
 from tfreport.data.tables import read_table
@@ -53,7 +54,7 @@ def find_table(raw_dir: str, name: str, required: bool = True) -> Optional[str]:
     """``mimic-cxr-2.0.0-<name>.csv`` or ``.csv.gz`` in ``raw_dir``."""
     for suffix in (".csv.gz", ".csv"):
         path = os.path.join(raw_dir, PREFIX + name + suffix)
-        if os.path.exists(path):
+        if fileio.exists(path):
             return path
     if required:
         raise LayoutError(f"--raw_dir {raw_dir}: {PREFIX}{name}.csv(.gz) not found; expected "
@@ -146,11 +147,11 @@ def normal_of(labels: Optional[Dict[str, float]]) -> int:
 
 # -- layouts --------------------------------------------------------------------------------
 def detect(raw_dir: str) -> str:
-    if not os.path.isdir(raw_dir):
+    if not fileio.isdir(raw_dir):
         raise LayoutError(f"--raw_dir {raw_dir}: no such directory")
     if find_table(raw_dir, "metadata", required=False):
         return "mimic_jpg"
-    if os.path.exists(os.path.join(raw_dir, "annotation.json")):
+    if fileio.exists(os.path.join(raw_dir, "annotation.json")):
         return "r2gen"
     raise LayoutError(f"--raw_dir {raw_dir}: no MIMIC-CXR layout found. Expected "
                       f"{PREFIX}metadata.csv(.gz) with files/ (MIMIC-CXR-JPG) or annotation.json "
@@ -230,9 +231,9 @@ def decode_report(data: bytes) -> Tuple[Optional[str], Optional[Tuple[str, str]]
 
 def _read_text(path: str) -> Tuple[Optional[str], Optional[Tuple[str, str]]]:
     """A report file's text (None when there is no file) and its problem, if any."""
-    if not os.path.exists(path):
+    if not fileio.exists(path):
         return None, None
-    with open(path, "rb") as f:
+    with fileio.open(path, "rb") as f:
         return decode_report(f.read())
 
 
@@ -282,9 +283,9 @@ def read_jpg_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
         for dicom, view in images[study]:
             path = os.path.join(folder, dicom + ".jpg")
             original = os.path.join(folder, dicom + ".dcm")  # MIMIC-CXR's own DICOM
-            if os.path.exists(path) or os.path.exists(original):
+            if fileio.exists(path) or fileio.exists(original):
                 present.append((dicom, view))
-                files[dicom] = path if os.path.exists(path) else original
+                files[dicom] = path if fileio.exists(path) else original
             else:  # named, and counted; the study goes on with its other views
                 drops.drop("missing_image_file", f"study {study}: {path} (or {original}): "
                            f"image file listed in {metadata} not found", f"s{study}", path)
@@ -309,7 +310,7 @@ def read_r2gen_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
     image_path: [...], split}]} with images under ``images/`` (or --images_dir)."""
     path = os.path.join(raw_dir, "annotation.json")
     try:
-        with open(path, encoding="utf-8") as f:
+        with fileio.open(path, encoding="utf-8") as f:
             annotation = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise LayoutError(f"{path}: not valid JSON ({e})") from None
@@ -325,7 +326,7 @@ def read_r2gen_layout(raw_dir: str, drops: DropCounter, maker: _Maker,
                 continue
             seen.add(study)
             files = [os.path.join(root, p) for p in e.get("image_path", [])]
-            files = [p for p in files if os.path.exists(p)]
+            files = [p for p in files if fileio.exists(p)]
             s = maker.make(f"s{study}", str(e.get("subject_id", study)), f"{path}: {study}",
                            "FINDINGS: " + e.get("report", ""),
                            files[0] if files else None, files[1] if len(files) > 1 else None,

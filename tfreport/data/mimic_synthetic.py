@@ -3,7 +3,6 @@ build at scale without credentialed data (no real MIMIC content: made-up ids and
 from __future__ import annotations
 
 import csv
-import gzip
 import os
 import random
 from typing import Optional
@@ -11,6 +10,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from tfreport import fileio
 from tfreport.labels import CHEXPERT_OBSERVATIONS
 from tfreport.progress import progress
 
@@ -40,8 +40,8 @@ def write_tree(root: str, studies: int, image_size: int = 256, seed: int = 0,
     """Writes ``studies`` studies (about 1.8 images each) under ``root``."""
     rng, py = np.random.default_rng(seed), random.Random(seed)
     reports_root = reports_root or root
-    os.makedirs(root, exist_ok=True)
-    files = {n: gzip.open(os.path.join(root, f"mimic-cxr-2.0.0-{n}.csv.gz"), "wt", newline="")
+    fileio.makedirs(root)
+    files = {n: fileio.open(os.path.join(root, f"mimic-cxr-2.0.0-{n}.csv.gz"), "wt", newline="")
              for n in ("metadata", "split", "chexpert")}
     writers = {n: csv.writer(f) for n, f in files.items()}
     writers["metadata"].writerow(METADATA_HEADER)
@@ -54,20 +54,21 @@ def write_tree(root: str, studies: int, image_size: int = 256, seed: int = 0,
             subject, study = f"1{i // 3:07d}", f"5{i:07d}"
             split = "test" if i % 50 == 0 else "validate" if i % 50 == 1 else "train"
             folder = os.path.join(root, "files", f"p{subject[:2]}", f"p{subject}", f"s{study}")
-            os.makedirs(folder, exist_ok=True)
+            fileio.makedirs(folder)
             views = ["PA"] if py.random() < frontal_only else ["PA", "LATERAL"]
             for j, view in enumerate(views):
                 dicom = f"{i:08x}-{j:08x}-00000000-00000000-00000000"
                 shifted = np.roll(np.asarray(base), py.randint(-8, 8), axis=1)
-                Image.fromarray(shifted).save(os.path.join(folder, dicom + ".jpg"), quality=90)
+                with fileio.open(os.path.join(folder, dicom + ".jpg"), "wb") as f:
+                    Image.fromarray(shifted).save(f, format="JPEG", quality=90)
                 writers["metadata"].writerow([dicom, subject, study, "CHEST (PA AND LAT)", view,
                                               image_size, image_size, 21800101, "101500.000",
                                               "CHEST (PA AND LAT)", "", "Erect"])
                 writers["split"].writerow([dicom, study, subject, split])
             chosen = py.sample(FINDINGS, py.randint(2, 4))
             rdir = os.path.join(reports_root, "files", f"p{subject[:2]}", f"p{subject}")
-            os.makedirs(rdir, exist_ok=True)
-            with open(os.path.join(rdir, f"s{study}.txt"), "w") as f:
+            fileio.makedirs(rdir)
+            with fileio.open(os.path.join(rdir, f"s{study}.txt"), "w") as f:
                 f.write(REPORT.format(f=" ".join(chosen), i=chosen[0]))
             normal = chosen[0] == "The lungs are clear."
             labels = ["1.0" if (o == "No Finding" and normal) else "" for o in CHEXPERT_OBSERVATIONS]

@@ -7,6 +7,7 @@ import os
 import random
 from typing import Dict, List, Optional
 
+from tfreport import fileio
 from tfreport.data import demo, iu_xray
 from tfreport.data.build import write_dataset
 from tfreport.data.records import DEFAULT_STORE_SIZE
@@ -40,7 +41,7 @@ def attach_raw_labels(studies: List[Study], path: str) -> int:
     """Gives each study the labels of ``labels.csv`` (uid, then one column per CheXpert
     observation: 1, 0, -1 or blank), where the raw folder has one; returns how many studies
     got labels. The labels then travel in the records and in ``studies.json``."""
-    if not os.path.exists(path):
+    if not fileio.exists(path):
         return 0
     from tfreport.data.tables import read_table
     from tfreport.labels import CHEXPERT_OBSERVATIONS
@@ -61,7 +62,7 @@ def demo_needs_generating(raw_dir: str, num_studies: Optional[int]) -> bool:
     asks for another count than it holds. A folder the demo did not write (no demo
     ``labels.csv``) is never replaced: asking it for another count is an error."""
     reports = os.path.join(raw_dir, "indiana_reports.csv")
-    if not os.path.exists(reports):
+    if not fileio.exists(reports):
         return True
     if num_studies is None:
         return False
@@ -84,10 +85,10 @@ def legacy_split(studies: List[Study], split_dir: str, seed: int,
     lists = {}
     for name in ("train", "test"):
         path = os.path.join(split_dir, f"{name}_split.json")
-        if not os.path.exists(path):
+        if not fileio.exists(path):
             raise FileNotFoundError(f"{path}: the legacy split needs train_split.json and "
                                     "test_split.json (pass --legacy_splits DIR)")
-        with open(path, encoding="utf-8") as f:
+        with fileio.open(path, encoding="utf-8") as f:
             lists[name] = {iu_xray.study_id(iu_xray.uid_of(i)) for i in json.load(f)}
     train_ids = sorted(lists["train"])
     random.Random(seed).shuffle(train_ids)
@@ -111,7 +112,7 @@ def r2gen_split(studies: List[Study], annotation: Optional[str],
     """R2Gen's 2,069/296/590 split, from the layout itself or from ``annotation``."""
     where: Dict[str, str] = {}
     if annotation:
-        with open(annotation, encoding="utf-8") as f:
+        with fileio.open(annotation, encoding="utf-8") as f:
             for split, entries in json.load(f).items():
                 for e in entries:
                     where[iu_xray.study_id(iu_xray.uid_of(e["id"]))] = e.get("split", split)
@@ -196,7 +197,7 @@ def prepare(dataset: str, out_dir: str, raw_dir: Optional[str] = None, *,
     return write_dataset(
         out_dir, splits, drops, dataset=dataset, layout=layout, image_size=image_size,
         vocab_min_count=vocab_min_count, quiet=quiet,
-        settings={"raw_dir": os.path.abspath(raw_dir), "split": split,
+        settings={"raw_dir": fileio.abspath(raw_dir), "split": split,
                   "split_ratios": split_ratios if split == "random" else None, "seed": seed,
                   "sections": sections, "missing_view": missing_view})
 
@@ -219,6 +220,6 @@ def prepare_mimic(out_dir: str, raw_dir: Optional[str], *, images_dir: Optional[
     return write_dataset(
         out_dir, mimic_cxr.official_splits(studies), drops, dataset="mimic_cxr", layout=layout,
         image_size=image_size, vocab_min_count=vocab_min_count, quiet=quiet,
-        settings={"raw_dir": os.path.abspath(raw_dir), "split": "official",
-                  "reports_dir": os.path.abspath(reports_dir) if reports_dir else None,
+        settings={"raw_dir": fileio.abspath(raw_dir), "split": "official",
+                  "reports_dir": fileio.abspath(reports_dir) if reports_dir else None,
                   "sections": sections, "missing_view": missing_view})

@@ -14,6 +14,7 @@ import math
 import os
 from typing import Dict, List, Optional
 
+from tfreport import fileio
 from tfreport.data import build
 from tfreport.data.study import ABNORMAL, NORMAL, UNKNOWN, Study
 from tfreport.labels import CHEXPERT_OBSERVATIONS
@@ -46,10 +47,10 @@ class PreparedDataset:
 
     def _json(self, name: str):
         path = os.path.join(self.path, name)
-        if not os.path.exists(path):
+        if not fileio.exists(path):
             raise FileNotFoundError(f"{path}: not found; the prepared dataset is incomplete "
                                     "(rebuild it with prepare_data.py)")
-        with open(path, encoding="utf-8") as f:
+        with fileio.open(path, encoding="utf-8") as f:
             return json.load(f)
 
     @functools.cached_property
@@ -81,7 +82,7 @@ class PreparedDataset:
     @functools.cached_property
     def studies(self) -> Dict[str, dict]:
         """``studies.json``; a build from before it existed is read from its records once."""
-        if os.path.exists(os.path.join(self.path, STUDIES)):
+        if fileio.exists(os.path.join(self.path, STUDIES)):
             return self._json(STUDIES)
         log.warning("%s has no %s (built by an older tfreport): reading normal flags and "
                     "labels from the records; rebuild to skip this", self.path, STUDIES)
@@ -127,7 +128,7 @@ def demo_dataset(quiet: bool = False, num_studies: Optional[int] = None) -> str:
     """The demo's prepared folder, built first when missing: the one place that does it."""
     from tfreport.data import demo
     from tfreport.data.prepare import DEMO_DATA_DIR, demo_needs_generating, prepare
-    if os.path.exists(os.path.join(DEMO_DATA_DIR, "summary.json")):
+    if fileio.exists(os.path.join(DEMO_DATA_DIR, "summary.json")):
         if not (num_studies and demo_needs_generating(demo.DEFAULT_RAW_DIR, num_studies)):
             print(f"No --data_dir given: using the demo dataset in {DEMO_DATA_DIR}")
             return DEMO_DATA_DIR

@@ -27,7 +27,8 @@ def check_schema_version(version: int, where: str) -> None:
     if int(version) != SCHEMA_VERSION:
         raise SchemaError(
             f"{where}: schema_version {int(version)} is not supported (this tfreport reads "
-            f"version {SCHEMA_VERSION}); rebuild the data with scripts/prepare_data.py")
+            f"version {SCHEMA_VERSION}); rebuild the data with scripts/prepare_data.py "
+            "(or scripts/build_tfds.py, where a TFDS builder made it)")
 
 
 def encode_image(path: str, short_side: int = DEFAULT_STORE_SIZE) -> bytes:

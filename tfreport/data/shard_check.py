@@ -3,9 +3,9 @@ shard of another schema, a missing shard or an empty split is one message naming
 not a graph error after the model is built."""
 from __future__ import annotations
 
-import os
 from typing import List
 
+from tfreport import fileio
 from tfreport.data import records
 from tfreport.data.build import read_summary, split_files
 
@@ -21,7 +21,7 @@ def check_split(data_dir: str, split: str) -> List[str]:
                          "and a split that gives every part some studies")
     files = split_files(data_dir, split)
     for path in files:
-        if not os.path.exists(path):
+        if not fileio.exists(path):
             raise FileNotFoundError(f"{path}: shard listed in {data_dir}/summary.json is "
                                     "missing; rebuild the dataset with prepare_data.py")
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import collections
 import csv
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -91,10 +90,11 @@ class DropCounter:
 
 
 def write_skipped(path: str, rows: List[List[str]]) -> None:
-    """Writes the skip log atomically (a temporary file, then a rename)."""
+    """Writes the skip log atomically (a temporary file, then a rename; any filesystem)."""
+    from tfreport import fileio
     tmp = path + ".tmp"
-    with open(tmp, "w", newline="", encoding="utf-8", errors="backslashreplace") as f:
+    with fileio.open(tmp, "w", newline="", encoding="utf-8", errors="backslashreplace") as f:
         writer = csv.writer(f)
         writer.writerow(SKIPPED_COLUMNS)
         writer.writerows(rows)
-    os.replace(tmp, path)
+    fileio.replace(tmp, path)

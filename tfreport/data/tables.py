@@ -21,10 +21,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 import zlib
 from typing import Dict, Iterator, List
 
+from tfreport import fileio
 from tfreport.data.study import LayoutError
 
 LINE = "_line"  # each row's key for the line its record starts on
@@ -56,9 +56,9 @@ def _looks_like_row(line: str, width: int, first_values: set) -> bool:
 def read_table(path: str, required: set, errors: str = "strict") -> Iterator[Dict[str, str]]:
     """Rows of a plain or gzipped CSV as {column: value, "_line": line}, checked by the rule
     above; a broken table raises :class:`LayoutError` naming the file and the line."""
-    if not os.path.exists(path):
+    if not fileio.exists(path):
         raise LayoutError(f"{path}: file not found")
-    raw = gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+    raw = fileio.open(path, "rb")  # gunzipped when the name ends in .gz; local or a URL
     with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors=errors, newline="") as f:
         reader = csv.reader(f, strict=True)
         start = 1

@@ -9,88 +9,58 @@ Importing this module registers ``mimic_cxr_reports``, so that::
 
 MIMIC-CXR is credentialed: users hold their own copy. manual_dir is the MIMIC-CXR-JPG top
 level, with the MIMIC-CXR report files merged into its files/ (or an R2Gen annotation.json
-with images/). The split is the official one; each example carries its 14 CheXpert labels.
+with images/). The split is the official one. The examples are ``prepare_data.py --dataset
+mimic_cxr --raw_dir JPG_ROOT``'s records (14 CheXpert labels each), and the version folder
+``D/mimic_cxr_reports/default/2.0.0`` is a prepared dataset: ``train.py --data_dir`` trains
+on it (see :mod:`tfreport.data.tfds_records`).
 
 The ``beam`` config generates the same examples with Apache Beam (``pip install -r
 requirements-beam.txt``), so the build runs on a distributed runner (Dataflow, Spark, Flink):
-reading the tables and reports stays on the launcher, encoding the images is spread over the
-workers. See README "MIMIC-CXR-JPG at scale".
+reading the tables and reports and building the vocabulary stay on the launcher, encoding the
+images is spread over the workers. See README "MIMIC-CXR-JPG at scale".
 """
 from __future__ import annotations
 
-import io
-import logging
+from typing import Dict, List, Tuple
 
-import numpy as np
 import tensorflow_datasets as tfds
 
-from tfreport.data import mimic_cxr, records
-from tfreport.data.study import DropCounter
-from tfreport.data.tfds_iu_xray import study_features
-from tfreport.labels import CHEXPERT_OBSERVATIONS
-
-log = logging.getLogger("tfreport.data")
+from tfreport.data import mimic_cxr
+from tfreport.data.study import DropCounter, Study
+from tfreport.data.tfds_records import RecordBuilder, RecordConfig, absolute
 
 
-class MimicCxrReports(tfds.core.GeneratorBasedBuilder):
-    """Frontal (+ lateral) chest X-rays with findings (else impression) and CheXpert labels."""
+class MimicCxrReports(RecordBuilder):
+    """Frontal (+ lateral) chest X-rays with findings (else impression) and CheXpert labels,
+    as tfreport records."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release: the tfreport record contents."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release: the tfreport record contents.",
+        "2.0.0": "The examples are prepare_data.py's records (schema_version 1): images as "
+                 "JPEG bytes (lateral empty when missing), token_ids and sentence_lengths from "
+                 "a train-split vocabulary (min count 10), lateral_present and normal as "
+                 "int64. The version folder also holds summary.json, vocabulary.json, "
+                 "studies.json, ...: train.py --data_dir reads it.",
+    }
     BUILDER_CONFIGS = [
-        tfds.core.BuilderConfig(name="default", description="generated in this process"),
-        tfds.core.BuilderConfig(name="beam", description="generated with Apache Beam"),
+        RecordConfig(name="default", description="generated in this process"),
+        RecordConfig(name="beam", description="generated with Apache Beam", beam=True),
     ]
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "MIMIC-CXR-JPG and MIMIC-CXR need PhysioNet credentials. Put the MIMIC-CXR-JPG top "
         "level (files/ and the mimic-cxr-2.0.0-*.csv(.gz) tables) in manual_dir, with the "
         "MIMIC-CXR report files (files/pXX/p<subject>/s<study>.txt) unpacked into its files/.")
+    DATASET = "mimic_cxr"
+    HOMEPAGE = "https://physionet.org/content/mimic-cxr-jpg/"
+    LICENSE = "PhysioNet Credentialed Health Data License 1.5.0"
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                **study_features(),
-                # 1 positive, 0 negative, -1 uncertain, NaN blank, in CHEXPERT_OBSERVATIONS order
-                "labels": tfds.features.Tensor(shape=(len(CHEXPERT_OBSERVATIONS),),
-                                               dtype=np.float32),
-            }),
-            homepage="https://physionet.org/content/mimic-cxr-jpg/",
-            license="PhysioNet Credentialed Health Data License 1.5.0",
-        )
-
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    def _read(self, raw_dir: str, config: RecordConfig, sections: str, missing_view: str
+              ) -> Tuple[str, Dict[str, List[Study]], DropCounter, dict]:
+        """As ``prepare.prepare_mimic``: the official split by patient."""
         drops = DropCounter()
-        _, studies = mimic_cxr.read_layout(str(dl_manager.manual_dir), drops)
-        splits = mimic_cxr.official_splits(studies)
-        generate = self._generate_beam if self.builder_config.name == "beam" else \
-            self._generate_examples
-        return {name: generate(items) for name, items in splits.items() if items}
-
-    def _generate_beam(self, studies):
-        beam = tfds.core.lazy_imports.apache_beam
-        return beam.Create(studies) | beam.FlatMap(example)
-
-    def _generate_examples(self, studies):
-        for study in studies:
-            yield from example(study)
-
-
-def example(study):
-    """(key, features) of one study, or nothing when an image cannot be read."""
-    try:
-        frontal = records.encode_image(study.frontal)
-        lateral = records.encode_image(study.lateral) if study.lateral else None
-    except (FileNotFoundError, ValueError) as e:  # one bad study never stops the build
-        log.warning("skipped: study %s: %s", study.id, e)
-        return
-    yield study.id, {
-        "id": study.id,
-        "frontal": io.BytesIO(frontal),
-        "lateral": io.BytesIO(frontal if lateral is None else lateral),
-        "lateral_present": lateral is not None,
-        "text": study.text,
-        "sentences": study.sentences,
-        "normal": study.normal,
-        "labels": np.array([study.labels.get(o, np.nan) for o in CHEXPERT_OBSERVATIONS],
-                           np.float32),
-    }
+        layout, studies = mimic_cxr.read_layout(raw_dir, drops, sections=sections,
+                                                missing_view=missing_view)
+        settings = {"raw_dir": absolute(raw_dir), "split": "official",
+                    "reports_dir": None, "sections": sections, "missing_view": missing_view}
+        return layout, mimic_cxr.official_splits(studies), drops, settings

@@ -10,11 +10,11 @@ import dataclasses
 import json
 import os
 import shlex
-import shutil
 import statistics
 import time
 from typing import Any, Dict, List, Optional
 
+from tfreport import fileio
 from tfreport import evaluation, labelers
 from tfreport.atomic import write_json
 from tfreport.experiments import baselines, results_table
@@ -193,7 +193,7 @@ def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool
     from tfreport.inference import load_model
     from tfreport.vocab import Vocabulary
 
-    with open(os.path.join(model_dir, "config.json")) as f:
+    with fileio.open(os.path.join(model_dir, "config.json")) as f:
         mc = json.load(f)["model_config"]
     model = load_model(model_dir)
     vocab = Vocabulary.load(os.path.join(model_dir, "vocabulary.json"))
@@ -265,9 +265,9 @@ def rescore(found: dict, s: Settings, row_dir: str) -> tuple:
     training or decoding, or None; why not). Only text that is the record's is rescored:
     its digest, or for older records its rule-based positives, must match."""
     path = os.path.join(row_dir, "predictions_test.json")
-    if not os.path.exists(path):
+    if not fileio.exists(path):
         return None, f"its test predictions ({path}) are gone"
-    with open(path, encoding="utf-8") as f:
+    with fileio.open(path, encoding="utf-8") as f:
         predictions = json.load(f)
     if "predictions_digest" in found:
         same = found["predictions_digest"] == predictions_digest(predictions)
@@ -311,9 +311,9 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
         if s.labeler_tag:  # no record of this labeler yet: rescore the rule-based one's run
             candidates += [rules_record_path(s, row, seed), os.path.join(row_dir, ROW_FILE)]
         for path in candidates:
-            if not os.path.exists(path):
+            if not fileio.exists(path):
                 continue
-            with open(path, encoding="utf-8") as f:
+            with fileio.open(path, encoding="utf-8") as f:
                 found = json.load(f)
             if found.get("command") != command:
                 # A record of another recipe under the same key (say, another extractor)
@@ -332,7 +332,7 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                 found["config"]["train_config"]["beam_size"], s.mbr_samples, temperature,
                 _mbr_no_repeat(row, s))
             if found.get("decoding") != want:
-                if not s.table_only and os.path.exists(os.path.join(row_dir, "best.keras")):
+                if not s.table_only and fileio.exists(os.path.join(row_dir, "best.keras")):
                     print(f"[{row.label}] seed {seed}: {path} was decoded by "
                           f"{found.get('decoding')}; decoding its best.keras again by {want}")
                     redecode = found
@@ -355,7 +355,7 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                 print(f"[{row.label}] seed {seed}: rescoring {path}'s test predictions with "
                       f"{s.labeler.name}")
                 write_json(done, again)
-                os.makedirs(os.path.dirname(record), exist_ok=True)
+                fileio.makedirs(os.path.dirname(record))
                 write_json(record, again)
                 return again
             print(f"[{row.label}] seed {seed}: reusing {path}")
@@ -365,7 +365,7 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
     result = {"label": row.label, "key": row.key, "model": row.model, "seed": seed,
               "weights": row.weights, "control": row.control}
     if row.model is None:
-        os.makedirs(row_dir, exist_ok=True)
+        fileio.makedirs(row_dir)
         predictions = baselines.most_frequent_predictions(s.data_dir, "test")
         from tfreport.data.prepared import PreparedDataset
         normal = PreparedDataset(s.data_dir).normal("test")
@@ -376,7 +376,7 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
             train_seconds, config = redecode["train_seconds"], redecode["config"]
         else:
             train_seconds = _train_row(row, s, seed, row_dir)
-            with open(os.path.join(row_dir, "config.json")) as f:
+            with fileio.open(os.path.join(row_dir, "config.json")) as f:
                 config = json.load(f)
         beam = config["train_config"]["beam_size"]
         predictions, rate, normal = timed_predictions(row_dir, s.data_dir, beam, s.quiet,
@@ -390,7 +390,7 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
     result = _score(result, predictions, normal, s)
     write_json(os.path.join(row_dir, "predictions_test.json"), predictions)
     write_json(done, result)
-    os.makedirs(os.path.dirname(record), exist_ok=True)
+    fileio.makedirs(os.path.dirname(record))
     write_json(record, result)
     return result
 
@@ -398,9 +398,9 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
 def _stale(found: dict, row_dir: str) -> str:
     """Why a record no longer describes its run ('' when it does, or the run is gone)."""
     path = os.path.join(row_dir, "predictions_test.json")
-    if "predictions_digest" not in found or not os.path.exists(path):
+    if "predictions_digest" not in found or not fileio.exists(path):
         return ""
-    with open(path, encoding="utf-8") as f:
+    with fileio.open(path, encoding="utf-8") as f:
         if predictions_digest(json.load(f)) != found["predictions_digest"]:
             return f"{path} has changed since it was scored"
     return ""
@@ -434,11 +434,11 @@ def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> float:
     session loses at most an epoch); anything else starts over."""
     from tfreport.commands.train import parse
     from tfreport.training.run import train
-    resume = s.reuse and all(os.path.exists(os.path.join(row_dir, name))
+    resume = s.reuse and all(fileio.exists(os.path.join(row_dir, name))
                              for name in ("config.json", "resume"))
     if not resume:
-        shutil.rmtree(row_dir, ignore_errors=True)
-        os.makedirs(row_dir)
+        fileio.rmtree(row_dir, ignore_errors=True)
+        fileio.makedirs(row_dir)
     print(f"[{row.label}] seed {seed}: " + ("resuming" if resume else "training into")
           + f" {row_dir}")
     argv = train_argv(row, s, seed, row_dir) + (["--resume"] if resume else [])
@@ -542,7 +542,7 @@ def review_runs(rows: List[Row], s: Settings) -> tuple:
             continue  # the most-frequent floor has no model and no maps
         row_dir = os.path.join(s.out, "runs", row.key, f"seed{s.first_seed}")
         need = [f for f in ("predictions_test.json", "best.keras")
-                if not os.path.exists(os.path.join(row_dir, f))]
+                if not fileio.exists(os.path.join(row_dir, f))]
         if need:
             missing.append(f"{row.label} (no {' or '.join(need)} in {row_dir})")
         else:
@@ -553,7 +553,7 @@ def review_runs(rows: List[Row], s: Settings) -> tuple:
 def run(rows: List[Row], s: Settings) -> tuple:
     """Runs every row for its seeds; returns one summary per row (rows with no finished
     seed left out, which only ``table_only`` allows) and the grounding's reference side."""
-    os.makedirs(s.out, exist_ok=True)
+    fileio.makedirs(s.out)
     raw: Dict[str, List[dict]] = {}
     for row in rows:
         results = [r for r in (run_row(row, s, seed) for seed in seeds_for(row, s)) if r]

@@ -5,6 +5,7 @@ import csv
 import os
 from typing import Dict, List, Optional
 
+from tfreport import fileio
 from tfreport.atomic import write_json, write_text, writing
 from tfreport.experiments.results_table import DIAGNOSTICS, GROUPS
 from tfreport.labelers import RULES_NAME
@@ -182,7 +183,7 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
 
 
 def write_csv(path: str, rows: List[dict]) -> None:
-    with writing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+    with writing(path) as tmp, fileio.open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["model", "weights", "group", "studies"]
                    + [x for c in COLUMNS + DIAGNOSTICS for x in (c, c + "_sd")]
@@ -231,7 +232,7 @@ def chart_name(meta: dict) -> str:
 def write(out: str, rows: List[dict], meta: dict) -> Dict[str, str]:
     """Writes the four files into ``out`` (``results{tag}.md`` ...: ``meta['labeler_tag']``
     keeps a CheXbert table beside the rule-based one); returns their paths."""
-    os.makedirs(out, exist_ok=True)
+    fileio.makedirs(out)
     tag = meta.get("labeler_tag", "")
     paths = {k: os.path.join(out, v) for k, v in
              (("md", f"results{tag}.md"), ("csv", f"results{tag}.csv"),

@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from tfreport import fileio
 from tfreport.data.iu_xray import uid_of
 from tfreport.data.iu_xray_text import TextSplit
 from tfreport.experiments import results_table
@@ -63,24 +64,24 @@ def load_blind_runs(runs_dir: str, split_name: str) -> List[BlindRun]:
     """``runs_dir/<split>/<model>/`` train.py model directories, each with config.json and
     predictions_test.json; a run that is not image-blind is an error, not a row."""
     folder = os.path.join(runs_dir, split_name)
-    if not os.path.isdir(folder):
+    if not fileio.isdir(folder):
         return []
     runs = []
-    for model in sorted(os.listdir(folder)):
+    for model in sorted(fileio.listdir(folder)):
         run_dir = os.path.join(folder, model)
         config, preds = (os.path.join(run_dir, n) for n in ("config.json", "predictions_test.json"))
-        if not os.path.exists(preds):
+        if not fileio.exists(preds):
             raise FileNotFoundError(f"{preds}: no test predictions (did the run finish?)")
-        with open(config, encoding="utf-8") as f:
+        with fileio.open(config, encoding="utf-8") as f:
             cfg = json.load(f)
         if not cfg["model_config"].get("image_blind"):
             raise ValueError(f"{config}: not an image-blind run (train with --image_blind true)")
-        with open(preds, encoding="utf-8") as f:
+        with fileio.open(preds, encoding="utf-8") as f:
             predictions = json.load(f)
         history = os.path.join(run_dir, "history.json")
         epochs = cfg["train_config"]["epochs"]
-        if os.path.exists(history):
-            with open(history, encoding="utf-8") as f:
+        if fileio.exists(history):
+            with fileio.open(history, encoding="utf-8") as f:
                 epochs = len(json.load(f))
         runs.append(BlindRun(cfg["model"], predictions, cfg["preset"], epochs,
                              cfg["train_config"]["learning_rate"]))

@@ -10,6 +10,8 @@ from typing import Optional
 import keras
 from keras import layers
 
+from tfreport import fileio
+
 BACKBONES = ("small", "resnet50", "densenet121", "inception_v3", "dual")
 # Grid channels, for documentation and config checks.
 CHANNELS = {"small": 256, "resnet50": 2048, "densenet121": 1024, "inception_v3": 2048,
@@ -35,13 +37,13 @@ def resolve_weights(weights: Optional[str], name: str) -> Optional[str]:
         return None
     if weights == "imagenet":
         return "imagenet"
-    if os.path.isdir(weights):
+    if fileio.isdir(weights):
         inside = os.path.join(weights, PRETRAINED_FILE)
-        if not os.path.exists(inside):
+        if not fileio.exists(inside):
             raise FileNotFoundError(f"--backbone_weights {weights}: a directory without "
                                     f"{PRETRAINED_FILE} (pretrain_backbone.py's output)")
         return inside
-    if not os.path.exists(weights):
+    if not fileio.exists(weights):
         raise FileNotFoundError(f"--backbone_weights {weights}: no such file for backbone {name}")
     return weights
 

@@ -81,8 +81,26 @@ class MemoryAttention(keras.layers.Layer):
         if not self.built:
             self.build(tuple(query.shape))
         b, nq = ops.shape(query)[0], ops.shape(query)[1]
-        q = self._heads(self.q(query))
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.d_k)
+        out, probs = self.attend_heads(self.query_heads(query), ops.transpose(k, (0, 1, 3, 2)),
+                                       v, mask, training)
+        out = self.o(self.merge_heads(out, b, nq))
+        return (out, probs) if return_weights else out
+
+    def query_heads(self, query):
+        """Projected queries [B, H, Q, d_k]."""
+        return self._heads(self.q(query))
+
+    def merge_heads(self, x, b, nq):
+        """[B', H, Q', d_k] head outputs -> [b, nq, d] (rows read in order: decoding folds
+        a study's beams into Q')."""
+        return ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (b, nq, self.d_model))
+
+    def attend_heads(self, q, k_t, v, mask=None, training=False):
+        """Queries q [B,H,Q,d_k] over keys given transposed, k_t [B,H,d_k,K], and values v
+        [B,H,K,d_k]: (head outputs [B,H,Q,d_k], softmax weights [B,H,Q,K]). Decoding keeps
+        its keys transposed once, rather than transposing every cached key at every step."""
+        b, nq = ops.shape(q)[0], ops.shape(q)[2]
+        scores = ops.matmul(q, k_t) / math.sqrt(self.d_k)
         if mask is not None:
             mask = ops.cast(mask, "bool")
             if len(mask.shape) == 2:
@@ -95,11 +113,7 @@ class MemoryAttention(keras.layers.Layer):
             scores = masked_fill(scores, mask[:, None])
         probs = ops.softmax(scores, axis=-1)
         weights = self.drop(ops.cast(probs, v.dtype), training=training)
-        out = ops.reshape(ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3)),
-                          (b, nq, self.d_model))
-        if return_weights:
-            return self.o(out), probs
-        return self.o(out)
+        return ops.matmul(weights, v), probs
 
     def call(self, query, key_value, mask=None, training=False):
         k, v = self.project_kv(key_value)

@@ -126,26 +126,63 @@ class MeshedDecoder(keras.layers.Layer):
                                     "gates": ops.stack([g for _, g in record], axis=1)}
         return self.logits(x)
 
-    def empty_cache(self, batch_size, length):
-        shape = (batch_size, self.num_layers, self.heads, length, self.d_model // self.heads)
-        return [ops.zeros(shape, self.compute_dtype), ops.zeros(shape, self.compute_dtype)]
+    # -- incremental decoding ---------------------------------------------------------------
+    # Keys are kept transposed ([B, H, d_k, length]) so no step transposes a cache, every
+    # layer's tensors are separate (no step slices a stacked cache), and the cross-attention
+    # keys and values are kept once per study, the beams folded into the queries instead.
 
-    def step(self, token, position, cache_k, cache_v, cross_k, cross_v, enc_mask):
-        """One token [B] at ``position`` -> logits [B, V] and the updated caches."""
-        x = self._embed(token[:, None], position)
-        length = ops.shape(cache_k)[3]
-        visible = ops.arange(length)[None, :] <= position  # [1, L]
-        visible = ops.broadcast_to(visible, (ops.shape(token)[0], length))
-        ks, vs = [], []
+    def decoding_context(self, encoder_outputs):
+        """Per decoder layer, per encoder layer: (K^T [B, H, d_k, N], V [B, H, N, d_k]) of
+        the cross-attention over the encoder outputs [B, L, N, d]; computed once a study."""
+        out = []
         for i in range(self.num_layers):
-            k_new, v_new = self.self_attn[i].project_kv(x)  # [B, H, 1, d_k]
-            k = ops.slice_update(cache_k[:, i], (0, 0, position, 0), k_new)
-            v = ops.slice_update(cache_v[:, i], (0, 0, position, 0), v_new)
-            ks.append(k)
-            vs.append(v)
-            s = self.self_norm[i](x + self.self_attn[i].attend(x, k, v, visible))
-            x = self.ffs[i](self._mesh(i, s, cross_k[:, i], cross_v[:, i], enc_mask, False))
-        return self.logits(x)[:, 0], ops.stack(ks, axis=1), ops.stack(vs, axis=1)
+            kv = [self.cross_attn[i].project_kv(encoder_outputs[:, j])
+                  for j in range(self.encoder_layers)]
+            out.append(tuple((ops.transpose(k, (0, 1, 3, 2)), v) for k, v in kv))
+        return tuple(out)
+
+    def empty_cache(self, batch_size, length):
+        """Per layer (K^T [B, H, d_k, length], V [B, H, length, d_k]) of the tokens so far."""
+        d_k = self.d_model // self.heads
+        return tuple((ops.zeros((batch_size, self.heads, d_k, length), self.compute_dtype),
+                      ops.zeros((batch_size, self.heads, length, d_k), self.compute_dtype))
+                     for _ in range(self.num_layers))
+
+    def step(self, token, position, cache, cross, enc_mask):
+        """One token [B*beams] at ``position`` -> logits [B*beams, V] and the updated
+        cache. ``cross`` (``decoding_context``) and ``enc_mask`` [B, N] are per study; each
+        study's beams are consecutive rows."""
+        x = self._embed(token[:, None], position)
+        n, length = ops.shape(token)[0], ops.shape(cache[0][1])[2]
+        visible = ops.broadcast_to(ops.arange(length)[None, :] <= position, (n, length))
+        new_cache = []
+        for i in range(self.num_layers):
+            attn = self.self_attn[i]
+            k_new, v_new = attn.project_kv(x)  # [B, H, 1, d_k]
+            k_t = ops.slice_update(cache[i][0], (0, 0, 0, position),
+                                   ops.transpose(k_new, (0, 1, 3, 2)))
+            v = ops.slice_update(cache[i][1], (0, 0, position, 0), v_new)
+            new_cache.append((k_t, v))
+            heads, _ = attn.attend_heads(attn.query_heads(x), k_t, v, visible)
+            s = self.self_norm[i](x + attn.o(attn.merge_heads(heads, n, 1)))
+            x = self.ffs[i](self._mesh_step(i, s, cross[i], enc_mask))
+        return self.logits(x)[:, 0], tuple(new_cache)
+
+    def _mesh_step(self, i, s, cross, enc_mask):
+        """``_mesh`` for one token per row [B*beams, 1, d], each study's cross-attention
+        keys and values read once for all its beams."""
+        attn = self.cross_attn[i]
+        n, b = ops.shape(s)[0], ops.shape(enc_mask)[0]
+        q = attn.query_heads(s)  # [B*beams, H, 1, d_k], once for every encoder layer
+        q = ops.transpose(ops.reshape(q, (b, -1, self.heads, self.d_model // self.heads)),
+                          (0, 2, 1, 3))  # [B, H, beams, d_k]
+        total = 0.0
+        for j, (k_t, v) in enumerate(cross):
+            heads, _ = attn.attend_heads(q, k_t, v, enc_mask)
+            c = self.cross_norm[i](s + attn.o(attn.merge_heads(heads, n, 1)))
+            alpha = self.gates[i][j](ops.concatenate([s, c], axis=-1))
+            total = total + alpha * c
+        return total / math.sqrt(self.encoder_layers)
 
     def get_config(self):
         config = super().get_config()

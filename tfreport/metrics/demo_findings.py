@@ -9,6 +9,7 @@ import collections
 import os
 from typing import Dict, Mapping
 
+from tfreport import fileio
 from tfreport.data.demo import FINDINGS, findings_mentioned, read_labels
 
 
@@ -39,7 +40,7 @@ def demo_truth(data_dir: str) -> Dict[str, Dict[str, int]]:
     """Ground truth from the demo raw layout that the prepared dataset was built from."""
     from tfreport.data.build import read_summary
     raw_dir = read_summary(data_dir)["settings"].get("raw_dir")
-    if not raw_dir or not os.path.exists(os.path.join(raw_dir, "labels.csv")):
+    if not raw_dir or not fileio.exists(os.path.join(raw_dir, "labels.csv")):
         raise FileNotFoundError(f"{data_dir}: its raw demo layout ({raw_dir}) with labels.csv is "
                                 "missing; rebuild it with prepare_data.py --dataset demo")
     return read_labels(raw_dir)

@@ -15,6 +15,8 @@ from typing import Dict, Iterable, Mapping
 
 import numpy as np
 
+from tfreport import fileio
+
 Scores = Dict[str, float]
 
 
@@ -22,13 +24,13 @@ def read_scores(path: str) -> Scores:
     """{id: score} from ``path`` (.json, else CSV); every value a finite number."""
     try:
         if path.endswith(".json"):
-            with open(path, encoding="utf-8") as f:
+            with fileio.open(path, encoding="utf-8") as f:
                 obj = json.load(f)
             if not isinstance(obj, dict):
                 raise ValueError(f"{path}: expected a JSON object {{id: score}}")
             rows = list(obj.items())
         else:
-            with open(path, newline="", encoding="utf-8") as f:
+            with fileio.open(path, newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
                 header = reader.fieldnames or []
                 values = [h for h in header if h != "id"]

@@ -9,11 +9,14 @@ is the lift of the best map the grid allows (all mass on the cell the region fil
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+
+from tfreport import fileio
 
 ALL = "all findings"
 
@@ -83,12 +86,12 @@ def localise(model_dir: str, raw_dir: str, split: str = "test", seed: int = 0,
                          "localisation check needs the demo, whose findings are drawn at "
                          "known places")
     pred_path = os.path.join(model_dir, f"predictions_{split}.json")
-    if not os.path.exists(pred_path):
+    if not fileio.exists(pred_path):
         raise FileNotFoundError(f"{pred_path}: not found; decode the split first "
                                 f"(python scripts/evaluate.py --model_dir {model_dir})")
-    with open(pred_path, encoding="utf-8") as f:
+    with fileio.open(pred_path, encoding="utf-8") as f:
         predictions = json.load(f)
-    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
+    with fileio.open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
         config = json.load(f)
     data_dir = data_dir or config["data_dir"]
     truth = demo.read_labels(raw_dir)
@@ -114,10 +117,10 @@ def localise(model_dir: str, raw_dir: str, split: str = "test", seed: int = 0,
             uid = int(sid.replace("CXR", ""))
             if size is None:
                 frontal_png = os.path.join(raw_dir, "images", f"{uid}_IM-{uid:04d}-1001.dcm.png")
-                size = Image.open(frontal_png).size[0]
+                size = Image.open(io.BytesIO(fileio.read_bytes(frontal_png))).size[0]
             regions, frontal = demo.study_regions(uid, seed, size)
             if not checked:  # the replay must draw what the raw folder holds
-                raw = np.asarray(Image.open(frontal_png))
+                raw = np.asarray(Image.open(io.BytesIO(fileio.read_bytes(frontal_png))))
                 if not np.array_equal(raw, frontal):
                     raise ValueError(f"{raw_dir}: its images were not drawn with seed {seed}; "
                                      "pass the seed the demo was generated with")

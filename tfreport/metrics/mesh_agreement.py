@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from typing import Dict, List
 
+from tfreport import fileio
 from tfreport.labeler import label_report
 
 # CheXpert observation -> the MeSH main headings (before the first '/') that mean it.
@@ -37,7 +38,7 @@ def agreement(reports_csv: str) -> Dict[str, Dict[str, float]]:
     with MeSH `normal`."""
     counts: Dict[str, List[int]] = {o: [0, 0, 0] for o in list(MESH_FOR) + ["No Finding"]}
     n = 0
-    with open(reports_csv, newline="", encoding="utf-8") as f:
+    with fileio.open(reports_csv, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             if row["MeSH"].strip() == "No Indexing":
                 continue

@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, ClassVar
 
 import keras
 import numpy as np
-from keras import ops
+from keras import ops, tree
 
 from tfreport.layers.visual_encoder import VisualEncoder, pooled_views
 from tfreport.vocab import PAD_ID, START_ID
@@ -123,6 +123,13 @@ class ReportModel(keras.Model):
         if normalise and self.visual_norm is not None:
             visual = self.visual_norm(visual, training=training)
         return visual
+
+    def context_for_beams(self, context, beams: int):
+        """The visual context for ``beams`` beams per study, in the search's row order
+        (each study's beams together). By default every tensor is repeated once; a model
+        may instead read it per study in ``word_step`` (M2 folds the beams into its
+        cross-attention queries)."""
+        return tree.map_structure(lambda x: ops.repeat(x, beams, axis=0), context)
 
     def recalibrate(self, batches) -> None:
         """Sets the visual BatchNorm's statistics from the current weights ("precise BN").

@@ -70,21 +70,22 @@ class M2Transformer(FlatReportModel):
 
     def encode(self, batch, training=False):
         outputs, mask = self.encoder_outputs(batch, training)
-        # batch-first tensors, so the samplers can repeat and reorder them for beams
-        cross_k, cross_v = self.decoder.cross_kv(outputs)
-        return {"cross_k": cross_k, "cross_v": cross_v, "enc_mask": mask}
+        # every decoder layer's cross-attention keys and values, computed once per study
+        return {"cross": self.decoder.decoding_context(outputs), "enc_mask": mask}
+
+    def context_for_beams(self, context, beams: int):
+        """Kept per study: ``word_step`` folds each study's beams into its queries."""
+        return context
 
     def initial_state(self, context, training=False):
         b = ops.shape(context["enc_mask"])[0]
-        k, v = self.decoder.empty_cache(b, self.config.max_tokens + 1)
-        return [k, v, ops.zeros((b,), "int32")]
+        return [self.decoder.empty_cache(b, self.config.max_tokens + 1), ops.zeros((b,), "int32")]
 
     def word_step(self, token, state, context):
-        k_cache, v_cache, position = state
-        logits, k_cache, v_cache = self.decoder.step(token, position[0], k_cache, v_cache,
-                                                     context["cross_k"], context["cross_v"],
-                                                     context["enc_mask"])
-        return logits, [k_cache, v_cache, position + 1]
+        cache, position = state
+        logits, cache = self.decoder.step(token, position[0], cache, context["cross"],
+                                          context["enc_mask"])
+        return logits, [cache, position + 1]
 
     def call(self, inputs, training=False, return_attention=False):
         """Logits [B, T, V] (teacher forcing); with ``return_attention`` also each token's

@@ -16,6 +16,8 @@ import tempfile
 import zipfile
 from typing import Dict, List, Optional, Tuple
 
+from tfreport import fileio
+
 WEIGHTS = "model.weights.h5"
 
 # model class -> [(old group, new group)]: CNN-RNN-Att and MRNA (spatial attention) moved
@@ -79,15 +81,17 @@ def rewritten(path: str, renames: List[Tuple[str, str]], folder: str) -> str:
 
 
 def load(path: str, loader) -> object:
-    """``loader(path)``, through a rewritten copy when the file has an older layout."""
-    renames = stale_groups(path)
-    if not renames:
-        return loader(path)
-    folder = tempfile.mkdtemp(prefix="tfreport-renamed-")
-    try:
-        model = loader(rewritten(path, renames, folder))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    """``loader(path)``, through a rewritten copy when the file has an older layout. A URL
+    (gs://, ram://) is read once into a local temporary copy, which zipfile and h5py need."""
+    with fileio.local_copy(path) as local:
+        renames = stale_groups(local)
+        if not renames:
+            return loader(local)
+        folder = tempfile.mkdtemp(prefix="tfreport-renamed-")
+        try:
+            model = loader(rewritten(local, renames, folder))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     moved = ", ".join(f"{old} -> {new}" for old, new in renames)
     print(f"{path}: saved with an older layer layout; its weights were mapped ({moved}). "
           "Saving the model again stores today's layout.", file=sys.stderr)

@@ -14,12 +14,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 from typing import Dict, Optional
 
 import keras
 import tensorflow as tf
 
+from tfreport import fileio
 from tfreport import evaluation
 from tfreport.atomic import write_json
 from tfreport.rl.rewards import Reward, parse_spec
@@ -85,10 +85,10 @@ class SCSTTrainer(Trainer):
 def load_run(init_from: str) -> dict:
     """The NLL run's resolved config (config.json), checked to be a finished run."""
     for name in ("config.json", BEST, "vocabulary.json"):
-        if not os.path.exists(os.path.join(init_from, name)):
+        if not fileio.exists(os.path.join(init_from, name)):
             raise FileNotFoundError(f"--init_from {init_from}: no {name}; give the model "
                                     "directory of a finished train.py run")
-    with open(os.path.join(init_from, "config.json"), encoding="utf-8") as f:
+    with fileio.open(os.path.join(init_from, "config.json"), encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -122,14 +122,14 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
                          "--val_metric on it (the SCST loss says nothing about quality)")
     if not resume:
         guard_model_dir(model_dir, False, False)
-    os.makedirs(model_dir, exist_ok=True)
+    fileio.makedirs(model_dir)
     run_name = os.path.basename(os.path.normpath(model_dir))
     resolved = {"model": init["model"], "preset": init.get("preset"), "objective": "scst",
-                "init_from": os.path.abspath(init_from), "data_dir": os.path.abspath(data_dir),
+                "init_from": fileio.abspath(init_from), "data_dir": fileio.abspath(data_dir),
                 "run_name": run_name, "scst_config": dataclasses.asdict(scst_config),
                 "model_config": model_cfg, "train_config": train_cfg.to_dict()}
     write_json(os.path.join(model_dir, "config.json"), resolved)
-    shutil.copy(os.path.join(init_from, "vocabulary.json"), os.path.join(model_dir, "vocabulary.json"))
+    fileio.copy(os.path.join(init_from, "vocabulary.json"), os.path.join(model_dir, "vocabulary.json"))
     train_refs = evaluation.references(data_dir, "train")
     reward = Reward(parse_spec(scst_config.reward), corpus=list(train_refs.values()))
 

@@ -3,16 +3,18 @@ optimizer variable (moments, step, loss scale) and where the loop stood.
 
 ``.keras`` files hold the model for inference; they carry no optimizer state, since the
 trainer never compiles. This state lives in ``<model_dir>/resume/`` and is replaced atomically,
-so a kill mid-save leaves the previous state intact.
+so a kill mid-save leaves the previous state intact. ``model_dir`` may be a URL (gs://, ram://):
+files go through ``tfreport.fileio``.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from typing import Any, Dict, Optional
 
 import numpy as np
+
+from tfreport import fileio
 
 STATE_DIR = "resume"
 _ARRAYS, _META = "variables.npz", "state.json"
@@ -30,20 +32,21 @@ def save_state(model_dir: str, model, optimizer, meta: Dict[str, Any]) -> str:
     """Writes the state; returns its directory."""
     final = os.path.join(model_dir, STATE_DIR)
     tmp, old = final + ".tmp", final + ".old"
-    shutil.rmtree(tmp, ignore_errors=True)
+    fileio.rmtree(tmp, ignore_errors=True)
     try:
-        os.makedirs(tmp)
-        np.savez(os.path.join(tmp, _ARRAYS), **_arrays(model, optimizer))
-        with open(os.path.join(tmp, _META), "w") as f:
+        fileio.makedirs(tmp)
+        with fileio.open(os.path.join(tmp, _ARRAYS), "wb") as f:
+            np.savez(f, **_arrays(model, optimizer))
+        with fileio.open(os.path.join(tmp, _META), "w") as f:
             json.dump(meta, f, indent=1)
     except OSError as e:  # a full disk: the previous state stays; name the folder
-        shutil.rmtree(tmp, ignore_errors=True)
+        fileio.rmtree(tmp, ignore_errors=True)
         raise OSError(e.errno, e.strerror or str(e), final) from None
-    shutil.rmtree(old, ignore_errors=True)
-    if os.path.exists(final):
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    fileio.rmtree(old, ignore_errors=True)
+    if fileio.exists(final):
+        fileio.replace(final, old, last=(_META,))
+    fileio.replace(tmp, final, last=(_META,))  # remote: file by file, the marker last
+    fileio.rmtree(old, ignore_errors=True)
     return final
 
 
@@ -52,16 +55,16 @@ def find_state(model_dir: str) -> Optional[str]:
     left the previous state in ``resume.old``; that one is complete."""
     for name in (STATE_DIR, STATE_DIR + ".old"):
         path = os.path.join(model_dir, name)
-        if os.path.exists(os.path.join(path, _META)):
+        if fileio.exists(os.path.join(path, _META)):
             return path
     return None
 
 
 def load_state(path: str, model, optimizer) -> Dict[str, Any]:
     """Restores the variables; returns the loop's meta. A mismatch names the variable."""
-    with open(os.path.join(path, _META)) as f:
+    with fileio.open(os.path.join(path, _META)) as f:
         meta = json.load(f)
-    with np.load(os.path.join(path, _ARRAYS)) as data:
+    with fileio.open(os.path.join(path, _ARRAYS), "rb") as f, np.load(f) as data:
         for prefix, variables in (("model", model.variables),
                                   ("optimizer", optimizer.variables)):
             saved = sorted(k for k in data.files if k.startswith(prefix + "/"))

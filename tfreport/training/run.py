@@ -7,13 +7,12 @@ import datetime
 import json
 import logging
 import os
-import shutil
-from typing import Optional
+from typing import Optional, Tuple
 
 import keras
 import tensorflow as tf
 
-from tfreport import evaluation
+from tfreport import evaluation, fileio, hardware
 from tfreport.data import pipeline
 from tfreport.data.build import read_summary
 from tfreport.errors import ensure_writable_dir, find_bad_shard
@@ -51,12 +50,14 @@ class RunSpec:
     num_studies: Optional[int] = None
     text_summaries: bool = True
     feature_cache: bool = False  # train from frozen-backbone features computed once
+    feature_cache_shards: int = 0  # shard files per cached split; 0: chosen from its size
     show_samples: int = 3
     strategy: str = "auto"  # auto | one_device | mirrored | multi_worker | tpu
     resume: bool = False  # continue the run in model_dir from its saved state
     overwrite: bool = False  # replace the run already in model_dir
     evaluate_test: bool = True  # score best.keras on the test split at the end
     quiet: bool = False
+    profile_steps: Optional[Tuple[int, int]] = None  # (first, last) training steps to profile
 
 
 @contextlib.contextmanager
@@ -86,8 +87,8 @@ def _resolve_configs(spec: RunSpec, preset: str, vocab_size: int, model_override
     """The model and training configs: from the preset and flags, or, when resuming, from
     the run's own config.json (only --epochs may change)."""
     saved = os.path.join(spec.model_dir or "", "config.json")
-    if spec.resume and os.path.exists(saved):
-        with open(saved) as f:
+    if spec.resume and fileio.exists(saved):
+        with fileio.open(saved) as f:
             cfg = json.load(f)
         if cfg["model"] != spec.model:
             raise ValueError(f"--resume: {saved} is a {cfg['model']} run, not {spec.model}")
@@ -118,7 +119,7 @@ def guard_model_dir(model_dir: str, resume: bool, overwrite: bool) -> None:
     continues it, ``--overwrite`` removes its files first, else one clear refusal."""
     if resume and overwrite:
         raise ValueError("--resume and --overwrite contradict each other: choose one")
-    found = [n for n in RUN_FILES if os.path.exists(os.path.join(model_dir, n))]
+    found = [n for n in RUN_FILES if fileio.exists(os.path.join(model_dir, n))]
     if not found or resume:
         return
     if not overwrite:
@@ -128,7 +129,7 @@ def guard_model_dir(model_dir: str, resume: bool, overwrite: bool) -> None:
     print(f"--overwrite: removing the earlier run in {model_dir} ({', '.join(found)})")
     for name in found:
         path = os.path.join(model_dir, name)
-        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        fileio.rmtree(path) if fileio.isdir(path) else fileio.remove(path)
 
 
 def check_data(data_dir: str, summary: dict, evaluate_test: bool) -> dict:
@@ -157,6 +158,8 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
     if spec.resume and not spec.model_dir:
         raise ValueError("--resume needs --model_dir (the directory of the run to continue)")
     strategy = make_strategy(spec.strategy)  # first: multi-worker wants it before other TF ops
+    if is_chief(strategy):
+        hardware.announce_devices(strategy)  # and a warning when a GPU machine trains on its CPU
     data_dir = ensure_data(spec)
     summary = read_summary(data_dir)
     preset = spec.preset or default_preset(summary["dataset"])
@@ -173,7 +176,7 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
     model_dir = spec.model_dir or os.path.join("models", run_name)
     logdir = os.path.join(spec.logdir, run_name)
     plan = batch_plan(strategy, train_cfg.batch_size)
-    resolved = {"model": spec.model, "preset": preset, "data_dir": os.path.abspath(data_dir),
+    resolved = {"model": spec.model, "preset": preset, "data_dir": fileio.abspath(data_dir),
                 "run_name": run_name, "strategy": spec.strategy,
                 "replicas": plan.replicas, "workers": plan.workers,
                 "global_batch_size": plan.global_batch,
@@ -185,9 +188,9 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
         guard_model_dir(model_dir, spec.resume, spec.overwrite)
         ensure_writable_dir(model_dir, "--model_dir")
         ensure_writable_dir(logdir, "TensorBoard --logdir")
-        with open(os.path.join(model_dir, "config.json"), "w") as f:
+        with fileio.open(os.path.join(model_dir, "config.json"), "w") as f:
             json.dump(resolved, f, indent=1)
-        shutil.copy(os.path.join(data_dir, "vocabulary.json"),
+        fileio.copy(os.path.join(data_dir, "vocabulary.json"),
                     os.path.join(model_dir, "vocabulary.json"))
         print(f"Model directory: {model_dir}\nTensorBoard logs: {logdir}  "
               f"(tensorboard --logdir {spec.logdir})")
@@ -202,10 +205,11 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
                                 seed=train_cfg.seed, **kw)
 
     make_ds = image_ds
+    cache_errors = contextlib.nullcontext()  # a bad feature-cache shard, named
     trainer = Trainer(lambda: build_model(spec.model, model_cfg), vocab, train_cfg, model_dir,
                       logdir, summary["counts"]["train"], strategy=strategy,
                       steps_per_epoch=spec.steps_per_epoch, text_summaries=spec.text_summaries,
-                      quiet=spec.quiet)
+                      quiet=spec.quiet, profile_steps=spec.profile_steps)
     trainer.write_hparams(resolved)
     has_val = "val" in shards
     if not has_val and chief:
@@ -217,14 +221,17 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
                              "--trainable_backbone false")
         from tfreport.data import feature_cache
         with named_data_errors(shards):
-            paths = {s: feature_cache.build(trainer.model, data_dir, s, quiet=trainer.quiet)
-                     for s in ("train", "val") if s == "train" or has_val}
+            caches = {s: feature_cache.build(trainer.model, data_dir, s, quiet=trainer.quiet,
+                                             num_shards=spec.feature_cache_shards or None)
+                      for s in ("train", "val") if s == "train" or has_val}
         if chief:
-            print(f"Training from the feature cache in {os.path.dirname(paths['train'])}")
+            print(f"Training from the feature cache in {caches['train'].folder} "
+                  f"({len(caches['train'].files)} train shards, {caches['train'].dtype})")
 
         def cached_ds(split, training, **kw):  # the cached twin of image_ds
-            return feature_cache.dataset(paths[split], trainer.model, training=training,
+            return feature_cache.dataset(caches[split], trainer.model, training=training,
                                          seed=train_cfg.seed, **kw)
+        cache_errors = feature_cache.named_errors(caches)
         make_ds = cached_ds
 
     def train_fn(epoch, skip, ctx, per_replica):
@@ -232,7 +239,7 @@ def train(spec: RunSpec, model_overrides: dict, train_overrides: dict) -> dict:
                        skip_batches=skip, input_context=ctx)
 
     eval_batch = plan.per_replica
-    with named_data_errors(shards):
+    with named_data_errors(shards), cache_errors:
         trainer.fit(train_fn,
                     make_ds("val", False, batch_size=eval_batch) if has_val else None,
                     evaluation.references(data_dir, "val") if has_val else None,
@@ -248,7 +255,7 @@ def report_test(spec: RunSpec, model_dir: str, data_dir: str, train_cfg: TrainCo
     """Evaluates best.keras on the test split and prints samples and scores."""
     result = evaluation.evaluate(model_dir, data_dir, "test", train_cfg.beam_size, BEST,
                                  quiet=spec.quiet, length_penalty=train_cfg.length_penalty)
-    with open(os.path.join(model_dir, "predictions_test.json"), encoding="utf-8") as f:
+    with fileio.open(os.path.join(model_dir, "predictions_test.json"), encoding="utf-8") as f:
         predictions = json.load(f)
     refs = evaluation.references(data_dir, "test")
     print(f"\nGenerated test reports (best checkpoint, beam {train_cfg.beam_size}):")

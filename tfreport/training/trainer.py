@@ -13,15 +13,15 @@ import json
 import logging
 import math
 import os
-import shutil
 import signal
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 import keras
 
+from tfreport import fileio
 from tfreport.decoding import Decoder
 from tfreport.metrics import nlg
 from tfreport.progress import progress
@@ -29,6 +29,7 @@ from tfreport.text import join_report
 from tfreport.training import checkpoint, precision
 from tfreport.training.config import TrainConfig
 from tfreport.training.optimizer import backbone_lr_factors, loss_scale, make_optimizer
+from tfreport.training.profiling import StepProfiler
 from tfreport.training.schedules import make_schedule
 from tfreport.training.strategy import batch_plan, is_chief, worker_index
 from tfreport.vocab import Vocabulary
@@ -56,14 +57,13 @@ class TrainingInterrupted(RuntimeError):
 
 
 def save_model(model: keras.Model, path: str) -> None:
-    """Saves atomically: a crash mid-save never leaves a file that looks complete."""
-    tmp = path + ".tmp.keras"
+    """Saves atomically: a crash mid-save never leaves a file that looks complete. ``path``
+    may be a URL (gs://, ram://): the file is written locally, then uploaded and renamed."""
+    from tfreport.atomic import writing
     try:
-        model.save(tmp)
-        os.replace(tmp, path)
+        with writing(path, suffix=".tmp.keras") as tmp:
+            model.save(tmp)
     except OSError as e:  # a full disk mid-save: name the file, keep the previous one
-        if os.path.exists(tmp):
-            os.remove(tmp)
         raise OSError(e.errno, e.strerror or str(e), path) from None
 
 
@@ -73,9 +73,9 @@ def _tensors(batch: dict) -> dict:
 
 
 def copy_file(src: str, dst: str) -> None:
-    """Copies atomically (via a temporary name)."""
-    shutil.copyfile(src, dst + ".tmp")
-    os.replace(dst + ".tmp", dst)
+    """Copies atomically (via a temporary name), on any filesystem."""
+    fileio.copy(src, dst + ".tmp")
+    fileio.replace(dst + ".tmp", dst)
 
 
 def _hparams(config: dict) -> dict:
@@ -109,7 +109,8 @@ class Trainer:
                  train_config: TrainConfig, model_dir: str, logdir: str,
                  train_examples: int, strategy: Optional[tf.distribute.Strategy] = None,
                  steps_per_epoch: Optional[int] = None, text_summaries: bool = True,
-                 quiet: bool = False, write_logs: bool = True):
+                 quiet: bool = False, write_logs: bool = True,
+                 profile_steps: Optional[Tuple[int, int]] = None):
         self.cfg = cfg = train_config
         self.vocab = vocab
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -131,11 +132,17 @@ class Trainer:
             self.optimizer = make_optimizer(self.schedule, self.model.trainable_variables,
                                             factors, precision.needs_loss_scaling(self.policy),
                                             beta_2=cfg.adam_beta_2)
+        # the run's TensorBoard folder: its HParams session, above the train and val runs
+        self.logdir = logdir if self.chief and write_logs else None
         if self.chief and write_logs:
             self.train_writer = tf.summary.create_file_writer(os.path.join(logdir, "train"))
             self.val_writer = tf.summary.create_file_writer(os.path.join(logdir, "val"))
         else:
             self.train_writer = self.val_writer = tf.summary.create_noop_writer()
+        # --profile_steps: a profile of those steps beside the train scalars (chief only)
+        self.profiler = StepProfiler(os.path.join(logdir, "train"),
+                                     profile_steps if self.chief and write_logs else None,
+                                     total_steps=cfg.epochs * self.steps_per_epoch)
         replica_step = (tf.function(self._replica_step, jit_compile=True)
                         if cfg.jit_compile else self._replica_step)
         self._replica_fn = replica_step
@@ -180,11 +187,23 @@ class Trainer:
 
     # -- loop ----------------------------------------------------------------------------
     def write_hparams(self, config: dict) -> None:
-        if not self.chief:
-            return  # the no-op writer would swallow them anyway; skip building them
+        """The run's flattened config as an HParams session, and as text in ``train``.
+
+        The session is written in the run's own folder (``logdir``), the parent of its
+        ``train`` and ``val`` runs: the HParams tab takes a session's metrics from the runs
+        below it, named by their sub-folder, so validation BLEU-4, CIDEr, CE-F1 and loss show
+        as group ``val`` and the training scalars as group ``train``. (In ``train`` itself,
+        as before, the tab saw no validation metric.) No ``hparams_config`` is written: the
+        tab would take one run's config for every run under the logdir, while without it it
+        lists the hyperparameters and metrics of all the runs it finds."""
+        if self.logdir is None:
+            return  # not the chief, or no logs: nothing would be written
         from tensorboard.plugins.hparams import api as hp
-        with self.train_writer.as_default(step=0):
+        session = tf.summary.create_file_writer(self.logdir)
+        with session.as_default(step=0):
             hp.hparams(_hparams(config))
+        session.close()
+        with self.train_writer.as_default(step=0):
             tf.summary.text("config", "```\n" + json.dumps(config, indent=1) + "\n```")
 
     def _on_sigterm(self, signum, frame):
@@ -219,7 +238,7 @@ class Trainer:
         re-estimate its normalisation statistics before each validation and save.
         """
         cfg = self.cfg
-        os.makedirs(self.model_dir, exist_ok=True)
+        fileio.makedirs(self.model_dir)
         first_epoch, first_step, best, stale = 1, 0, -math.inf, 0
         if resume:
             meta = self.restore()
@@ -258,7 +277,7 @@ class Trainer:
                               os.path.join(self.model_dir, BEST))
                 checkpoint.save_state(self.model_dir, self.model, self.optimizer,
                                       self._state(epoch + 1, 0, best, stale))
-                with open(os.path.join(self.model_dir, "history.json"), "w") as f:
+                with fileio.open(os.path.join(self.model_dir, "history.json"), "w") as f:
                     json.dump(self.history, f, indent=1)
                 log.info("epoch %d: %s", epoch, {k: round(v, 4) if isinstance(v, float) else v
                                                 for k, v in record.items()})
@@ -267,6 +286,7 @@ class Trainer:
                           f"{stale} epochs (best {best:.4f})")
                     break
         finally:
+            self.profiler.stop()
             if sigterm:
                 signal.signal(signal.SIGTERM, previous)
         return self.history
@@ -289,7 +309,8 @@ class Trainer:
                 raise TrainingInterrupted(
                     f"stopped by signal {self._stop_signal} at epoch {epoch}, step {i}; state "
                     f"saved in {path}. Rerun the same command with --resume to continue")
-            loss = self._run_step(next(iterator), step)
+            with self.profiler.step(step + 1):
+                loss = self._run_step(next(iterator), step)
             self._check_divergence(loss, epoch, i)
             losses.append(loss)
             self.step_losses.append(loss)
@@ -302,6 +323,7 @@ class Trainer:
                     tf.summary.scalar("learning_rate", float(self.schedule(step)))
                     tf.summary.scalar("examples_per_second", rate)
         elapsed = time.time() - start
+        self.profiler.stop()  # a window that outlasts its epoch ends here, before validation
         return {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else math.nan,
                 "examples_per_second": len(losses) * self.plan.global_batch / max(elapsed, 1e-9)}
 
@@ -329,7 +351,7 @@ class Trainer:
     def last_good_checkpoint(self) -> str:
         """Names the checkpoints that exist (the diverged weights are never saved)."""
         found = [p for p in (os.path.join(self.model_dir, BEST), os.path.join(self.model_dir, LAST))
-                 if os.path.exists(p)]
+                 if fileio.exists(p)]
         if not found:
             return "no checkpoint was saved yet (the first epoch did not finish)"
         return "the last good checkpoints are " + " and ".join(found)
