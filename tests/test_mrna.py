@@ -132,15 +132,16 @@ def test_length_penalty_ranks_finished_beams_by_normalised_score(alpha):
 def test_no_repeat_picks_the_best_new_beam_and_ends_where_none_is_new():
     from tfreport.decoding import _best_new_sentence
     from tfreport.vocab import END_ID, PAD_ID, START_ID
-    said = tf.constant([[5, 6, END_ID, PAD_ID]])
+    said = (tf.constant([[[5, 6, END_ID, PAD_ID], [7, END_ID, PAD_ID, PAD_ID]]]), 1)
     beams = tf.constant([[[START_ID, 5, 6, END_ID, PAD_ID],  # the best beam: said already
                           [START_ID, 7, END_ID, PAD_ID, PAD_ID]]])
-    words, only = _best_new_sentence((beams, tf.constant([[-0.5, -2.0]])), True, [said], 0.0)
+    words, only = _best_new_sentence((beams, tf.constant([[-0.5, -2.0]])), True, said, 0.0)
+    # the second written row is beyond the count: not said yet, so beam 2 is new
     assert words.numpy()[0].tolist() == [7, END_ID, PAD_ID, PAD_ID] and not bool(only[0])
     both = tf.constant([[[START_ID, 5, 6, END_ID, PAD_ID]] * 2])
-    _, only = _best_new_sentence((both, tf.constant([[-0.5, -0.6]])), True, [said], 0.0)
+    _, only = _best_new_sentence((both, tf.constant([[-0.5, -0.6]])), True, said, 0.0)
     assert bool(only[0])  # every candidate repeats: the report ends here
-    _, only = _best_new_sentence(beams[:, 0], False, [said], 0.0)  # greedy: one candidate
+    _, only = _best_new_sentence(beams[:, 0], False, said, 0.0)  # greedy: one candidate
     assert bool(only[0])
 
 
