@@ -20,7 +20,7 @@ same:
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable
 
 from keras import ops, tree
 
@@ -53,8 +53,7 @@ def search(next_fn: NextFn, prompt, state, index: int, mask, done: DoneFn, sampl
         token = ops.cast(sampler.get_next_token(sampler.compute_probabilities(logits)),
                          prompt.dtype)
         token = ops.where(mask[:, index], prompt[:, index], token)
-        prompt = ops.slice_update(prompt, [0, index], token[:, None])
-        return prompt, state, index + 1
+        return _write(prompt, token, index), state, index + 1
 
     start = ops.cast(index, "int32")
     prompt, _, end = ops.while_loop(cond, body, (prompt, state, start),
@@ -89,8 +88,7 @@ def _beam(next_fn, prompt, state, index, mask, done, sampler, k: int, return_all
         prompt = ops.take(prompt, rows, axis=0)
         state = tree.map_structure(lambda x: ops.take(x, rows, axis=0), state)
         token = ops.where(mask[:, index], prompt[:, index], token)
-        prompt = ops.slice_update(prompt, [0, index], token[:, None])
-        return prompt, state, index + 1, log_probs
+        return _write(prompt, token, index), state, index + 1, log_probs
 
     start = ops.cast(index, "int32")
     prompt, _, _, log_probs = ops.while_loop(cond, body, (prompt, state, start, log_probs),
@@ -105,9 +103,9 @@ def _beam(next_fn, prompt, state, index, mask, done, sampler, k: int, return_all
     return ops.squeeze(ops.take_along_axis(beams, best, axis=1), axis=1)
 
 
-def rows_done(done: DoneFn, rows) -> Optional[DoneFn]:
-    """``done`` that also holds for the rows marked in ``rows`` ([N] bool), e.g. studies
-    whose report has already ended; ``rows`` None leaves ``done`` as it is."""
-    if rows is None:
-        return done
-    return lambda prompt, index: ops.logical_or(done(prompt, index), rows)
+def _write(prompt, token, index):
+    """The prompt [N, L] with ``token`` [N] at column ``index`` (a select: see
+    ``tfreport.layers.meshed_decoder.write_at``)."""
+    at = ops.equal(ops.arange(ops.shape(prompt)[1]), index)[None, :]
+    return ops.where(at, token[:, None], prompt)
+

@@ -27,6 +27,16 @@ def sinusoid(positions, d_model: int):
     return ops.where(even[None, :], ops.sin(angle), ops.cos(angle))
 
 
+def write_at(x, value, position, axis: int):
+    """``x`` with ``value`` (size 1 along ``axis``) written at ``position`` of ``axis``. A
+    select, not ``slice_update``: on the CPU, TensorFlow runs the latter as a separately
+    compiled XLA kernel per call, which cost more than the decoding step's matmuls."""
+    shape = [1] * len(x.shape)
+    shape[axis] = ops.shape(x)[axis]
+    at = ops.reshape(ops.equal(ops.arange(shape[axis]), position), shape)
+    return ops.where(at, ops.cast(value, x.dtype), x)
+
+
 @keras.saving.register_keras_serializable(package="tfreport")
 class MeshedDecoder(keras.layers.Layer):
     def __init__(self, vocab_size: int, num_layers: int = 3, encoder_layers: int = 3,
@@ -159,9 +169,8 @@ class MeshedDecoder(keras.layers.Layer):
         for i in range(self.num_layers):
             attn = self.self_attn[i]
             k_new, v_new = attn.project_kv(x)  # [B, H, 1, d_k]
-            k_t = ops.slice_update(cache[i][0], (0, 0, 0, position),
-                                   ops.transpose(k_new, (0, 1, 3, 2)))
-            v = ops.slice_update(cache[i][1], (0, 0, position, 0), v_new)
+            k_t = write_at(cache[i][0], ops.transpose(k_new, (0, 1, 3, 2)), position, axis=3)
+            v = write_at(cache[i][1], v_new, position, axis=2)
             new_cache.append((k_t, v))
             heads, _ = attn.attend_heads(attn.query_heads(x), k_t, v, visible)
             s = self.self_norm[i](x + attn.o(attn.merge_heads(heads, n, 1)))
