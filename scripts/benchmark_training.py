@@ -1,4 +1,4 @@
-"""Training throughput of every model, by precision and XLA: on cached features or fine-tuning the extractor.
+"""Training throughput of every model by precision and XLA, on cached features or on images.
 
 The legacy-compatible entry point of ``tfreport/commands/benchmark_training.py`` (``pip install -e .`` first).
 """

@@ -28,3 +28,18 @@ def tiny_data(tiny_raw, tmp_path_factory):
 def tiny_vocab(tiny_data):
     from tfreport.vocab import Vocabulary
     return Vocabulary.load(os.path.join(tiny_data, "vocabulary.json"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` are skipped when TensorFlow sees no GPU (TensorFlow is imported
+    only when such a test was collected)."""
+    marked = [item for item in items if item.get_closest_marker("gpu")]
+    if not marked:
+        return
+    import tensorflow as tf
+    if tf.config.list_physical_devices("GPU"):
+        return
+    skip = pytest.mark.skip(reason="no GPU visible to TensorFlow (pip install -r "
+                                   "requirements-gpu.txt on a machine with an NVIDIA GPU)")
+    for item in marked:
+        item.add_marker(skip)

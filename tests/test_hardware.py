@@ -78,7 +78,7 @@ def test_train_says_which_devices_it_trains_on():
     assert (hardware.training_devices(["/cpu:0"], [])
             == "Training on the CPU (no GPU visible to TensorFlow)")
     assert (hardware.training_devices(["/job:worker/replica:0/task:0/device:CPU:0"], h100)
-            == "Training on the CPU (1 visible GPUs left unused)")
+            == "Training on the CPU (1 visible GPU left unused)")
     assert hardware.training_devices(["/device:TPU:0", "/device:TPU:1"]) == "Training on 2 TPU cores"
 
 

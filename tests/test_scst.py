@@ -157,7 +157,8 @@ def test_scst_steps_raise_the_greedy_reports_reward(tiny_data, tiny_vocab):
     train_refs = references(tiny_data, "train")
     refs = [train_refs[i.decode()] for i in batch["id"].numpy()]
     reward = rewards.Reward({"bleu4": 1.0}, corpus=list(train_refs.values()))
-    step = SCSTStep(model, tiny_vocab, keras.optimizers.Adam(1e-3), reward, samples=4)
+    # 1e-3 sent seed 0 into repeated sentences on an AVX-512 machine; 3e-4 learns on both seeds
+    step = SCSTStep(model, tiny_vocab, keras.optimizers.Adam(3e-4), reward, samples=4)
     visual = {k: batch[k] for k in VISUAL_KEYS if k in batch}
 
     def greedy_reward():

@@ -8,7 +8,7 @@ Images are read by ``tfreport.data.images.decode_upload``: the rule ingest store
 
 The export goes to ``OUT/<version>/`` (1, 2, ...), the layout TF Serving polls: ``OUT`` is the
 model's base path and the highest version is served. ``latest_version(OUT)`` is the folder
-``tf.saved_model.load`` takes. Files go through ``tf.io.gfile``, so OUT may be on gs://.
+``tf.saved_model.load`` takes. Files go through ``tfreport.fileio`` (``tf.io.gfile`` for URLs), so OUT may be on gs://.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import List, Optional
 import keras
 import tensorflow as tf
 
+from tfreport import fileio
 from tfreport.data.images import decode_upload
 from tfreport.decoding import Decoder
 from tfreport.vocab import END_ID, PAD_ID, START_ID
@@ -88,18 +89,18 @@ def write_savedmodel(model_path: str, path: str, beam_size: int = 3) -> None:
 def versions(base: str) -> List[int]:
     """The numbered version folders in ``base`` (TF Serving's model base path), sorted; a
     missing ``base`` has none."""
-    if not tf.io.gfile.isdir(base):
+    if not fileio.isdir(base):
         return []
-    names = [n.rstrip("/") for n in tf.io.gfile.listdir(base)]
+    names = [n.rstrip("/") for n in fileio.listdir(base)]
     return sorted(int(n) for n in names
-                  if n.isdigit() and tf.io.gfile.isdir(_join(base, n)))
+                  if n.isdigit() and fileio.isdir(_join(base, n)))
 
 
 def latest_version(base: str) -> str:
     """The folder of ``base``'s highest version (what TF Serving serves by default): where
     ``tf.saved_model.load`` reads an export. ``base`` may also be a version folder itself,
     or an unversioned export from before versions existed."""
-    if tf.io.gfile.exists(_join(base, SAVED_MODEL)):
+    if fileio.exists(_join(base, SAVED_MODEL)):
         return base
     found = versions(base)
     if not found:
@@ -119,7 +120,7 @@ def export(model_path: str, out: str, beam_size: int = 3, version: Optional[int]
     complete, so a server polling ``out`` never loads half an export.
     """
     out = out.rstrip("/") or out
-    if tf.io.gfile.exists(_join(out, SAVED_MODEL)):
+    if fileio.exists(_join(out, SAVED_MODEL)):
         raise FileExistsError(
             f"{out}: holds a SavedModel written straight into it (the layout before version "
             "folders); TF Serving wants OUT/<version>/. Give a new --out, or move its files "
@@ -129,23 +130,23 @@ def export(model_path: str, out: str, beam_size: int = 3, version: Optional[int]
     if version < 1:
         raise ValueError(f"--version must be a positive integer, got {version}")
     target = _join(out, str(version))
-    if tf.io.gfile.exists(target) and not overwrite:
+    if fileio.exists(target) and not overwrite:
         raise FileExistsError(f"{target}: version {version} exists; nothing was changed. Add "
                               "--overwrite to replace it, or leave out --version to write "
                               f"version {versions(out)[-1] + 1}")
-    tf.io.gfile.makedirs(out)
+    fileio.makedirs(out)
     partial = target + ".partial"
-    if tf.io.gfile.exists(partial):  # a killed earlier export
-        tf.io.gfile.rmtree(partial)
+    if fileio.exists(partial):  # a killed earlier export
+        fileio.rmtree(partial)
     write_savedmodel(model_path, partial, beam_size)
     old = target + ".old"
-    if tf.io.gfile.exists(target):  # --overwrite: moved aside, removed once the new is in
-        if tf.io.gfile.exists(old):
-            tf.io.gfile.rmtree(old)
-        tf.io.gfile.rename(target, old)
-    tf.io.gfile.rename(partial, target)
-    if tf.io.gfile.exists(old):
-        tf.io.gfile.rmtree(old)
+    if fileio.exists(target):  # --overwrite: moved aside, removed once the new is in
+        if fileio.exists(old):
+            fileio.rmtree(old)
+        fileio.replace(target, old)
+    fileio.replace(partial, target, last=(SAVED_MODEL,))
+    if fileio.exists(old):
+        fileio.rmtree(old)
     return target
 
 

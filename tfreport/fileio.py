@@ -9,9 +9,14 @@ package's own files stay local.
 
 TensorFlow's errors become the built-in ones (``FileNotFoundError``, ``PermissionError``,
 ``OSError``) naming the path, so callers catch one kind of error for every filesystem.
+TensorFlow's ``ram://`` (the tests' stand-in for a bucket) matches names by prefix, appends
+to a file written again and renames a folder without its files; the helpers work around
+all three, so ram:// behaves as a bucket or a disk does.
 
-``gs://`` needs ``pip install "tfreport[gcs]"`` (``tensorflow-io-gcs-filesystem``): TF
-2.21's own wheel implements no ``gs`` scheme.
+Schemes: TensorFlow 2.21's Linux x86-64 wheel implements ``gs://`` (and ``ram://``) itself;
+``pip install "tfreport[gcs]"`` adds the ``tensorflow-io-gcs-filesystem`` plugin for wheels
+without it (or ``TF_USE_MODULAR_FILESYSTEM=1``); ``s3://`` and ``hdfs://`` left TensorFlow for
+the tensorflow-io package, so they need a filesystem plugin matching the installed TF.
 """
 from __future__ import annotations
 
@@ -54,10 +59,12 @@ def _errors(path: str, dst: str = "") -> Iterator[None]:
                               path) from None
     except tf.errors.AlreadyExistsError:
         raise FileExistsError(errno.EEXIST, "File exists", dst or path) from None
-    except tf.errors.UnimplementedError as e:  # e.g. gs:// without the gcs extra
-        raise OSError(errno.EPROTONOSUPPORT, f"{_first_line(e)}; for gs:// install "
-                      "tensorflow-io-gcs-filesystem (pip install \"tfreport[gcs]\")",
-                      path) from None
+    except tf.errors.UnimplementedError as e:  # a scheme this TensorFlow does not have
+        hint = ('pip install "tfreport[gcs]" (tensorflow-io-gcs-filesystem)'
+                if path.startswith("gs://") else
+                "this TensorFlow reads local paths, gs:// and ram://; other schemes need a "
+                "filesystem plugin for it (s3:// and hdfs:// moved to tensorflow-io)")
+        raise OSError(errno.EPROTONOSUPPORT, f"{_first_line(e)}; {hint}", path) from None
     except tf.errors.OpError as e:
         raise OSError(errno.EIO, _first_line(e), path) from None
 

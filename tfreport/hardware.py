@@ -43,6 +43,8 @@ def parse_cpuinfo(text: str) -> Dict[str, object]:
 
 
 def _read(path: str) -> str:
+    """A /proc file of this machine. Not tf.io.gfile: /proc files report size 0, and
+    gfile reads them as empty."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             return f.read()
@@ -128,8 +130,8 @@ def training_devices(devices: Sequence[str], names: Sequence[str] = ()) -> str:
         return f"Training on {tpus} TPU core{'s' if tpus > 1 else ''}"
     gpus = [index for kind, index in kinds if kind == "GPU"]
     if not gpus:
-        unused = f" ({len(names)} visible GPUs left unused)" if names else (
-            " (no GPU visible to TensorFlow)")
+        unused = (f" ({len(names)} visible GPU{'s' if len(names) > 1 else ''} left unused)"
+                  if names else " (no GPU visible to TensorFlow)")
         return "Training on the CPU" + unused
     labels = [names[j] if j < len(names) else f"GPU:{j}" for j in gpus]
     distinct = sorted(set(labels), key=labels.index)

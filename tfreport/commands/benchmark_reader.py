@@ -25,6 +25,8 @@ def main(argv=None):
     import tensorflow as tf
     from tfreport.data import pipeline
     from tfreport.data.build import split_files
+    from tfreport.hardware import describe, one_line
+    print(one_line(describe()), flush=True)  # the machine the figures are from
 
     files = split_files(args.data_dir, args.split)
     n = sum(1 for _ in tf.data.TFRecordDataset(files))

@@ -29,6 +29,8 @@ def main(argv=None):
     import keras
 
     from tfreport import evaluation
+    from tfreport.hardware import describe, one_line
+    print(one_line(describe()), flush=True)  # the machine the figures are from
     from tfreport.data import pipeline
     from tfreport.rl.rewards import Reward, parse_spec
     from tfreport.rl.stage import SCSTConfig, load_run

@@ -1,4 +1,4 @@
-"""Training throughput of every model, by precision and XLA: on cached features or fine-tuning the extractor.
+"""Training throughput of every model by precision and XLA, on cached features or on images.
 
     python scripts/benchmark_training.py [--models mrna m2_transformer] [--steps 5]
     python scripts/benchmark_training.py --fine_tune --precisions float32 float16 bfloat16 --xla both
@@ -34,7 +34,8 @@ def main(argv=None):
     p.add_argument("--preset", default=None,
                    help="default: paper for m2_transformer, legacy for the others")
     p.add_argument("--batch_size", type=int, default=None, help="default: the preset's")
-    p.add_argument("--backbone", default=None, help="default: the preset's (fine-tuning) or resnet50")
+    p.add_argument("--backbone", default=None,
+                   help="default: the preset's (fine-tuning) or resnet50")
     p.add_argument("--image_size", type=int, default=None, help="default: the preset's or 224")
     p.add_argument("--model_option", action="append", default=[], metavar="KEY=VALUE",
                    help="set a field of each model's config (as train.py)")
