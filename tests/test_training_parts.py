@@ -183,3 +183,12 @@ def test_hparams_tab_shows_the_validation_metrics(tiny_data, tiny_vocab, tmp_pat
     scalars = provider.read_scalars(ctx, experiment_id="", plugin_name="scalars",
                                     downsample=10)
     assert scalars["logs/val"]["BLEU-4"][-1].value == pytest.approx(history[-1]["val_BLEU-4"])
+
+
+def test_the_run_eta_counts_every_epoch_left_and_their_validations():
+    from tfreport.training.trainer import run_eta
+    # epoch 1 of 3, 2 of 10 steps done at 1 s a step: 8 + 20 steps left; no validation yet
+    assert run_eta(10, 3, 1, 2, 1.0, []) == "0:28+val"
+    # after one epoch whose validation took 30 s: 10 steps and two validations left
+    assert run_eta(10, 3, 2, 10, 1.0, [30.0]) == "1:10"
+    assert run_eta(100, 14, 1, 1, 2.0, [60.0]) == "1:00:38"  # 1,399 steps, 14 validations

@@ -78,6 +78,21 @@ def copy_file(src: str, dst: str) -> None:
     fileio.replace(dst + ".tmp", dst)
 
 
+def run_eta(steps_per_epoch: int, epochs: int, epoch: int, steps_done: int,
+            seconds_per_step: float, extra_seconds: List[float]) -> str:
+    """The whole run's time left, as the progress bar shows it from the first steps: this
+    epoch's and later epochs' steps at the current rate, plus each epoch's validation at the
+    mean of those measured so far (none yet in the first epoch, which the text says)."""
+    steps_left = (steps_per_epoch - steps_done) + (epochs - epoch) * steps_per_epoch
+    seconds = steps_left * seconds_per_step
+    if extra_seconds:
+        seconds += (epochs - epoch + 1) * float(np.mean(extra_seconds))
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return text if extra_seconds else text + "+val"
+
+
 def _hparams(config: dict) -> dict:
     """A flat {name: scalar} view of a nested config, for TensorBoard's HParams tab."""
     flat = {}
@@ -150,6 +165,9 @@ class Trainer:
         self._eval_step = tf.function(self._eval, reduce_retracing=True)
         self.history: List[Dict[str, float]] = []
         self.step_losses: List[float] = []  # this process's steps, in order
+        # seconds each finished epoch spent after its steps (validation, saving): the
+        # whole-run ETA counts them for the epochs still to come
+        self._epoch_extra_seconds: List[float] = []
         self._decoder: Optional[Decoder] = None
         self._heatmap_warned = False
         self._stop_signal: Optional[int] = None
@@ -259,11 +277,13 @@ class Trainer:
             for epoch in range(first_epoch, cfg.epochs + 1):
                 skip = first_step if epoch == first_epoch else 0
                 record = self._train_epoch(train_fn, epoch, skip, local_replicas, best, stale)
+                started = time.time()
                 if calibration_ds is not None:
                     self.model.recalibrate(list(calibration_ds))
                 if val_ds is not None:
                     record.update(self.validate(val_ds, val_references or {},
                                                 epoch * self.steps_per_epoch))
+                self._epoch_extra_seconds.append(time.time() - started)
                 # Without validation the best epoch is the one with the lowest training loss.
                 metric = record.get("val_" + cfg.val_metric,
                                     -record.get("val_loss", record["train_loss"]))
@@ -316,7 +336,10 @@ class Trainer:
             self.step_losses.append(loss)
             step += 1
             rate = (i + 1 - skip) * self.plan.global_batch / max(1e-9, time.time() - start)
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", ex_s=f"{rate:.1f}")
+            seconds_per_step = (time.time() - start) / (i + 1 - skip)
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", ex_s=f"{rate:.1f}",
+                            run_left=run_eta(self.steps_per_epoch, cfg.epochs, epoch, i + 1,
+                                             seconds_per_step, self._epoch_extra_seconds))
             if step % 10 == 0:
                 with self.train_writer.as_default(step=step):
                     tf.summary.scalar("loss", loss)
