@@ -192,3 +192,22 @@ def test_the_run_eta_counts_every_epoch_left_and_their_validations():
     # after one epoch whose validation took 30 s: 10 steps and two validations left
     assert run_eta(10, 3, 2, 10, 1.0, [30.0]) == "1:10"
     assert run_eta(100, 14, 1, 1, 2.0, [60.0]) == "1:00:38"  # 1,399 steps, 14 validations
+
+
+def test_a_state_half_moved_on_an_object_store_is_never_picked(tmp_path):
+    """Remote renames move files one by one, state.json last: at each moment of a save the
+    first whole folder of resume, resume.old, resume.tmp is picked, never a half one."""
+    from tfreport.training.checkpoint import find_state
+
+    def folder(name, *files):
+        (tmp_path / name).mkdir()
+        for f in files:
+            (tmp_path / name / f).write_text("x")
+
+    assert find_state(str(tmp_path)) is None
+    folder("resume.tmp", "variables.npz", "state.json")  # written, not yet moved
+    folder("resume", "state.json")  # being moved aside: its arrays already went
+    folder("resume.old", "variables.npz")  # ... into here, its state.json still to come
+    assert find_state(str(tmp_path)) == str(tmp_path / "resume.tmp")
+    (tmp_path / "resume.old" / "state.json").write_text("x")
+    assert find_state(str(tmp_path)) == str(tmp_path / "resume.old")

@@ -298,6 +298,7 @@ class Sampling:
 
 def _ends(p_end, sampling: Optional[Sampling]):
     """[B] bool: the report ends here (P > 0.5 when searching; a draw when sampling)."""
+    p_end = ops.cast(p_end, "float32")  # a stop head's P under mixed precision is float16
     if sampling is None:
         return p_end > STOP_THRESHOLD
     import keras

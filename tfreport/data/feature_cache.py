@@ -248,6 +248,9 @@ def _resume(folder: str, plan: Plan) -> Dict[str, int]:
     recorded, done = _recorded(folder, plan.split)
     if recorded == plan.as_dict():
         done = _intact(folder, done)
+        # a killed shard's .partial is written again from scratch (ram:// would append)
+        for path in tf.io.gfile.glob(os.path.join(folder, f"{plan.split}-*.partial")):
+            tf.io.gfile.remove(path)
     else:
         if recorded is not None:
             log.info("feature cache: %s holds a %s build with other settings; starting over",

@@ -51,11 +51,14 @@ def save_state(model_dir: str, model, optimizer, meta: Dict[str, Any]) -> str:
 
 
 def find_state(model_dir: str) -> Optional[str]:
-    """The saved state's directory, or None. A save interrupted between its two renames
-    left the previous state in ``resume.old``; that one is complete."""
-    for name in (STATE_DIR, STATE_DIR + ".old"):
+    """The saved state's directory, or None: the first of ``resume``, ``resume.old`` and
+    ``resume.tmp`` that holds both its files. A save interrupted between its two renames
+    left the previous state in ``resume.old``. On an object store a rename moves the files
+    one by one, ``state.json`` last, so a folder mid-move can hold ``state.json`` without
+    the arrays; at every moment of a save one of the three is whole."""
+    for name in (STATE_DIR, STATE_DIR + ".old", STATE_DIR + ".tmp"):
         path = os.path.join(model_dir, name)
-        if fileio.exists(os.path.join(path, _META)):
+        if all(fileio.exists(os.path.join(path, f)) for f in (_META, _ARRAYS)):
             return path
     return None
 
