@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from tfreport import decoding
-from tfreport.decoding import (Decoder, Sampling, decode_flat, decode_words, end_flat_report,
+from tfreport.decoding import (Sampling, decode_flat, decode_words, end_flat_report,
                                finished_stay_finished, sampler_for)
 from tfreport.vocab import END_ID, PAD_ID, START_ID
 from model_helpers import overfit, tiny_batch, tiny_model

@@ -24,7 +24,8 @@ from tfreport.data.prepare import (DEFAULT_SPLIT_RATIOS, RAW_LABELS, attach_raw_
                                    legacy_split, r2gen_split)
 from tfreport.data.splits import parse_ratios, random_split
 from tfreport.data.study import DropCounter, Study
-from tfreport.data.tfds_records import RecordBuilder, RecordConfig, absolute
+from tfreport import fileio
+from tfreport.data.tfds_records import RecordBuilder, RecordConfig
 
 
 class IuXray(RecordBuilder):
@@ -64,7 +65,7 @@ class IuXray(RecordBuilder):
             splits = legacy_split(studies, raw_dir, config.seed, drops)
         else:
             splits = random_split(studies, parse_ratios(ratios), config.seed)
-        settings = {"raw_dir": absolute(raw_dir), "split": split,
+        settings = {"raw_dir": fileio.abspath(raw_dir), "split": split,
                     "split_ratios": ratios if split == "random" else None, "seed": config.seed,
                     "sections": sections, "missing_view": missing_view}
         return layout, splits, drops, settings

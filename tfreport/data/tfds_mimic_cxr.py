@@ -27,7 +27,8 @@ import tensorflow_datasets as tfds
 
 from tfreport.data import mimic_cxr
 from tfreport.data.study import DropCounter, Study
-from tfreport.data.tfds_records import RecordBuilder, RecordConfig, absolute
+from tfreport import fileio
+from tfreport.data.tfds_records import RecordBuilder, RecordConfig
 
 
 class MimicCxrReports(RecordBuilder):
@@ -61,6 +62,6 @@ class MimicCxrReports(RecordBuilder):
         drops = DropCounter()
         layout, studies = mimic_cxr.read_layout(raw_dir, drops, sections=sections,
                                                 missing_view=missing_view)
-        settings = {"raw_dir": absolute(raw_dir), "split": "official",
+        settings = {"raw_dir": fileio.abspath(raw_dir), "split": "official",
                     "reports_dir": None, "sections": sections, "missing_view": missing_view}
         return layout, mimic_cxr.official_splits(studies), drops, settings

@@ -194,11 +194,6 @@ def written_ids(files: List[str]) -> Set[str]:
     return {i.decode() for batch in ds.as_numpy_iterator() for i in batch}
 
 
-def absolute(path: str) -> str:
-    """A raw folder as summary.json records it: absolute, a URL as given."""
-    return path if "://" in path else os.path.abspath(path)
-
-
 def write_prepared(folder: str, plan: Plan, info: tfds.core.DatasetInfo) -> dict:
     """Writes beside TFDS's shards in ``folder`` what ``build.write_dataset`` writes beside
     its own, and returns the summary. The study lists hold what the shards hold (their ids

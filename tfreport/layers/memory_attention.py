@@ -99,7 +99,7 @@ class MemoryAttention(keras.layers.Layer):
         """Queries q [B,H,Q,d_k] over keys given transposed, k_t [B,H,d_k,K], and values v
         [B,H,K,d_k]: (head outputs [B,H,Q,d_k], softmax weights [B,H,Q,K]). Decoding keeps
         its keys transposed once, rather than transposing every cached key at every step."""
-        b, nq = ops.shape(q)[0], ops.shape(q)[2]
+        b = ops.shape(q)[0]
         scores = ops.matmul(q, k_t) / math.sqrt(self.d_k)
         if mask is not None:
             mask = ops.cast(mask, "bool")
