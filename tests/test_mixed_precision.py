@@ -26,6 +26,6 @@ def test_model_learns_and_decodes_in_mixed_precision(name, policy, tiny_data, ti
     assert np.isfinite(last) and last < first
     reports = Decoder(model, tiny_vocab, beam_size=2).reports(batch)
     assert len(reports) == 4 and all(isinstance(r, list) for r in reports)
-    # sampled decoding too (MBR): a stop head's float16 P(stop) meets a float32 draw
-    reports = Decoder(model, tiny_vocab, beam_size=2, mbr_samples=1).reports(batch)
-    assert len(reports) == 4 and all(isinstance(r, list) for r in reports)
+    if name == "hier_rnn":  # sampled (MBR): its stop head's float16 P(stop) meets a float32 draw
+        reports = Decoder(model, tiny_vocab, beam_size=2, mbr_samples=1).reports(batch)
+        assert len(reports) == 4 and all(isinstance(r, list) for r in reports)

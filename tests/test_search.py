@@ -48,7 +48,7 @@ def keras_hub_flat(model, batch, beam_size, sampler=None):
 
     search = sampler or sampler_for(beam_size)
     out = search(next_fn, prompt, cache=state, index=1, mask=mask, stop_token_ids=None)
-    return end_flat_report(out[:, 1:]).numpy()
+    return end_flat_report(out[:, 1:])
 
 
 @pytest.mark.parametrize("name", ["cnn_rnn", "m2_transformer"])
@@ -56,7 +56,7 @@ def test_flat_search_writes_what_the_full_keras_hub_loop_wrote(flat_models, name
     model, batch = flat_models[name]
     for beam in (1, 3):
         new = tf.function(lambda b: decode_flat(model, b, beam))(batch).numpy()
-        old = keras_hub_flat(model, batch, beam)
+        old = tf.function(lambda b: keras_hub_flat(model, b, beam))(batch).numpy()
         np.testing.assert_array_equal(new, old)
         lengths = np.sum(new != PAD_ID, axis=1)
         assert lengths.max() < model.config.max_tokens  # they end early: the stop matters
@@ -68,10 +68,10 @@ def test_a_sampled_batch_and_the_next_draw_what_they_drew_before(flat_models, na
     import keras_hub
     new_sampling = Sampling(temperature=1.0, seed=3)
     old_sampler = keras_hub.samplers.RandomSampler(temperature=1.0, seed=3)
+    new_fn = tf.function(lambda b: decode_flat(model, b, 1, sampling=new_sampling))
+    old_fn = tf.function(lambda b: keras_hub_flat(model, b, 1, sampler=old_sampler))
     for _ in range(2):  # the second batch starts where the first left the seed
-        new = decode_flat(model, batch, 1, sampling=new_sampling).numpy()
-        old = keras_hub_flat(model, batch, 1, sampler=old_sampler)
-        np.testing.assert_array_equal(new, old)
+        np.testing.assert_array_equal(new_fn(batch).numpy(), old_fn(batch).numpy())
 
 
 def test_the_search_stops_when_every_beam_has_ended(flat_models):
@@ -151,22 +151,25 @@ def unrolled_hierarchical(model, batch, beam_size, sampling=None, no_repeat=Fals
             stopped = ops.logical_or(stopped, decoding._ends(p_stop, sampling))
         sentences.append(words)
         prev = words
-    return ops.stack(sentences, axis=1).numpy()
+    return ops.stack(sentences, axis=1)
 
 
 def test_the_sentence_loop_writes_what_the_unrolled_sentences_wrote(mrna):
     model, batch = mrna
     for beam in (1, 3):
         for no_repeat in (False, True):
-            new = decoding.decode_hierarchical(model, batch, beam, no_repeat=no_repeat).numpy()
-            old = unrolled_hierarchical(model, batch, beam, no_repeat=no_repeat)
+            new = tf.function(lambda b: decoding.decode_hierarchical(
+                model, b, beam, no_repeat=no_repeat))(batch).numpy()
+            old = tf.function(lambda b: unrolled_hierarchical(
+                model, b, beam, no_repeat=no_repeat))(batch).numpy()
             np.testing.assert_array_equal(new, old)
     ended = np.all(new[:, -1] == np.array([END_ID] + [PAD_ID] * (new.shape[2] - 1)), axis=-1)
     assert ended.any()  # some reports end before the last sentence: the stop is exercised
     new_s, old_s = Sampling(1.0, seed=4), Sampling(1.0, seed=4)
+    new_fn = tf.function(lambda b: decoding.decode_hierarchical(model, b, 1, sampling=new_s))
+    old_fn = tf.function(lambda b: unrolled_hierarchical(model, b, 1, old_s))
     for _ in range(2):  # sampled: every sentence runs, the random stream is kept
-        new = decoding.decode_hierarchical(model, batch, 1, sampling=new_s).numpy()
-        np.testing.assert_array_equal(new, unrolled_hierarchical(model, batch, 1, old_s))
+        np.testing.assert_array_equal(new_fn(batch).numpy(), old_fn(batch).numpy())
 
 
 def test_hierarchical_decoding_traces_one_sentence_loop(mrna):
