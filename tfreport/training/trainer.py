@@ -336,7 +336,10 @@ class Trainer:
             self.step_losses.append(loss)
             step += 1
             rate = (i + 1 - skip) * self.plan.global_batch / max(1e-9, time.time() - start)
-            seconds_per_step = (time.time() - start) / (i + 1 - skip)
+            if i == skip:  # the first step traces the step function: not the pace
+                first_done = time.time()
+            seconds_per_step = ((time.time() - first_done) / (i - skip) if i > skip
+                                else time.time() - start)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", ex_s=f"{rate:.1f}",
                             run_left=run_eta(self.steps_per_epoch, cfg.epochs, epoch, i + 1,
                                              seconds_per_step, self._epoch_extra_seconds))
