@@ -1,8 +1,10 @@
 """Decoding, in one place: greedy and beam search over an incremental cache.
 
-Word-level search uses the keras-hub samplers (keras-nlp is a shim over them) with a
-``next(prompt, cache, index)`` function; the cache is the model's recurrent state plus its
-visual context, so beams carry both. Hierarchical models pick sentences greedily, one after another.
+Word-level search runs ``tfreport.search``'s loops (the keras-hub samplers' arithmetic,
+stopping once every sequence and beam has ended) over a ``next(prompt, cache, index)``
+function; the cache is the model's recurrent state, and the visual context is kept per study
+outside it (``model.context_for_beams``). Hierarchical models pick sentences greedily, one
+after another, in one graph loop over sentences.
 
 Where a report ends is a decision of its own. A hierarchical model without a stop head
 (MRNA, legacy Hier-RNN) ends its report with an empty sentence, a lone ``</S>``; its
