@@ -16,7 +16,9 @@ same:
   beams sorted.
 - **Same random stream.** A loop that used to run to the end (a flat report's) and now
   stops early advances the sampler's seed generator by the steps it skipped
-  (``full_stream``), so later batches draw what they drew before.
+  (``full_stream``), so later batches draw what they drew before. A sampler with
+  ``token_at(probabilities, index)`` draws by position instead, with no state (the SCST
+  stage's keyed sampler, which each replica of a strategy keys by its id).
 """
 from __future__ import annotations
 
@@ -50,8 +52,9 @@ def search(next_fn: NextFn, prompt, state, index: int, mask, done: DoneFn, sampl
 
     def body(prompt, state, index):
         logits, _, state = next_fn(prompt, state, index)
-        token = ops.cast(sampler.get_next_token(sampler.compute_probabilities(logits)),
-                         prompt.dtype)
+        probabilities = sampler.compute_probabilities(logits)
+        token = ops.cast(sampler.token_at(probabilities, index) if hasattr(sampler, "token_at")
+                         else sampler.get_next_token(probabilities), prompt.dtype)
         token = ops.where(mask[:, index], prompt[:, index], token)
         return _write(prompt, token, index), state, index + 1
 

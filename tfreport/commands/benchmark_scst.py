@@ -52,7 +52,7 @@ def main(argv=None):
     parts = {"sample": [], "reward": [], "update": []}
     words = []
     for i, batch in enumerate(ds.take(args.steps + 1)):
-        out = step(batch, [refs[s.decode()] for s in batch["id"].numpy()])
+        out = step(batch, [[refs[s.decode()] for s in batch["id"].numpy()]], step=i)
         if i == 0:
             continue  # compiles the three functions
         for name in parts:

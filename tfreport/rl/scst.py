@@ -45,12 +45,19 @@ def token_log_probs(logits, tokens):
     return picked * ops.cast(ops.not_equal(tokens, PAD_ID), "float32")
 
 
-def policy_loss(logits, tokens, advantage):
-    """The SCST loss: -(advantage x token log p), averaged over the non-PAD tokens.
+def policy_loss_terms(logits, tokens, advantage):
+    """(sum of -(advantage x token log p) over the non-PAD tokens, their count): one
+    replica's share of the loss, which is the sum over replicas over the count over them.
     ``advantage`` [N] is one value per sampled sequence (constant: no gradient)."""
     mask = ops.cast(ops.not_equal(tokens, PAD_ID), "float32")
     weighted = token_log_probs(logits, tokens) * ops.expand_dims(ops.cast(advantage, "float32"), -1)
-    return -ops.sum(weighted) / ops.maximum(ops.sum(mask), 1.0)
+    return -ops.sum(weighted), ops.sum(mask)
+
+
+def policy_loss(logits, tokens, advantage):
+    """The SCST loss: -(advantage x token log p), averaged over the non-PAD tokens."""
+    total, count = policy_loss_terms(logits, tokens, advantage)
+    return total / ops.maximum(count, 1.0)
 
 
 def entropy(logits, tokens):

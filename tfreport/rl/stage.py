@@ -49,27 +49,39 @@ class SCSTConfig:
 
 
 class SCSTTrainer(Trainer):
-    """The Trainer with the SCST step: same loop, validation, checkpoints and resume."""
-    _fields = staticmethod(lambda batch: batch)  # keep the ids: they find the references
+    """The Trainer with the SCST step: same loop, validation, checkpoints and resume, under
+    the same strategies. Each training batch carries its studies' row numbers in the
+    reference table (ids are strings, which a GPU replica cannot hold)."""
 
     def __init__(self, *args, scst_config: SCSTConfig, references: Dict[str, str],
                  reward: Reward, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.plan.replicas != 1:
-            raise ValueError(f"SCST runs on one replica for now ({self.plan.replicas} here): "
-                             "its rewards are computed in Python between the sampling and the "
-                             "update; use --strategy default or one GPU")
+        if isinstance(self.strategy, tf.distribute.TPUStrategy):
+            raise ValueError("SCST does not run on TPUs yet: each step goes back to the host "
+                             "for the rewards, between the sampling and the update; use GPUs")
         from tfreport.rl.step import SCSTStep
-        self.references = references
+        self.reference_ids = sorted(references)
+        self.reference_texts = [references[i] for i in self.reference_ids]
+        self.row_of = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant(self.reference_ids), tf.range(len(self.reference_ids), dtype=tf.int32)), -1)
         self.scst = SCSTStep(self.model, self.vocab, self.optimizer, reward,
                              samples=scst_config.samples, baseline=scst_config.baseline,
                              temperature=scst_config.temperature, seed=self.cfg.seed,
-                             clip_norm=self.cfg.clip_norm)
+                             clip_norm=self.cfg.clip_norm, strategy=self.strategy)
+
+    def _fields(self, batch):
+        out = {k: v for k, v in batch.items() if v.dtype != tf.string}
+        out["reference_row"] = self.row_of.lookup(batch["id"])
+        return out
 
     def _run_step(self, batch, step: int) -> float:
-        self.scst.reseed(self.cfg.seed, step)  # a resumed run draws what this one did
-        ids = [i.decode() for i in batch["id"].numpy()]
-        out = self.scst(batch, [self.references[i] for i in ids])
+        references = []
+        for rows in self.scst.local(batch["reference_row"]):
+            if (rows < 0).any():
+                raise ValueError("a training study has no reference report; prepare the "
+                                 "dataset again")
+            references.append([self.reference_texts[r] for r in rows])
+        out = self.scst(batch, references, step)  # keyed by step: a resumed run draws the same
         if (step + 1) % 10 == 0:
             with self.train_writer.as_default(step=step + 1):
                 for key in ("reward", "baseline", "entropy", "seconds/sample", "seconds/reward",
@@ -95,12 +107,15 @@ def load_run(init_from: str) -> dict:
 def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides: dict,
         logdir: str = "summary", data_dir: Optional[str] = None, resume: bool = False,
         steps_per_epoch: Optional[int] = None, quiet: bool = False,
-        evaluate_test: bool = True) -> dict:
-    """Runs the stage into ``model_dir``; returns the test scores of its best.keras."""
+        evaluate_test: bool = True, strategy: str = "auto") -> dict:
+    """Runs the stage into ``model_dir`` under ``--strategy`` (train.py's choices); returns
+    the test scores of its best.keras."""
     from tfreport.data import pipeline
     from tfreport.data.build import read_summary
     from tfreport.models import model_class
     from tfreport.training.run import guard_model_dir
+    from tfreport.training.strategy import make_strategy
+    distribution = make_strategy(strategy)  # first: multi-worker wants it before other TF ops
     init = load_run(init_from)
     if model_class(init["model"]).hierarchical:
         raise ValueError(f"--init_from {init_from} is a {init['model']} run; SCST covers the "
@@ -126,7 +141,8 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
     run_name = os.path.basename(os.path.normpath(model_dir))
     resolved = {"model": init["model"], "preset": init.get("preset"), "objective": "scst",
                 "init_from": fileio.abspath(init_from), "data_dir": fileio.abspath(data_dir),
-                "run_name": run_name, "scst_config": dataclasses.asdict(scst_config),
+                "run_name": run_name, "strategy": strategy,
+                "scst_config": dataclasses.asdict(scst_config),
                 "model_config": model_cfg, "train_config": train_cfg.to_dict()}
     write_json(os.path.join(model_dir, "config.json"), resolved)
     fileio.copy(os.path.join(init_from, "vocabulary.json"), os.path.join(model_dir, "vocabulary.json"))
@@ -138,14 +154,15 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
         return load(os.path.join(init_from, BEST))
 
     trainer = SCSTTrainer(load_model, vocab, train_cfg, model_dir, os.path.join(logdir, run_name),
-                          summary["counts"]["train"], steps_per_epoch=steps_per_epoch,
-                          quiet=quiet, scst_config=scst_config, references=train_refs,
-                          reward=reward)
+                          summary["counts"]["train"], strategy=distribution,
+                          steps_per_epoch=steps_per_epoch, quiet=quiet,
+                          scst_config=scst_config, references=train_refs, reward=reward)
     trainer.write_hparams(resolved)
     if not quiet:
         print(f"SCST from {init_from} ({init['model']}): reward {scst_config.reward}, "
               f"{scst_config.samples} samples a study, {scst_config.baseline} baseline; "
-              f"model directory {model_dir}, TensorBoard {os.path.join(logdir, run_name)}")
+              f"{type(distribution).__name__}, {trainer.plan.replicas} replica(s) x batch "
+              f"{trainer.plan.per_replica}; model directory {model_dir}, TensorBoard {os.path.join(logdir, run_name)}")
 
     def ds(split, training, **kw):
         return pipeline.dataset(data_dir, split, image_size=model_cfg["image_size"],

@@ -1,38 +1,69 @@
-"""One SCST update of a flat report model (CNN-RNN, CNN-RNN-Att, M2 Transformer).
+"""One SCST update of a flat report model (CNN-RNN, CNN-RNN-Att, M2 Transformer), under any
+tf.distribute strategy with replicas on this host's devices.
 
-    sample k reports per study (multinomial, at a temperature)   compiled
-    decode them, score each against its study's reference        numpy (rewards.Reward)
-    baseline: the greedy report's reward, or the other samples'
-    teacher-forced pass over the samples, SCST loss, Adam step   compiled
+    each replica: the extractor once per study, k reports sampled from its grids   compiled
+    this worker: decode them, score each against its study's reference           numpy
+                 baseline: the greedy report's reward, or the other samples'
+    each replica: teacher-forced pass over its samples, SCST loss, gradients
+                  summed over replicas, Adam step                                 compiled
 
-The samples are fed back as the targets of the model's own teacher-forced call, so the
-log-probabilities are those of the training forward pass (dropout on) and every flat model
-works unchanged. Hierarchical models (Hier-RNN, MRNA) decide each sentence's end with a
-separate stop head; their policy has two kinds of action and is not covered here yet.
+The extractor runs once per study, not once per sample: its grids are repeated for the k
+samples, inside the gradient tape, so a fine-tuned backbone still gets its gradient. The
+samples are fed back as the targets of the model's own teacher-forced call (dropout off,
+as when they were drawn), so every flat model works unchanged.
+
+Sampling is keyed, not stateful: each draw is a function of (seed, step, replica, position)
+alone (``KeyedSampler``). So a resumed run draws what the uninterrupted one drew, and no
+two replicas share a random stream.
+
+Hierarchical models (Hier-RNN, MRNA) decide each sentence's end with a separate stop
+head; their policy has two kinds of action and is not covered here.
 """
 from __future__ import annotations
 
 import time
 from typing import Dict, List, Optional, Sequence
 
+import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tfreport.decoding import VISUAL_KEYS, Sampling, decode_flat
+from tfreport.decoding import VISUAL_KEYS, decode_flat
 from tfreport.rl import scst
 from tfreport.rl.rewards import Reward
 from tfreport.text import join_report
 
 
-SEED_STRIDE = 1 << 16  # more draws than any report has tokens
+class KeyedSampler(keras_hub.samplers.RandomSampler):
+    """Multinomial sampling at a temperature whose draw at each position depends only on
+    ``key`` ([2] int, set inside the compiled function before decoding) and the position:
+    no seed-generator variable, so replicas can sample side by side."""
+
+    key = None
+
+    def token_at(self, probabilities, index):
+        seed = tf.random.experimental.stateless_fold_in(self.key, tf.cast(index, tf.int64))
+        draw = tf.random.stateless_categorical(tf.math.log(probabilities), 1, seed=seed,
+                                               dtype=tf.int32)
+        return draw[:, 0]
+
+
+class _Sampling:  # what decode_flat reads: .sampler
+    def __init__(self, sampler):
+        self.sampler = sampler
+
+
+def _repeat(grids, mask, k: int) -> dict:
+    """The model's input for k samples per study, from its grids (no extractor)."""
+    return {"grids": tf.repeat(grids, k, axis=0), "view_mask": tf.repeat(mask, k, axis=0)}
 
 
 class SCSTStep:
-    """Holds the compiled sampling, greedy and update functions of one model."""
+    """Holds the compiled sampling and update functions of one model under ``strategy``."""
 
     def __init__(self, model, vocab, optimizer, reward: Reward, samples: int = 5,
                  baseline: str = "mean", temperature: float = 1.0, seed: Optional[int] = 0,
-                 clip_norm: float = 1.0):
+                 clip_norm: float = 1.0, strategy: Optional[tf.distribute.Strategy] = None):
         if model.hierarchical:
             raise ValueError(f"SCST covers the flat models (cnn_rnn, cnn_rnn_att, "
                              f"m2_transformer); {model.name} is hierarchical")
@@ -43,74 +74,118 @@ class SCSTStep:
             raise ValueError("the mean baseline needs --scst_samples 2 or more")
         self.model, self.vocab, self.optimizer, self.reward = model, vocab, optimizer, reward
         self.samples, self.baseline, self.clip_norm = int(samples), baseline, clip_norm
-        self.sampling = Sampling(temperature, seed)
-        self._sample = tf.function(self._sample_ids, reduce_retracing=True)
-        self._greedy = tf.function(self._greedy_ids, reduce_retracing=True)
-        self._update = tf.function(self._update_step, reduce_retracing=True)
+        self.seed = int(seed or 0)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.sampling = _Sampling(KeyedSampler(temperature=temperature))
+        self._sample = tf.function(self._distributed_sample, reduce_retracing=True)
+        self._update = tf.function(self._distributed_update, reduce_retracing=True)
+        self._greedy = tf.function(lambda visual: decode_flat(self.model, visual, 1),
+                                   reduce_retracing=True)
 
-    # -- compiled parts -------------------------------------------------------------------
-    def _sample_ids(self, visual):
-        return decode_flat(self.model, visual, 1, sampling=self.sampling)
+    # -- compiled parts (one replica each) -------------------------------------------------
+    def _replica_sample(self, visual, key):
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        self.sampling.sampler.key = tf.random.experimental.stateless_fold_in(
+            key, tf.cast(replica, tf.int64))
+        grids, mask = self.model.raw_visual_features(visual, training=False)
+        ids = decode_flat(self.model, _repeat(grids, mask, self.samples), 1,
+                          sampling=self.sampling)
+        if self.baseline == "greedy":
+            greedy = decode_flat(self.model, {"grids": grids, "view_mask": mask}, 1)
+        else:
+            greedy = tf.zeros((tf.shape(grids)[0], 0), tf.int32)
+        return ids, greedy
 
-    def _greedy_ids(self, visual):
-        return decode_flat(self.model, visual, 1)
-
-    def _update_step(self, visual, ids, advantage):
+    def _replica_update(self, visual, ids, advantage):
         from tfreport.training.optimizer import loss_scale
+        ctx = tf.distribute.get_replica_context()
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
+            # the extractor inside the tape, once per study (a fine-tuned one learns too);
             # training=False: the samples were drawn without dropout, so the gradient is
             # that of the policy that drew them (on-policy)
-            logits = self.model(dict(visual, report=ids[:, None, :]), training=False)
-            loss = scst.policy_loss(logits, ids, advantage)
+            grids, mask = self.model.raw_visual_features(visual, training=False)
+            inputs = dict(_repeat(grids, mask, self.samples), report=ids[:, None, :])
+            logits = self.model(inputs, training=False)
+            total, count = scst.policy_loss_terms(logits, ids, advantage)
+            loss = total / tf.maximum(ctx.all_reduce(tf.distribute.ReduceOp.SUM, count), 1.0)
             scaled = self.optimizer.scale_loss(loss)  # float16: the loss-scale optimizer's
         grads = tape.gradient(scaled, variables)
         present = [i for i, g in enumerate(grads) if g is not None]
-        grads = [grads[i] for i in present]
+        grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [grads[i] for i in present])
         if self.clip_norm:
             scale = loss_scale(self.optimizer)  # the grads are still scaled under float16
             limit = self.clip_norm * (tf.cast(scale, tf.float32) if scale is not None else 1.0)
             grads, _ = tf.clip_by_global_norm(grads, limit)
         self.optimizer.apply(grads, [variables[i] for i in present])
-        return loss, scst.entropy(logits, ids)
+        return total, count, scst.entropy(logits, ids) * count
 
-    def reseed(self, seed: int, step: int) -> None:
-        """Makes step ``step``'s draw a function of (seed, step) alone, so a resumed run
-        samples what the uninterrupted one did. Each token's draw advances the generator by
-        one, so steps start SEED_STRIDE apart and never share a draw."""
-        state = self.sampling.sampler.seed_generator.state
-        state.assign(tf.constant([seed, step * SEED_STRIDE], state.dtype))
+    def _distributed_sample(self, visual, key):
+        return self.strategy.run(self._replica_sample, args=(visual, key))
+
+    def _distributed_update(self, visual, ids, advantage):
+        total, count, entropy = self.strategy.run(self._replica_update,
+                                                  args=(visual, ids, advantage))
+        reduce = lambda x: self.strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=None)  # noqa: E731
+        count = tf.maximum(reduce(count), 1.0)
+        return reduce(total) / count, reduce(entropy) / count
 
     # -- one step -------------------------------------------------------------------------
+    def key(self, step: int) -> tf.Tensor:
+        """The sampling key of update ``step``: a resumed run draws what this one did."""
+        return tf.constant([self.seed, step], tf.int64)
+
+    def greedy(self, visual: Dict[str, tf.Tensor]) -> np.ndarray:
+        """[B, max_tokens] greedy reports of an undistributed batch (what the model writes
+        with beam 1)."""
+        return self._greedy(visual).numpy()
+
     def texts(self, ids: np.ndarray) -> List[str]:
         """Token ids -> report strings, periods between sentences (the labeler needs them)."""
         return [join_report(self.vocab.decode_flat(row)) for row in ids]
 
-    def __call__(self, batch: Dict[str, tf.Tensor], references: Sequence[str]) -> dict:
-        """One update on ``batch`` whose studies have ``references`` (in batch order);
-        returns the figures TensorBoard shows: the reward and each component (samples'
-        means), the baseline, the loss, the entropy, a few sampled reports, and the seconds
-        spent sampling (with the greedy decode), on rewards and on the update."""
+    def local(self, value) -> List[np.ndarray]:
+        """This worker's replicas' parts of a per-replica value, as numpy, in replica order."""
+        return [np.asarray(v) for v in self.strategy.experimental_local_results(value)]
+
+    def __call__(self, batch: Dict[str, tf.Tensor], references: Sequence[Sequence[str]],
+                 step: int = 0) -> dict:
+        """One update on ``batch`` (a distributed batch under a strategy), whose replicas'
+        studies have ``references`` (one list per local replica, in batch order); returns
+        the figures TensorBoard shows: the reward and each component (samples' means), the
+        baseline, the loss, the entropy, a few sampled reports, and the seconds spent
+        sampling (with the greedy decode), on rewards and on the update."""
         visual = {k: batch[k] for k in VISUAL_KEYS if k in batch}
-        n = len(references)
         k = self.samples
         t0 = time.perf_counter()
-        tiled = {name: tf.repeat(v, k, axis=0) for name, v in visual.items()}
-        ids = self._sample(tiled).numpy()
-        greedy_ids = self._greedy(visual).numpy() if self.baseline == "greedy" else None
+        ids, greedy_ids = self._sample(visual, self.key(step))
+        local_ids, local_greedy = self.local(ids), self.local(greedy_ids)
         t1 = time.perf_counter()
-        texts = self.texts(ids)
-        total, parts = self.reward(texts, [r for r in references for _ in range(k)])
-        greedy = None
-        if greedy_ids is not None:
-            greedy, _ = self.reward(self.texts(greedy_ids), list(references))
-        adv = scst.advantages(total.reshape(n, k), self.baseline, greedy).reshape(-1)
+        advantages, rewards, parts, texts = [], [], {}, []
+        for refs, sampled, greedy_part in zip(references, local_ids, local_greedy):
+            replica_texts = self.texts(sampled)
+            total, replica_parts = self.reward(replica_texts, [r for r in refs for _ in range(k)])
+            greedy = None
+            if self.baseline == "greedy":
+                greedy, _ = self.reward(self.texts(greedy_part), list(refs))
+            advantages.append(scst.advantages(total.reshape(len(refs), k), self.baseline,
+                                              greedy).reshape(-1).astype(np.float32))
+            rewards.append(total)
+            texts += replica_texts[::k]
+            for name, v in replica_parts.items():
+                parts.setdefault(name, []).append(v)
+        n_local = len(advantages)
+        advantage = self.strategy.experimental_distribute_values_from_function(
+            lambda ctx: tf.constant(advantages[ctx.replica_id_in_sync_group % n_local]))
         t2 = time.perf_counter()
-        loss, ent = self._update(tiled, tf.constant(ids), tf.constant(adv, tf.float32))
+        loss, ent = self._update(visual, ids, advantage)
         loss, ent = float(loss), float(ent)
         t3 = time.perf_counter()
+        total = np.concatenate(rewards)
+        adv = np.concatenate(advantages)
         out = {"reward": float(total.mean()), "baseline": float((total - adv).mean()),
-               "loss": loss, "entropy": ent, "samples": texts[::k][:3],
+               "loss": loss, "entropy": ent, "samples": texts[:3],
                "seconds/sample": t1 - t0, "seconds/reward": t2 - t1, "seconds/update": t3 - t2}
-        out.update({f"reward/{name}": float(v.mean()) for name, v in parts.items()})
+        out.update({f"reward/{name}": float(np.concatenate(v).mean())
+                    for name, v in parts.items()})
         return out
