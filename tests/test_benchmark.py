@@ -301,3 +301,37 @@ def test_a_record_from_a_changed_preset_is_not_reused(tiny_data, tmp_path, capsy
         json.dump(record, f)
     assert b.run_row(row, s, 0) is None
     assert "its config differs from what this command now resolves to in epochs (24 -> 14)" in capsys.readouterr().out
+
+
+def test_scst_rows_fine_tune_their_nll_row_seed_for_seed(tiny_data, tmp_path):
+    """--scst adds "+SCST" after each sighted flat row: scst.py from that row's run of the
+    same seed, recorded with its command, reused by --reuse; hierarchical rows get none."""
+    import numpy as np
+    from tfreport.inference import load_model
+    out = str(tmp_path / "bench")
+    args = ["--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--models", "cnn_rnn",
+            "mrna", "--scst", "cider:1,ce:1", "--scst_epochs", "1", "--scst_learning_rate", "1e-3"]
+    run = bench(*args)
+    assert run.returncode == 0, run.stderr[-3000:]
+    labels = [r["label"] for r in json.load(open(os.path.join(out, "results.json")))["rows"]]
+    assert labels == ["cnn_rnn", "cnn_rnn +SCST", "mrna"]
+    record = json.load(open(os.path.join(out, "rows", "cnn_rnn+scst-seed0.json")))
+    nll_dir = os.path.join(out, "runs", "cnn_rnn", "seed0")
+    scst_dir = os.path.join(out, "runs", "cnn_rnn+scst", "seed0")
+    assert record["command"].startswith(f"python scripts/scst.py --init_from {nll_dir} "
+                                        f"--model_dir {scst_dir}")
+    assert "--reward cider:1,ce:1" in record["command"] and "--learning_rate 0.001" in record["command"]
+    assert record["config"]["objective"] == "scst"
+    assert record["config"]["init_from"] == os.path.abspath(nll_dir)
+    # the +SCST row's model is the NLL row's, moved by SCST (the clinical reward varies
+    # between samples of an untrained model; CIDEr is 0 for all of them)
+    nll = load_model(os.path.join(nll_dir, "best.keras")).weights
+    tuned = load_model(os.path.join(scst_dir, "best.keras")).weights
+    assert max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(nll, tuned)) > 1e-4
+    again = bench(*args, "--reuse")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "[cnn_rnn +SCST] seed 0: reusing" in again.stdout
+    bad = bench("--quick", "--out", out, "--scst_epochs", "2")
+    assert bad.returncode != 0 and "need --scst REWARD" in bad.stderr
+    bad = bench("--quick", "--out", out, "--scst", "rouge:1")
+    assert bad.returncode != 0 and "unknown reward 'rouge'" in bad.stderr

@@ -108,6 +108,38 @@ def test_compare_systems_groups_and_the_grounding_figure():
                                 "short": {k: v for k, v in REFS.items() if k != "s6"}}, REFS)
 
 
+def test_seeds_are_scored_by_their_mean_with_their_spread():
+    """Two runs of one system against two of another: each figure is the runs' mean, the sd
+    is across runs, every resample draws the same studies for all four runs, and
+    randomisation pairs run i with run i."""
+    half = {k: (REFS[k] if k in ("s1", "s2", "s3") else CONSTANT[k]) for k in REFS}
+    a = [stats(CONSTANT), stats(CONSTANT)]
+    b = [stats(REFS), stats(half)]
+    rows = paired.compare(a, b, resamples=200, trials=200, seed=0)
+    everything = np.arange(6)
+    for metric in ("CIDEr", "CE-F1", "BLEU-4"):
+        r = rows[metric]
+        mean_b = (boot.corpus(b[0], everything)[metric] + boot.corpus(b[1], everything)[metric]) / 2
+        assert r["b"] == pytest.approx(mean_b)
+        assert r["diff"] == pytest.approx(mean_b - boot.corpus(a[0], everything)[metric])
+        assert r["a_sd"] == 0.0 and r["seeds"] == [2, 2]
+        spread = abs(boot.corpus(b[0], everything)[metric] - boot.corpus(b[1], everything)[metric])
+        assert r["b_sd"] == pytest.approx(spread / np.sqrt(2))
+        assert r["b_ci"][0] <= r["b"] + 1e-9 and r["a_ci"][1] >= r["a"] - 1e-9
+    # one run of a system compared with itself as two identical runs: nothing differs
+    same = paired.compare([stats(half)], [stats(half)], resamples=50, trials=50, seed=0)
+    assert all(r["diff"] == 0 and r["b_sd"] is None for r in same.values())
+    with pytest.raises(ValueError, match="pairs the runs"):
+        paired.compare(a, b[:1], resamples=10, trials=10)
+    assert paired.compare(a, b[:1], resamples=10, trials=0)["CIDEr"]["seeds"] == [2, 1]
+    result = paired.compare_systems({"constant": [CONSTANT, CONSTANT], "model": [REFS, half]},
+                                    REFS, None, resamples=50, trials=50, use_meteor=False,
+                                    quiet=True)
+    table = paired.markdown(result)
+    assert "mean ± sd over them" in table
+    assert "| CE-F1 | 0.3333 ± 0.0000 [" in table and "| 0.8333 ± 0.2357 [" in table
+
+
 def test_compare_script_prints_the_paired_table_and_names_bad_input(tmp_path):
     files = {}
     for name, preds in (("refs", REFS), ("constant", CONSTANT), ("oracle", REFS),

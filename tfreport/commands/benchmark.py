@@ -5,7 +5,9 @@
     python scripts/benchmark.py --quick --out /tmp/bench               # tiny, minutes on a CPU
 
 Rows: cnn_rnn, cnn_rnn_att, hier_rnn, mrna, m2_transformer with ResNet50, DenseNet121 and
-dual extractors, and the most frequent training report. Writes results.md, results.csv,
+dual extractors, and the most frequent training report. --scst REWARD adds a "+SCST" row
+after each sighted flat-model row (cnn_rnn, cnn_rnn_att, m2_transformer): that row's run of
+each seed fine-tuned by self-critical sequence training (scripts/scst.py, docs/scst.md). Writes results.md, results.csv,
 results.json and ce_f1_per_condition.png into --out; each row's run is in --out/runs/.
 --labeler chexbert --chexbert_weights FOLDER scores the CE figures with CheXbert (it implies
 --reuse): rows that finished under the rule-based labeler are rescored from their test
@@ -73,6 +75,19 @@ def main(argv=None):
     p.add_argument("--html_limit", type=positive_int, default=None, metavar="N",
                    help="the review page shows the first N test studies (default all)")
     add_bool(p, "--deterministic", False, "deterministic TF ops")
+    scst = p.add_argument_group("+SCST rows (docs/scst.md)")
+    scst.add_argument("--scst", default=None, metavar="REWARD",
+                      help="add a +SCST row after each sighted flat-model row, with this "
+                           "reward (e.g. cider:1 or cider:1,ce:1)")
+    scst.add_argument("--scst_learning_rate", type=float, default=None, help="default 5e-5")
+    scst.add_argument("--scst_epochs", type=positive_int, default=None, help="default 5")
+    scst.add_argument("--scst_batch_size", type=positive_int, default=None,
+                      help="default: the NLL run's")
+    scst.add_argument("--scst_baseline", choices=["mean", "greedy"], default=None,
+                      help="default mean")
+    scst.add_argument("--scst_samples", type=positive_int, default=None, help="default 5")
+    scst.add_argument("--scst_val_metric", choices=["CIDEr", "CE-F1", "BLEU-4"], default=None,
+                      help="chooses each +SCST run's best.keras (default CIDEr)")
     p.add_argument("--quiet", action="store_true")
     labelers.add_flags(p)
     args = p.parse_args(argv)
@@ -133,6 +148,17 @@ def main(argv=None):
                                   baseline_backbone=args.baseline_backbone)
     if args.models:
         rows = [r for r in rows if r.key in args.models]
+    scst = {k: v for k, v in {"reward": args.scst, "learning_rate": args.scst_learning_rate,
+                              "epochs": args.scst_epochs, "batch_size": args.scst_batch_size,
+                              "scst_baseline": args.scst_baseline,
+                              "scst_samples": args.scst_samples,
+                              "val_metric": args.scst_val_metric}.items() if v is not None}
+    if scst and not args.scst:
+        raise ValueError(f"--scst_* flags ({', '.join(sorted(scst))}) need --scst REWARD")
+    if args.scst:
+        from tfreport.rl.rewards import parse_spec
+        parse_spec(args.scst)  # a clear error before anything trains
+        rows = benchmark.with_scst_rows(rows)
     settings = benchmark.Settings(data_dir=data_dir, out=args.out, preset=args.preset,
                                   model_overrides=model_overrides,
                                   train_overrides=train_overrides, steps_per_epoch=steps,
@@ -145,7 +171,7 @@ def main(argv=None):
                                   # another labeler rescores the finished runs, never retrains them
                                   reuse=args.reuse or labeler is not labelers.RULES,
                                   table_only=args.table_only, quiet=args.quiet,
-                                  labeler=labeler)
+                                  labeler=labeler, scst=scst)
     if args.quick:
         settings.min_positives = benchmark.QUICK_MIN_POSITIVES
     results, reference = benchmark.run(rows, settings)

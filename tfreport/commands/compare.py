@@ -3,12 +3,15 @@ r"""Paired significance between systems: paired bootstrap and approximate random
     python scripts/compare.py --predictions A=runs/a/predictions_test.json \
         B=runs/b/predictions_test.json --data_dir D [--split test]
     python scripts/compare.py --predictions A.json B.json --references R.json [--normal N.json]
+    python scripts/compare.py --predictions nll=s0.json,s1.json,s2.json scst=t0.json,t1.json,t2.json --data_dir D
 
 Every system after the first is compared with the first on the same studies, for all,
 normal and abnormal studies: each metric's difference, its 95% interval (paired bootstrap)
 and two p-values (paired bootstrap, approximate randomisation). --out FILE also writes the
 JSON. METEOR runs the Java scorer once per draw (minutes for 1000 + 1000 draws of 600
-studies); --no_meteor leaves it out.
+studies); --no_meteor leaves it out. A system given as several files (NAME=FILE,FILE,...)
+is several runs of it (seeds): it is scored by their mean, with the sd across them and its
+own 95% interval, and randomisation pairs the i-th file of each system.
 """
 import argparse
 import os
@@ -18,16 +21,20 @@ from tfreport.cli import load_json_object, nonnegative_int
 
 
 def _system(value: str):
-    """NAME=FILE, or FILE named by its stem (by its folder for a run's predictions_*.json)."""
+    """NAME=FILE[,FILE...] (several files: runs of one system), or FILE named by its stem
+    (by its folder for a run's predictions_*.json); returns (name, [paths])."""
     name, sep, path = value.partition("=")
     if not sep:
         path = value
         name = os.path.splitext(os.path.basename(path))[0]
         if name.startswith("predictions"):
             name = os.path.basename(os.path.dirname(fileio.abspath(path))) or name
-    if not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=FILE or FILE, got {value!r}")
-    return name, path
+    paths = path.split(",")
+    if not name or not all(paths):
+        raise argparse.ArgumentTypeError(f"expected NAME=FILE[,FILE...] or FILE, got {value!r}")
+    if len(paths) > 1 and not sep:
+        raise argparse.ArgumentTypeError(f"several runs of one system need a name: NAME={value}")
+    return name, paths
 
 
 def main(argv=None):
@@ -35,7 +42,8 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--predictions", nargs="+", required=True, type=_system, metavar="NAME=FILE",
                    help="two or more JSON files {id: report}; the first is the baseline "
-                        "(NAME: the file's stem; a run's predictions_*.json, its folder)")
+                        "(NAME: the file's stem; a run's predictions_*.json, its folder); "
+                        "NAME=FILE,FILE,... for runs (seeds) of one system")
     p.add_argument("--data_dir", default=None, help="a prepared dataset: references and normal flags")
     p.add_argument("--split", default="test", help="with --data_dir (default test)")
     p.add_argument("--references", default=None, help="JSON {id: report} (instead of --data_dir)")
@@ -76,10 +84,17 @@ def main(argv=None):
         references = load_json_object(args.references, str)
         normal = load_json_object(args.normal, bool) if args.normal else None
     systems = {}
-    for name, path in args.predictions:
-        systems[name] = load_json_object(path, str)
-        if not systems[name]:
-            raise ValueError(f"{path}: no predictions (an empty JSON object)")
+    for name, paths in args.predictions:
+        runs = []
+        for path in paths:
+            runs.append(load_json_object(path, str))
+            if not runs[-1]:
+                raise ValueError(f"{path}: no predictions (an empty JSON object)")
+        systems[name] = runs[0] if len(runs) == 1 else runs
+    counts = {len(v) if isinstance(v, list) else 1 for v in systems.values()}
+    if len(counts) > 1 and args.trials:
+        p.error("--predictions: the systems have different numbers of runs, and approximate "
+                "randomisation pairs them; give as many runs of each, or --trials 0")
     from tfreport.metrics import paired
     from tfreport.metrics.external import check_cover, parse_specs, read_scores
     try:
@@ -93,6 +108,9 @@ def main(argv=None):
             p.error(f"--external {metric}: {len(paths)} files for {len(systems)} systems "
                     "(one per --predictions file, in order)")
         for name, path in zip(systems, paths):
+            if isinstance(systems[name], list):
+                p.error(f"--external {metric}: {name} has several runs; external metrics "
+                        "need one run per system")
             external[name][metric] = read_scores(path)
             check_cover(metric, external[name][metric], systems[name], path)
     result = paired.compare_systems(systems, references, normal, args.resamples, args.trials,

@@ -37,6 +37,7 @@ class Row:
     overrides: Dict = dataclasses.field(default_factory=dict)
     weights: str = ""  # the weight source it actually used
     control: Optional[str] = None  # the key of this row's image-blind variant, if any
+    scst_from: Optional[str] = None  # +SCST rows: the NLL row whose best.keras SCST tunes
 
 
 BASELINE_BACKBONES = ("small", "densenet121", "resnet50")
@@ -91,6 +92,24 @@ def default_rows(resnet_weights: str = "none", densenet_weights: str = "none",
     return rows
 
 
+FLAT_MODELS = ("cnn_rnn", "cnn_rnn_att", "m2_transformer")  # the models SCST covers
+SCST_DEFAULTS = dict(reward="cider:1", scst_baseline="mean", scst_samples=5, temperature=1.0,
+                     epochs=5, batch_size=None, learning_rate=5e-5, val_metric="CIDEr")
+
+
+def with_scst_rows(rows: List[Row]) -> List[Row]:
+    """``rows`` with a "+SCST" row after every sighted flat-model row: the same model
+    fine-tuned by self-critical sequence training from that row's best.keras, seed for
+    seed (``rl.stage``; Settings.scst holds the recipe)."""
+    out = []
+    for row in rows:
+        out.append(row)
+        if row.model in FLAT_MODELS and not row.overrides.get("image_blind"):
+            out.append(Row(f"{row.key}+scst", f"{row.label} +SCST", row.model,
+                           dict(row.overrides), row.weights, scst_from=row.key))
+    return out
+
+
 @dataclasses.dataclass
 class Settings:
     data_dir: str
@@ -112,6 +131,7 @@ class Settings:
     table_only: bool = False  # no training: the table from the records that exist
     quiet: bool = False
     labeler: Any = labelers.RULES  # CE labels (labelers.get); records say which they used
+    scst: Dict[str, Any] = dataclasses.field(default_factory=dict)  # +SCST rows' scst.py flags
 
     @property
     def labeler_tag(self) -> str:
@@ -165,13 +185,28 @@ def train_argv(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]:
     return argv
 
 
+def scst_argv(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]:
+    """scst.py's flags for a +SCST row and seed: SCST from the NLL row's run of that seed."""
+    flags = {**SCST_DEFAULTS, **s.scst}
+    argv = ["--init_from", os.path.join(s.out, "runs", row.scst_from, f"seed{seed}"),
+            "--model_dir", model_dir, "--data_dir", s.data_dir, "--seed", str(seed)]
+    for key, value in flags.items():
+        if value is not None:
+            argv += [f"--{key}", f"{value:g}" if isinstance(value, float) else str(value)]
+    if s.steps_per_epoch:
+        argv += ["--steps_per_epoch", str(s.steps_per_epoch)]
+    return argv
+
+
 # Flags that change where logs go and what is printed, never what is trained.
 BOOKKEEPING_FLAGS = {"--logdir": 1, "--run_name": 1, "--show_samples": 1, "--quiet": 0}
 
 
 def train_command(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]:
-    """The train.py command a row ran, less its bookkeeping flags: what a record is matched
-    on by ``--reuse``, and what a reader reruns."""
+    """The train.py command a row ran (scst.py for a +SCST row), less its bookkeeping
+    flags: what a record is matched on by ``--reuse``, and what a reader reruns."""
+    if row.scst_from:
+        return ["python", "scripts/scst.py"] + scst_argv(row, s, seed, model_dir)
     argv, out = train_argv(row, s, seed, model_dir), []
     i = 0
     while i < len(argv):
@@ -409,7 +444,9 @@ def _stale(found: dict, row_dir: str) -> str:
 def _config_changes(row: Row, s: Settings, seed: int, row_dir: str, saved: dict) -> List[str]:
     """The model and training fields where a record's resolved config differs from what the
     row's command resolves to now, as "field (old -> new)". Fields the record predates are
-    not compared."""
+    not compared, nor a +SCST row's (its command holds its whole recipe)."""
+    if row.scst_from:
+        return []
     from tfreport.commands.train import parse
     from tfreport.data.build import read_summary
     from tfreport.models import make_config
@@ -436,6 +473,8 @@ def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> float:
     from tfreport.training.run import train
     resume = s.reuse and all(fileio.exists(os.path.join(row_dir, name))
                              for name in ("config.json", "resume"))
+    if row.scst_from:
+        return _scst_row(row, s, seed, row_dir, resume)
     if not resume:
         fileio.rmtree(row_dir, ignore_errors=True)
         fileio.makedirs(row_dir)
@@ -445,6 +484,27 @@ def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> float:
     spec, model_overrides, train_overrides, _ = parse(argv)
     start = time.perf_counter()
     train(spec, model_overrides, train_overrides)
+    return time.perf_counter() - start
+
+
+def _scst_row(row: Row, s: Settings, seed: int, row_dir: str, resume: bool) -> float:
+    """Fine-tunes the NLL row's run of ``seed`` by SCST into ``row_dir``; returns the
+    seconds the SCST stage took (the NLL training is the other row's)."""
+    from tfreport.commands.scst import main as scst_main
+    init = os.path.join(s.out, "runs", row.scst_from, f"seed{seed}")
+    if not fileio.exists(os.path.join(init, "best.keras")):
+        raise FileNotFoundError(f"[{row.label}] seed {seed}: SCST starts from {init}/best.keras, "
+                                f"which is not there; run the {row.scst_from} row first (a "
+                                "committed record without its run cannot be fine-tuned)")
+    if not resume:
+        fileio.rmtree(row_dir, ignore_errors=True)
+    print(f"[{row.label}] seed {seed}: " + ("resuming" if resume else "SCST into")
+          + f" {row_dir} from {init}")
+    argv = scst_argv(row, s, seed, row_dir) + [
+        "--no_test", "--logdir", os.path.join(s.out, "summary")] + (
+        ["--resume"] if resume else []) + (["--quiet"] if s.quiet else [])
+    start = time.perf_counter()
+    scst_main(argv)
     return time.perf_counter() - start
 
 
