@@ -183,3 +183,34 @@ def test_scst_steps_raise_the_greedy_reports_reward(tiny_data, tiny_vocab):
         SCSTStep(tiny_model("mrna", len(tiny_vocab)), tiny_vocab, None, reward)
     with pytest.raises(ValueError, match="needs --scst_samples 2"):
         SCSTStep(model, tiny_vocab, None, reward, samples=1)
+
+
+def test_beam_samples_are_each_studys_best_beams(tiny_data, tiny_vocab):
+    """--scst_sampling beam: a study's k samples are its k best beams, best first, so the
+    first is the beam-k report; the beams differ, and an update runs on them."""
+    import keras
+    import numpy as np
+    from model_helpers import overfit, tiny_batch, tiny_model
+    from tfreport.decoding import VISUAL_KEYS, decode_flat
+    from tfreport.evaluation import references
+    from tfreport.rl.step import SCSTStep
+    keras.utils.set_random_seed(0)
+    model = tiny_model("cnn_rnn", len(tiny_vocab)).build_all()
+    batch = tiny_batch(tiny_data, model, n=4)
+    overfit(model, batch, steps=60)
+    train_refs = references(tiny_data, "train")
+    refs = [train_refs[i.decode()] for i in batch["id"].numpy()]
+    step = SCSTStep(model, tiny_vocab, keras.optimizers.Adam(1e-4),
+                    rewards.Reward({"bleu4": 1.0}, corpus=list(train_refs.values())),
+                    samples=3, sampling="beam")
+    visual = {k: batch[k] for k in VISUAL_KEYS if k in batch}
+    ids = step.local(step._sample(visual, step.key(0))[0])[0]
+    assert ids.shape[0] == 4 * 3
+    np.testing.assert_array_equal(ids[::3], decode_flat(model, visual, 3).numpy())
+    for study in range(4):
+        beams = {tuple(row) for row in ids[study * 3:(study + 1) * 3]}
+        assert len(beams) == 3
+    out = step(batch, [refs], step=0)
+    assert np.isfinite(out["loss"]) and len(out["samples"]) == 3
+    with pytest.raises(ValueError, match="unknown --scst_sampling"):
+        SCSTStep(model, tiny_vocab, None, step.reward, sampling="top")

@@ -132,13 +132,17 @@ def repeats(candidates, written, count):
 
 def decode_words(model, state, context, max_words: int, beam_size: int, flat: bool = False,
                  block_trigrams: bool = False, ban_empty: bool = False,
-                 length_penalty: float = 0.0, sampler=None, avoid=None, rows_done=None):
+                 length_penalty: float = 0.0, sampler=None, avoid=None, rows_done=None,
+                 every_beam: bool = False):
     """One sentence per study, [B, max_words] ids ending in ``</S>`` (or cut at max); with
     ``flat``, a whole report ending in an empty sentence; with ``ban_empty``, never the
     empty sentence; with a ``sampler`` (a keras-hub RandomSampler), one sample instead of
     the search. The search stops once every sequence has ended; ``rows_done`` ([B] bool)
     marks studies whose words are not needed (their report has ended), so they do not keep
     it going.
+
+    ``every_beam``: every beam of each study instead of the best, [B * beams, max_words],
+    each study's beams together, best first (SCST's beam samples).
 
     ``avoid`` (earlier sentences of the report, [B, S, W] with ``avoid_count`` rows
     written, as a pair) asks for the best beam that repeats none of them, and returns
@@ -172,10 +176,13 @@ def decode_words(model, state, context, max_words: int, beam_size: int, flat: bo
         ended = finished(prompt, index, flat)
         return ended if rows_done is None else ops.logical_or(ended, rows_done)
 
-    all_beams = beams > 1 and (length_penalty > 0 or avoid is not None)
+    all_beams = beams > 1 and (length_penalty > 0 or avoid is not None or every_beam)
     out = search(next_fn, prompt, state, 1, mask, done,
                  sampler if sampler is not None else sampler_for(beams), beams, all_beams,
                  full_stream=flat)  # a flat report's loop used to run every step
+    if every_beam and all_beams:
+        words = ops.reshape(out[0][:, :, 1:], (-1, ops.shape(out[0])[2] - 1))
+        return end_flat_report(words) if flat else end_at_first_stop(words)
     if avoid is not None:
         return _best_new_sentence(out, all_beams, avoid, length_penalty)
     if all_beams:
@@ -210,13 +217,14 @@ def end_probability(model, state, context):
 
 
 def decode_flat(model, batch, beam_size: int = 3, block_trigrams: bool = False,
-                length_penalty: float = 0.0, sampling=None):
-    """[B, max_tokens] ids of whole reports (one sample each with ``sampling``)."""
+                length_penalty: float = 0.0, sampling=None, every_beam: bool = False):
+    """[B, max_tokens] ids of whole reports (one sample each with ``sampling``); with
+    ``every_beam``, [B * beam_size, max_tokens]: all of each study's beams, best first."""
     context = model.encode(batch, training=False)
     state = model.initial_state(context, training=False)
     return decode_words(model, state, context, model.config.max_tokens, beam_size, flat=True,
                         block_trigrams=block_trigrams, length_penalty=length_penalty,
-                        sampler=sampling.sampler if sampling else None)
+                        sampler=sampling.sampler if sampling else None, every_beam=every_beam)
 
 
 VISUAL_KEYS = ("frontal", "lateral", "lateral_present", "grids", "view_mask")

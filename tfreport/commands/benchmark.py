@@ -86,6 +86,10 @@ def main(argv=None):
     scst.add_argument("--scst_baseline", choices=["mean", "greedy"], default=None,
                       help="default mean")
     scst.add_argument("--scst_samples", type=positive_int, default=None, help="default 5")
+    scst.add_argument("--scst_temperature", type=float, default=None,
+                      help="the samples' temperature (default 1.0)")
+    scst.add_argument("--scst_sampling", choices=["sample", "beam"], default=None,
+                      help="default sample")
     scst.add_argument("--scst_val_metric", choices=["CIDEr", "CE-F1", "BLEU-4"], default=None,
                       help="chooses each +SCST run's best.keras (default CIDEr)")
     p.add_argument("--quiet", action="store_true")
@@ -152,6 +156,8 @@ def main(argv=None):
                               "epochs": args.scst_epochs, "batch_size": args.scst_batch_size,
                               "scst_baseline": args.scst_baseline,
                               "scst_samples": args.scst_samples,
+                              "temperature": args.scst_temperature,
+                              "scst_sampling": args.scst_sampling,
                               "val_metric": args.scst_val_metric}.items() if v is not None}
     if scst and not args.scst:
         raise ValueError(f"--scst_* flags ({', '.join(sorted(scst))}) need --scst REWARD")

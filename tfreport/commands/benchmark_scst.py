@@ -21,6 +21,8 @@ def main(argv=None):
     p.add_argument("--batch_size", type=positive_int, default=16)
     p.add_argument("--scst_samples", type=positive_int, default=5)
     p.add_argument("--scst_baseline", default="mean", choices=["mean", "greedy"])
+    p.add_argument("--scst_sampling", default="sample", choices=["sample", "beam"])
+    p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--steps", type=positive_int, default=10)
     args = p.parse_args(argv)
     import os
@@ -45,7 +47,8 @@ def main(argv=None):
     refs = evaluation.references(init["data_dir"], "train")
     step = SCSTStep(model, vocab, keras.optimizers.Adam(5e-5),
                     Reward(parse_spec(args.reward), corpus=list(refs.values())),
-                    samples=args.scst_samples, baseline=args.scst_baseline)
+                    samples=args.scst_samples, baseline=args.scst_baseline,
+                    temperature=args.temperature, sampling=args.scst_sampling)
     ds = pipeline.dataset(init["data_dir"], "train", batch_size=args.batch_size,
                           image_size=mc["image_size"], max_sentences=mc["max_sentences"],
                           max_words=mc["max_words"], training=True, seed=0)
@@ -60,7 +63,8 @@ def main(argv=None):
         words.append(sum(len(t.split()) for t in out["samples"]) / max(1, len(out["samples"])))
     n = args.batch_size * args.scst_samples
     print(f"{init['model']} from {args.init_from}: batch {args.batch_size} x "
-          f"{args.scst_samples} samples = {n} reports a step, {args.scst_baseline} baseline, "
+          f"{args.scst_samples} {'beams' if args.scst_sampling == 'beam' else 'samples'} = {n} "
+          f"reports a step, {args.scst_baseline} baseline, "
           f"reward {args.reward}, {args.steps} steps after a warm-up")
     print("| part | seconds per step (mean ± sd) | share |")
     print("|---|---|---|")

@@ -27,6 +27,9 @@ def main(argv=None):
     p.add_argument("--scst_baseline", default="mean", choices=["mean", "greedy"])
     p.add_argument("--scst_samples", type=positive_int, default=5, help="samples per study per step")
     p.add_argument("--temperature", type=float, default=1.0, help="the samples' temperature")
+    p.add_argument("--scst_sampling", default="sample", choices=["sample", "beam"],
+                   help="sample: multinomial at --temperature; beam: each study's "
+                        "--scst_samples best beams (the meshed-memory transformer's recipe)")
     p.add_argument("--epochs", type=positive_int, default=None, help="default 5")
     p.add_argument("--batch_size", type=positive_int, default=None, help="default: the run's")
     p.add_argument("--learning_rate", type=float, default=None, help="default 5e-5, constant")
@@ -47,7 +50,8 @@ def main(argv=None):
     from tfreport.rl.stage import SCSTConfig, run
     try:
         cfg = SCSTConfig(reward=args.reward, baseline=args.scst_baseline,
-                         samples=args.scst_samples, temperature=args.temperature)
+                         samples=args.scst_samples, temperature=args.temperature,
+                         sampling=args.scst_sampling)
     except ValueError as e:
         p.error(str(e))
     model_dir = args.model_dir or os.path.normpath(args.init_from) + "-scst"

@@ -94,7 +94,8 @@ def default_rows(resnet_weights: str = "none", densenet_weights: str = "none",
 
 FLAT_MODELS = ("cnn_rnn", "cnn_rnn_att", "m2_transformer")  # the models SCST covers
 SCST_DEFAULTS = dict(reward="cider:1", scst_baseline="mean", scst_samples=5, temperature=1.0,
-                     epochs=5, batch_size=None, learning_rate=5e-5, val_metric="CIDEr")
+                     scst_sampling="sample", epochs=5, batch_size=None, learning_rate=5e-5,
+                     val_metric="CIDEr")
 
 
 def with_scst_rows(rows: List[Row]) -> List[Row]:

@@ -36,6 +36,7 @@ class SCSTConfig:
     baseline: str = "mean"  # greedy | mean (the other samples' mean reward)
     samples: int = 5  # sampled reports per study per step
     temperature: float = 1.0  # the samples' softmax temperature
+    sampling: str = "sample"  # sample (multinomial) | beam (the k best beams, M2's recipe)
 
     def __post_init__(self):
         parse_spec(self.reward)  # a clear error before any model loads
@@ -44,6 +45,10 @@ class SCSTConfig:
                              f"{', '.join(BASELINES)}")
         if self.samples < 1 or (self.baseline == "mean" and self.samples < 2):
             raise ValueError("--scst_samples must be 1 or more (2 or more with the mean baseline)")
+        from tfreport.rl.step import SAMPLINGS
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"unknown --scst_sampling {self.sampling!r}; choose from "
+                             f"{', '.join(SAMPLINGS)}")
         if not self.temperature > 0:
             raise ValueError("--temperature must be above 0")
 
@@ -67,7 +72,8 @@ class SCSTTrainer(Trainer):
         self.scst = SCSTStep(self.model, self.vocab, self.optimizer, reward,
                              samples=scst_config.samples, baseline=scst_config.baseline,
                              temperature=scst_config.temperature, seed=self.cfg.seed,
-                             clip_norm=self.cfg.clip_norm, strategy=self.strategy)
+                             clip_norm=self.cfg.clip_norm, strategy=self.strategy,
+                             sampling=scst_config.sampling)
 
     def _fields(self, batch):
         out = {k: v for k, v in batch.items() if v.dtype != tf.string}

@@ -12,6 +12,11 @@ samples, inside the gradient tape, so a fine-tuned backbone still gets its gradi
 samples are fed back as the targets of the model's own teacher-forced call (dropout off,
 as when they were drawn), so every flat model works unchanged.
 
+``sampling="beam"`` takes the k best beams of a beam search as the study's samples instead
+(the meshed-memory transformer's recipe, Cornia et al. 2020, with the mean baseline): the
+reports stay near what the model writes at test time, where T-1 samples of a long report
+can be much worse than its beam report.
+
 Sampling is keyed, not stateful: each draw is a function of (seed, step, replica, position)
 alone (``KeyedSampler``). So a resumed run draws what the uninterrupted one drew, and no
 two replicas share a random stream.
@@ -48,6 +53,9 @@ class KeyedSampler(keras_hub.samplers.RandomSampler):
         return draw[:, 0]
 
 
+SAMPLINGS = ("sample", "beam")
+
+
 class _Sampling:  # what decode_flat reads: .sampler
     def __init__(self, sampler):
         self.sampler = sampler
@@ -63,18 +71,23 @@ class SCSTStep:
 
     def __init__(self, model, vocab, optimizer, reward: Reward, samples: int = 5,
                  baseline: str = "mean", temperature: float = 1.0, seed: Optional[int] = 0,
-                 clip_norm: float = 1.0, strategy: Optional[tf.distribute.Strategy] = None):
+                 clip_norm: float = 1.0, strategy: Optional[tf.distribute.Strategy] = None,
+                 sampling: str = "sample"):
         if model.hierarchical:
             raise ValueError(f"SCST covers the flat models (cnn_rnn, cnn_rnn_att, "
                              f"m2_transformer); {model.name} is hierarchical")
         if baseline not in scst.BASELINES:
             raise ValueError(f"unknown --scst_baseline {baseline!r}; choose from "
                              f"{', '.join(scst.BASELINES)}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"unknown --scst_sampling {sampling!r}; choose from "
+                             f"{', '.join(SAMPLINGS)}")
         if baseline == "mean" and samples < 2:
             raise ValueError("the mean baseline needs --scst_samples 2 or more")
         self.model, self.vocab, self.optimizer, self.reward = model, vocab, optimizer, reward
         self.samples, self.baseline, self.clip_norm = int(samples), baseline, clip_norm
         self.seed = int(seed or 0)
+        self.beam = sampling == "beam"
         self.strategy = strategy or tf.distribute.get_strategy()
         self.sampling = _Sampling(KeyedSampler(temperature=temperature))
         self._sample = tf.function(self._distributed_sample, reduce_retracing=True)
@@ -88,8 +101,12 @@ class SCSTStep:
         self.sampling.sampler.key = tf.random.experimental.stateless_fold_in(
             key, tf.cast(replica, tf.int64))
         grids, mask = self.model.raw_visual_features(visual, training=False)
-        ids = decode_flat(self.model, _repeat(grids, mask, self.samples), 1,
-                          sampling=self.sampling)
+        if self.beam:  # each study's k best beams, best first: the same rows as k samples
+            ids = decode_flat(self.model, {"grids": grids, "view_mask": mask}, self.samples,
+                              every_beam=True)
+        else:
+            ids = decode_flat(self.model, _repeat(grids, mask, self.samples), 1,
+                              sampling=self.sampling)
         if self.baseline == "greedy":
             greedy = decode_flat(self.model, {"grids": grids, "view_mask": mask}, 1)
         else:
