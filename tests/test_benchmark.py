@@ -328,9 +328,12 @@ def test_scst_rows_fine_tune_their_nll_row_seed_for_seed(tiny_data, tmp_path):
     nll = load_model(os.path.join(nll_dir, "best.keras")).weights
     tuned = load_model(os.path.join(scst_dir, "best.keras")).weights
     assert max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(nll, tuned)) > 1e-4
-    again = bench(*args, "--reuse")
+    again = bench(*args, "--reuse", "--table_tag", "rl")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "[cnn_rnn +SCST] seed 0: reusing" in again.stdout
+    # --table_tag: a second table beside the first, not over it
+    for name in ("results.md", "results-rl.md", "results-rl.json", "ce_f1_per_condition-rl.png"):
+        assert os.path.exists(os.path.join(out, name)), name
     bad = bench("--quick", "--out", out, "--scst_epochs", "2")
     assert bad.returncode != 0 and "need --scst REWARD" in bad.stderr
     bad = bench("--quick", "--out", out, "--scst", "rouge:1")

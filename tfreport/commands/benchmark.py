@@ -92,6 +92,9 @@ def main(argv=None):
                       help="default sample")
     scst.add_argument("--scst_val_metric", choices=["CIDEr", "CE-F1", "BLEU-4"], default=None,
                       help="chooses each +SCST run's best.keras (default CIDEr)")
+    p.add_argument("--table_tag", default=None, metavar="TAG",
+                   help="write results-TAG.md/.csv/.json and the chart so tagged: a second "
+                        "table in the same --out (rows whose flags differ, e.g. frozen ones)")
     p.add_argument("--quiet", action="store_true")
     labelers.add_flags(p)
     args = p.parse_args(argv)
@@ -192,7 +195,7 @@ def main(argv=None):
             "preset": args.preset or default_preset(summary["dataset"]),
             "seeds": args.seeds, "quick": args.quick, "frozen_backbone": args.frozen_backbone,
             "grounding": reference, "labeler": settings.labeler.name,
-            "labeler_tag": settings.labeler_tag,
+            "labeler_tag": settings.labeler_tag, "table_tag": args.table_tag,
             "not_run": [r.label for r in rows if r.key not in {x["key"] for x in results}],
             "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     paths = benchmark_report.write(args.out, results, meta)

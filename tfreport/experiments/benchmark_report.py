@@ -224,16 +224,23 @@ def chart(path: str, rows: List[dict]) -> None:
     plt.close(fig)
 
 
+def file_tag(meta: dict) -> str:
+    """What every table file's name carries: ``-TAG`` for ``--table_tag`` (two tables of one
+    benchmark folder, say fine-tuned and frozen-extractor rows), then the labeler's tag."""
+    table = meta.get("table_tag") or ""
+    return (f"-{table}" if table else "") + meta.get("labeler_tag", "")
+
+
 def chart_name(meta: dict) -> str:
-    """The chart's file name; a labeler other than the default tags every table file."""
-    return CHART.replace(".png", f"{meta.get('labeler_tag', '')}.png")
+    """The chart's file name, tagged like the tables (``file_tag``)."""
+    return CHART.replace(".png", f"{file_tag(meta)}.png")
 
 
 def write(out: str, rows: List[dict], meta: dict) -> Dict[str, str]:
     """Writes the four files into ``out`` (``results{tag}.md`` ...: ``meta['labeler_tag']``
     keeps a CheXbert table beside the rule-based one); returns their paths."""
     fileio.makedirs(out)
-    tag = meta.get("labeler_tag", "")
+    tag = file_tag(meta)
     paths = {k: os.path.join(out, v) for k, v in
              (("md", f"results{tag}.md"), ("csv", f"results{tag}.csv"),
               ("json", f"results{tag}.json"), ("png", chart_name(meta)))}
