@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tfreport.metrics.table import COLUMNS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,6 +25,7 @@ def bench(*args):
                            *map(str, args)], capture_output=True, text=True, timeout=1200)
 
 
+@pytest.mark.slow  # 5-6 min; the quick benchmark still trains in the blind-rows and SCST tests
 def test_quick_benchmark_writes_one_table(tiny_data, tmp_path):
     out = str(tmp_path / "bench")
     run = bench("--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--models", *TRAINED)
@@ -310,11 +313,17 @@ def test_scst_rows_fine_tune_their_nll_row_seed_for_seed(tiny_data, tmp_path):
     from tfreport.inference import load_model
     out = str(tmp_path / "bench")
     args = ["--quick", "--data_dir", tiny_data, "--out", out, "--quiet", "--models", "cnn_rnn",
-            "mrna", "--scst", "cider:1,ce:1", "--scst_epochs", "1", "--scst_learning_rate", "1e-3"]
+            "most_frequent", "--scst", "cider:1,ce:1", "--scst_epochs", "1",
+            "--scst_learning_rate", "1e-3"]
     run = bench(*args)
     assert run.returncode == 0, run.stderr[-3000:]
     labels = [r["label"] for r in json.load(open(os.path.join(out, "results.json")))["rows"]]
-    assert labels == ["cnn_rnn", "cnn_rnn +SCST", "mrna"]
+    assert labels == ["cnn_rnn", "cnn_rnn +SCST", "most frequent training report"]
+    from tfreport.experiments.benchmark import default_rows, with_scst_rows
+    keys = [r.key for r in with_scst_rows(default_rows(blind=True))]
+    assert [k for k in keys if k.endswith("+scst")] == [
+        "cnn_rnn+scst", "cnn_rnn_att+scst", "m2_transformer-resnet50+scst",
+        "m2_transformer-densenet121+scst", "m2_transformer-dual+scst"]  # flat, sighted
     record = json.load(open(os.path.join(out, "rows", "cnn_rnn+scst-seed0.json")))
     nll_dir = os.path.join(out, "runs", "cnn_rnn", "seed0")
     scst_dir = os.path.join(out, "runs", "cnn_rnn+scst", "seed0")
