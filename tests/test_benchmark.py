@@ -347,3 +347,5 @@ def test_scst_rows_fine_tune_their_nll_row_seed_for_seed(tiny_data, tmp_path):
     assert bad.returncode != 0 and "need --scst REWARD" in bad.stderr
     bad = bench("--quick", "--out", out, "--scst", "rouge:1")
     assert bad.returncode != 0 and "unknown reward 'rouge'" in bad.stderr
+    bad = bench("--quick", "--out", out, "--table_tag", "../x")
+    assert bad.returncode != 0 and "--table_tag '../x'" in bad.stderr

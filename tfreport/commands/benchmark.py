@@ -14,6 +14,7 @@ results.json and ce_f1_per_condition.png into --out; each row's run is in --out/
 predictions (no training), and the table goes to results-chexbert.* beside the rule-based one.
 """
 import argparse
+import re
 import sys
 
 from tfreport import fileio
@@ -101,6 +102,9 @@ def main(argv=None):
     unknown = sorted(set(args.models or ()) - set(ROW_KEYS))
     if unknown:
         raise ValueError(f"unknown --models {', '.join(unknown)}; valid: {', '.join(ROW_KEYS)}")
+    if args.table_tag is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", args.table_tag):
+        p.error(f"--table_tag {args.table_tag!r}: letters, digits, '_', '.' and '-' only "
+                "(it goes into file names)")
     if args.seeds < 1 or args.blind_seeds < 1:
         raise ValueError("--seeds and --blind_seeds must be at least 1")
     if args.mbr_samples < 0 or args.temperature <= 0:
