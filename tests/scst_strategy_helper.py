@@ -22,7 +22,7 @@ def fixed_updates(strategy, data_dir: str, samples: int = 2, steps: int = 3) -> 
     from tfreport.models import build_model, make_config
     from tfreport.rl.rewards import Reward
     from tfreport.rl.step import SCSTStep
-    from tfreport.training.optimizer import make_optimizer
+    from tfreport.training.optimizer import PreReducedGradients
     from tfreport.vocab import Vocabulary
 
     keras.utils.set_random_seed(0)
@@ -32,15 +32,20 @@ def fixed_updates(strategy, data_dir: str, samples: int = 2, steps: int = 3) -> 
                       visual_batch_norm=False, grid_batch_norm=False, dropout=0.0)
     with strategy.scope():
         model = build_model("cnn_rnn", cfg).build_all()
-        # the Trainer's optimizer: built in scope, fed gradients already summed over replicas
-        optimizer = make_optimizer(1e-2, model.trainable_variables, {}, False)
+        # fed gradients already summed over replicas, as the Trainer's Adam is; plain SGD and
+        # no clipping, so a gradient summed twice would double the update (Adam's would not
+        # move, and clipping would hide the factor)
+        class SGD(PreReducedGradients, keras.optimizers.SGD):
+            pass
+        optimizer = SGD(0.05)
+        optimizer.build(model.trainable_variables)
     batch = next(iter(pipeline.dataset(data_dir, "train", batch_size=8, image_size=32,
                                        max_sentences=4, max_words=12)))
     visual = {k: batch[k] for k in VISUAL_KEYS if k in batch}
     ids = tf.repeat(model.targets(batch), samples, axis=0)  # references of different lengths
     advantage = tf.linspace(-1.0, 1.0, 8 * samples)
     step = SCSTStep(model, vocab, optimizer, Reward({"bleu4": 1.0}, corpus=["a b"]),
-                    samples=samples, strategy=strategy)
+                    samples=samples, strategy=strategy, clip_norm=0.0)
     n = strategy.num_replicas_in_sync
     per = 8 // n
 

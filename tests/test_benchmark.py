@@ -343,6 +343,18 @@ def test_scst_rows_fine_tune_their_nll_row_seed_for_seed(tiny_data, tmp_path):
     # --table_tag: a second table beside the first, not over it
     for name in ("results.md", "results-rl.md", "results-rl.json", "ce_f1_per_condition-rl.png"):
         assert os.path.exists(os.path.join(out, name)), name
+    # an NLL run decoded or trained again: its +SCST record is not reused, the run starts over
+    parent = os.path.join(out, "rows", "cnn_rnn-seed0.json")
+    nll_record = json.load(open(parent))
+    assert record["init_digest"] == nll_record["predictions_digest"]
+    nll_record["predictions_digest"] = "0123456789abcdef"
+    json.dump(nll_record, open(parent, "w"))
+    redone = bench(*args, "--reuse")
+    assert redone.returncode == 0, redone.stderr[-3000:]
+    assert "the cnn_rnn run it was tuned from has changed" in redone.stdout
+    assert "[cnn_rnn +SCST] seed 0: SCST into" in redone.stdout  # not "resuming"
+    again_record = json.load(open(os.path.join(out, "rows", "cnn_rnn+scst-seed0.json")))
+    assert again_record["init_digest"] == "0123456789abcdef"
     bad = bench("--quick", "--out", out, "--scst_epochs", "2")
     assert bad.returncode != 0 and "need --scst REWARD" in bad.stderr
     bad = bench("--quick", "--out", out, "--scst", "rouge:1")

@@ -102,8 +102,8 @@ def _helper(tmp_path, name, *args):
 
 def test_two_replicas_update_as_one(tiny_data, tmp_path):
     """The same samples and advantages on a global batch of 8: one replica, or two of 4
-    studies each, end with the same weights. Summing a replica's token count instead of the
-    global one, or reducing the gradients twice, would show."""
+    studies each, end with the same weights. Dividing by a replica's token count instead of
+    the global one, or summing the gradients twice (plain SGD, no clipping), would show."""
     one = np.load(_helper(tmp_path, "one", "--mode", "update", "--strategy", "one_device",
                           "--data_dir", tiny_data) + ".npz")
     two = np.load(_helper(tmp_path, "two", "--mode", "update", "--strategy", "mirrored",

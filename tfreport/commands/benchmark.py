@@ -95,7 +95,8 @@ def main(argv=None):
                       help="chooses each +SCST run's best.keras (default CIDEr)")
     p.add_argument("--table_tag", default=None, metavar="TAG",
                    help="write results-TAG.md/.csv/.json and the chart so tagged: a second "
-                        "table in the same --out (rows whose flags differ, e.g. frozen ones)")
+                        "table in the same --out, of other rows (runs and records are kept by "
+                        "row key, so the two tables must not share a row)")
     p.add_argument("--quiet", action="store_true")
     labelers.add_flags(p)
     args = p.parse_args(argv)

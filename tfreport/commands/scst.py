@@ -40,6 +40,8 @@ def main(argv=None):
     p.add_argument("--strategy", default="auto",
                    choices=["auto", "one_device", "mirrored", "multi_worker"],
                    help="as train.py's (auto: every local GPU); TPUs not yet")
+    p.add_argument("--run_name", default=None,
+                   help="its TensorBoard folder under --logdir (default: the model directory's name)")
     p.add_argument("--logdir", default="summary", help="TensorBoard root (tensorboard --logdir summary)")
     p.add_argument("--resume", action="store_true", help="continue the --model_dir run")
     p.add_argument("--no_test", action="store_true", help="skip scoring the test split at the end")
@@ -61,7 +63,8 @@ def main(argv=None):
                   "seed": args.seed},
                  logdir=args.logdir, data_dir=args.data_dir, resume=args.resume,
                  steps_per_epoch=args.steps_per_epoch, quiet=args.quiet,
-                 evaluate_test=not args.no_test, strategy=args.strategy)
+                 evaluate_test=not args.no_test, strategy=args.strategy,
+                 run_name=args.run_name)
     if result:
         print(markdown(result, f"test split, {model_dir} (SCST, reward {args.reward})"))
     print(f"Checkpoint: {os.path.join(model_dir, 'best.keras')}")

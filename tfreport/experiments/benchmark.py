@@ -357,6 +357,11 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                 print(f"[{row.label}] seed {seed}: not reusing {path}: it was made by "
                       f"{found.get('command')!r}, this benchmark runs {command!r}")
                 continue
+            if row.scst_from and found.get("init_digest") != parent_digest(row, s, seed):
+                # tuned from an NLL run that has been trained or decoded again since
+                print(f"[{row.label}] seed {seed}: not reusing {path}: the {row.scst_from} "
+                      "run it was tuned from has changed")
+                continue
             changed = [] if row.model is None else _config_changes(row, s, seed, row_dir,
                                                                    found["config"])
             if changed:
@@ -423,6 +428,8 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                       decoding=decoding_name(beam, s.mbr_samples, temperature,
                                              _mbr_no_repeat(row, s)),
                       command=shlex.join(train_command(row, s, seed, row_dir)), config=config)
+        if row.scst_from:
+            result["init_digest"] = parent_digest(row, s, seed)
     result = _score(result, predictions, normal, s)
     write_json(os.path.join(row_dir, "predictions_test.json"), predictions)
     write_json(done, result)
@@ -488,21 +495,46 @@ def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> float:
     return time.perf_counter() - start
 
 
+def parent_digest(row: Row, s: Settings, seed: int) -> Optional[str]:
+    """The predictions digest of the NLL row's record of ``seed``: which run a +SCST row
+    was tuned from (None without a record)."""
+    path = os.path.join(s.out, RECORDS, f"{row.scst_from}-seed{seed}.json")
+    if not fileio.exists(path):
+        return None
+    with fileio.open(path, encoding="utf-8") as f:
+        return json.load(f).get("predictions_digest")
+
+
+SCST_STAMP = "benchmark_scst.json"  # a +SCST run's recipe and parent: what it may resume
+
+
 def _scst_row(row: Row, s: Settings, seed: int, row_dir: str, resume: bool) -> float:
     """Fine-tunes the NLL row's run of ``seed`` by SCST into ``row_dir``; returns the
-    seconds the SCST stage took (the NLL training is the other row's)."""
+    seconds the SCST stage took (the NLL training is the other row's). An unfinished run
+    continues only if it has this recipe and this parent run; anything else starts over."""
     from tfreport.commands.scst import main as scst_main
     init = os.path.join(s.out, "runs", row.scst_from, f"seed{seed}")
     if not fileio.exists(os.path.join(init, "best.keras")):
         raise FileNotFoundError(f"[{row.label}] seed {seed}: SCST starts from {init}/best.keras, "
                                 f"which is not there; run the {row.scst_from} row first (a "
                                 "committed record without its run cannot be fine-tuned)")
+    stamp = {"command": shlex.join(train_command(row, s, seed, row_dir)),
+             "init_digest": parent_digest(row, s, seed)}
+    stamp_path = os.path.join(row_dir, SCST_STAMP)
+    if resume and fileio.exists(stamp_path):
+        with fileio.open(stamp_path, encoding="utf-8") as f:
+            resume = json.load(f) == stamp
+    else:
+        resume = False
     if not resume:
         fileio.rmtree(row_dir, ignore_errors=True)
+        fileio.makedirs(row_dir)
+        write_json(stamp_path, stamp)
     print(f"[{row.label}] seed {seed}: " + ("resuming" if resume else "SCST into")
           + f" {row_dir} from {init}")
     argv = scst_argv(row, s, seed, row_dir) + [
-        "--no_test", "--logdir", os.path.join(s.out, "summary")] + (
+        "--no_test", "--logdir", os.path.join(s.out, "summary"),
+        "--run_name", f"{row.key}-seed{seed}"] + (
         ["--resume"] if resume else []) + (["--quiet"] if s.quiet else [])
     start = time.perf_counter()
     scst_main(argv)

@@ -110,7 +110,7 @@ def markdown(rows: List[dict], meta: dict) -> str:
         for cmd in r["commands"]:
             lines.append(f"- {r['label']}: `{cmd}`")
     lines.append("")
-    lines.append("Each row's resolved config is in `results.json` and in "
+    lines.append(f"Each row's resolved config is in `results{file_tag(meta)}.json` and in "
                  "`runs/<row>/seed<N>/config.json`.")
     return "\n".join(lines) + "\n"
 

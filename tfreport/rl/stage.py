@@ -113,7 +113,8 @@ def load_run(init_from: str) -> dict:
 def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides: dict,
         logdir: str = "summary", data_dir: Optional[str] = None, resume: bool = False,
         steps_per_epoch: Optional[int] = None, quiet: bool = False,
-        evaluate_test: bool = True, strategy: str = "auto") -> dict:
+        evaluate_test: bool = True, strategy: str = "auto",
+        run_name: Optional[str] = None) -> dict:
     """Runs the stage into ``model_dir`` under ``--strategy`` (train.py's choices); returns
     the test scores of its best.keras."""
     from tfreport.data import pipeline
@@ -144,7 +145,7 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
     if not resume:
         guard_model_dir(model_dir, False, False)
     fileio.makedirs(model_dir)
-    run_name = os.path.basename(os.path.normpath(model_dir))
+    run_name = run_name or os.path.basename(os.path.normpath(model_dir))
     resolved = {"model": init["model"], "preset": init.get("preset"), "objective": "scst",
                 "init_from": fileio.abspath(init_from), "data_dir": fileio.abspath(data_dir),
                 "run_name": run_name, "strategy": strategy,

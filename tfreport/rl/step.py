@@ -46,6 +46,10 @@ class KeyedSampler(keras_hub.samplers.RandomSampler):
 
     key = None
 
+    def __init__(self, temperature: float = 1.0):
+        keras_hub.samplers.Sampler.__init__(self, temperature=temperature)
+        self.seed_generator = None  # nothing to advance (search.py's full_stream)
+
     def token_at(self, probabilities, index):
         seed = tf.random.experimental.stateless_fold_in(self.key, tf.cast(index, tf.int64))
         draw = tf.random.stateless_categorical(tf.math.log(probabilities), 1, seed=seed,
@@ -177,6 +181,10 @@ class SCSTStep:
         t0 = time.perf_counter()
         ids, greedy_ids = self._sample(visual, self.key(step))
         local_ids, local_greedy = self.local(ids), self.local(greedy_ids)
+        if len(references) != len(local_ids) or any(
+                len(refs) * k != len(part) for refs, part in zip(references, local_ids)):
+            raise ValueError(f"references: one list per local replica ({len(local_ids)}), "
+                             "each with one reference per study of that replica's batch")
         t1 = time.perf_counter()
         advantages, rewards, parts, texts = [], [], {}, []
         for refs, sampled, greedy_part in zip(references, local_ids, local_greedy):
