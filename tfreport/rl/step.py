@@ -39,16 +39,13 @@ from tfreport.rl.rewards import Reward
 from tfreport.text import join_report
 
 
-class KeyedSampler(keras_hub.samplers.RandomSampler):
-    """Multinomial sampling at a temperature whose draw at each position depends only on
-    ``key`` ([2] int, set inside the compiled function before decoding) and the position:
-    no seed-generator variable, so replicas can sample side by side."""
+class KeyedSampler(keras_hub.samplers.Sampler):
+    """Multinomial sampling at a temperature (keras-hub's ``compute_probabilities``) whose
+    draw at each position depends only on ``key`` ([2] int, set inside the compiled function
+    before decoding) and the position: no seed-generator variable, so replicas can sample
+    side by side."""
 
     key = None
-
-    def __init__(self, temperature: float = 1.0):
-        keras_hub.samplers.Sampler.__init__(self, temperature=temperature)
-        self.seed_generator = None  # nothing to advance (search.py's full_stream)
 
     def token_at(self, probabilities, index):
         seed = tf.random.experimental.stateless_fold_in(self.key, tf.cast(index, tf.int64))
@@ -105,20 +102,20 @@ class SCSTStep:
         self.sampling.sampler.key = tf.random.experimental.stateless_fold_in(
             key, tf.cast(replica, tf.int64))
         grids, mask = self.model.raw_visual_features(visual, training=False)
+        per_study = {"grids": grids, "view_mask": mask}
         if self.beam:  # each study's k best beams, best first: the same rows as k samples
-            ids = decode_flat(self.model, {"grids": grids, "view_mask": mask}, self.samples,
-                              every_beam=True)
+            ids = decode_flat(self.model, per_study, self.samples, every_beam=True)
         else:
             ids = decode_flat(self.model, _repeat(grids, mask, self.samples), 1,
                               sampling=self.sampling)
         if self.baseline == "greedy":
-            greedy = decode_flat(self.model, {"grids": grids, "view_mask": mask}, 1)
+            greedy = decode_flat(self.model, per_study, 1)
         else:
             greedy = tf.zeros((tf.shape(grids)[0], 0), tf.int32)
         return ids, greedy
 
     def _replica_update(self, visual, ids, advantage):
-        from tfreport.training.optimizer import loss_scale
+        from tfreport.training.optimizer import clip_global_norm
         ctx = tf.distribute.get_replica_context()
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
@@ -134,10 +131,7 @@ class SCSTStep:
         grads = tape.gradient(scaled, variables)
         present = [i for i, g in enumerate(grads) if g is not None]
         grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [grads[i] for i in present])
-        if self.clip_norm:
-            scale = loss_scale(self.optimizer)  # the grads are still scaled under float16
-            limit = self.clip_norm * (tf.cast(scale, tf.float32) if scale is not None else 1.0)
-            grads, _ = tf.clip_by_global_norm(grads, limit)
+        grads = clip_global_norm(grads, self.optimizer, self.clip_norm)
         self.optimizer.apply(grads, [variables[i] for i in present])
         return total, count, scst.entropy(logits, ids) * count
 

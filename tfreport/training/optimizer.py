@@ -71,3 +71,14 @@ def make_optimizer(schedule, variables: Iterable, lr_factors: dict, loss_scaling
 def loss_scale(optimizer) -> Optional[keras.Variable]:
     """The current dynamic loss scale, or None without loss scaling."""
     return getattr(optimizer, "dynamic_scale", None)
+
+
+def clip_global_norm(grads, optimizer, clip_norm: float):
+    """``grads`` (already summed over replicas) clipped to global norm ``clip_norm``; under
+    float16 they are still multiplied by the loss scale, so the limit is too. 0: unclipped."""
+    if not clip_norm:
+        return grads
+    import tensorflow as tf
+    scale = loss_scale(optimizer)
+    limit = clip_norm * (tf.cast(scale, tf.float32) if scale is not None else 1.0)
+    return tf.clip_by_global_norm(grads, limit)[0]

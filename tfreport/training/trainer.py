@@ -28,7 +28,7 @@ from tfreport.progress import progress
 from tfreport.text import join_report
 from tfreport.training import checkpoint, precision
 from tfreport.training.config import TrainConfig
-from tfreport.training.optimizer import backbone_lr_factors, loss_scale, make_optimizer
+from tfreport.training.optimizer import backbone_lr_factors, clip_global_norm, make_optimizer
 from tfreport.training.profiling import StepProfiler
 from tfreport.training.schedules import make_schedule
 from tfreport.training.strategy import batch_plan, is_chief, worker_index
@@ -185,10 +185,7 @@ class Trainer:
         grads = tape.gradient(scaled, variables)
         present = [i for i, g in enumerate(grads) if g is not None]
         reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [grads[i] for i in present])
-        if self.cfg.clip_norm:
-            scale = loss_scale(self.optimizer)  # the grads are still scaled under float16
-            limit = self.cfg.clip_norm * (tf.cast(scale, tf.float32) if scale is not None else 1.0)
-            reduced, _ = tf.clip_by_global_norm(reduced, limit)
+        reduced = clip_global_norm(reduced, self.optimizer, self.cfg.clip_norm)
         self.optimizer.apply(reduced, [variables[i] for i in present])
         return terms["loss_sum"], terms["count"]
 
