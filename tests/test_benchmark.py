@@ -147,6 +147,18 @@ def test_hierarchical_rows_name_their_no_repeat_decoding(tmp_path):
     assert b.decoding_name(3, 0, 1.0, True) == "beam 3"
 
 
+def test_scst_rows_decode_at_their_nll_rows_temperature(tmp_path):
+    """A +SCST row samples its MBR candidates at its NLL row's --row_temperature, so the two
+    rows differ only in weights; its own entry, if given, wins."""
+    from tfreport.experiments import benchmark as b
+    s = b.Settings(data_dir="d", out=str(tmp_path), mbr_samples=8, temperature=1.0,
+                   row_temperatures={"cnn_rnn_att": 1.2})
+    assert s.temperature_for("cnn_rnn_att+scst") == 1.2
+    assert s.temperature_for("cnn_rnn+scst") == 1.0 and s.temperature_for("mrna") == 1.0
+    s.row_temperatures["cnn_rnn_att+scst"] = 0.7
+    assert s.temperature_for("cnn_rnn_att+scst") == 0.7
+
+
 def test_unknown_row_is_a_clear_error(tmp_path):
     run = bench("--out", str(tmp_path), "--models", "resnet")
     assert run.returncode == 2 and "unknown --models resnet" in run.stderr

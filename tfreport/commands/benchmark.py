@@ -59,7 +59,8 @@ def main(argv=None):
              "chooses a candidate that says a sentence twice while another says none twice")
     p.add_argument("--row_temperature", action="append", default=[], metavar="ROW=T",
                    help="one row's MBR temperature (repeatable), chosen on validation with "
-                        "decoding_sweep.py; other rows use --temperature")
+                        "decoding_sweep.py; other rows use --temperature. A +SCST row "
+                        "decodes at its NLL row's T")
     p.add_argument("--table_only", action="store_true",
                    help="train nothing: write the table from the finished rows' records")
     p.add_argument("--seeds", type=int, default=1, help="train each row N times; mean ± sd")

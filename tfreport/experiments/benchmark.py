@@ -141,8 +141,10 @@ class Settings:
         return "" if self.labeler is labelers.RULES else "-chexbert"
 
     def temperature_for(self, key: str) -> float:
-        """The MBR samples' temperature of one row (``--row_temperature``, else the shared)."""
-        return self.row_temperatures.get(key, self.temperature)
+        """The MBR samples' temperature of one row (``--row_temperature``, else the shared).
+        A +SCST row decodes as the NLL row it was tuned from, so only the weights differ."""
+        parent = key[:-len("+scst")] if key.endswith("+scst") else key
+        return self.row_temperatures.get(key, self.row_temperatures.get(parent, self.temperature))
 
 
 def _option_value(value) -> str:
