@@ -154,9 +154,27 @@ def test_scst_rows_decode_at_their_nll_rows_temperature(tmp_path):
     s = b.Settings(data_dir="d", out=str(tmp_path), mbr_samples=8, temperature=1.0,
                    row_temperatures={"cnn_rnn_att": 1.2})
     assert s.temperature_for("cnn_rnn_att+scst") == 1.2
+    assert s.temperature_for("cnn_rnn_att+scst-frozen") == 1.2
     assert s.temperature_for("cnn_rnn+scst") == 1.0 and s.temperature_for("mrna") == 1.0
     s.row_temperatures["cnn_rnn_att+scst"] = 0.7
     assert s.temperature_for("cnn_rnn_att+scst") == 0.7
+
+
+def test_scst_argv_passes_switches_only_when_set(tmp_path):
+    """--scst_freeze_backbone reaches scst.py as a bare switch; left out, the command is the
+    one earlier records hold (so they are still reused)."""
+    from tfreport.experiments import benchmark as b
+    row = next(r for r in b.with_scst_rows(b.default_rows()) if r.key == "cnn_rnn+scst")
+    s = b.Settings(data_dir="d", out=str(tmp_path), scst={"reward": "cider:1"})
+    plain = b.scst_argv(row, s, 0, "m")
+    assert "--freeze_backbone" not in plain and "--reward" in plain
+    s.scst["freeze_backbone"] = True
+    frozen = b.scst_argv(row, s, 0, "m")
+    assert frozen[-1] == "--freeze_backbone" and frozen[:-1] == plain
+    # the fixed-extractor rows are keyed apart, so their records never replace the plain ones
+    keys = {r.key: r for r in b.with_scst_rows(b.default_rows(), frozen_backbone=True)}
+    assert "cnn_rnn+scst" not in keys and keys["cnn_rnn+scst-frozen"].scst_from == "cnn_rnn"
+    assert keys["cnn_rnn+scst-frozen"].label == "cnn_rnn +SCST (extractor fixed)"
 
 
 def test_unknown_row_is_a_clear_error(tmp_path):

@@ -88,6 +88,33 @@ def test_stage_refuses_what_it_cannot_run(nll_run, tmp_path):
         _stage(nll_run, out, epochs=1)
 
 
+def test_freeze_backbone_keeps_the_extractor_and_trains_the_decoder(nll_run, tmp_path):
+    """--freeze_backbone: the image extractor's weights end as the NLL model's while the
+    decoder's move; without it the same run moves the extractor too."""
+    import keras
+    from tfreport.rl.stage import SCSTConfig, run
+
+    def moved(freeze):
+        out = str(tmp_path / f"freeze{freeze}")
+        run(nll_run, out, SCSTConfig(reward="cider:1", samples=3, freeze_backbone=freeze),
+            {"epochs": 1, "batch_size": 4, "learning_rate": 1e-3},
+            logdir=os.path.join(out, "logs"), steps_per_epoch=4, quiet=True,
+            evaluate_test=False)
+        before = keras.saving.load_model(os.path.join(nll_run, "best.keras"))
+        after = keras.saving.load_model(os.path.join(out, "last.keras"))
+        extractor = {w.path for w in before.visual_encoder.weights}
+        trained = {v.path: np.asarray(v) for v in after.weights}
+        change = {w.path: float(np.abs(np.asarray(w) - trained[w.path]).max())
+                  for w in before.weights}
+        return (max(c for p, c in change.items() if p in extractor),
+                max(c for p, c in change.items() if p not in extractor))
+
+    extractor, decoder = moved(True)
+    assert extractor == 0.0 and decoder > 1e-4
+    extractor, decoder = moved(False)
+    assert extractor > 1e-4 and decoder > 1e-4
+
+
 HELPER = os.path.join(ROOT, "tests", "scst_strategy_helper.py")
 
 

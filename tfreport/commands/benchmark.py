@@ -94,6 +94,10 @@ def main(argv=None):
                       help="default sample")
     scst.add_argument("--scst_val_metric", choices=["CIDEr", "CE-F1", "BLEU-4"], default=None,
                       help="chooses each +SCST run's best.keras (default CIDEr)")
+    scst.add_argument("--scst_freeze_backbone", action="store_true",
+                      help="keep each +SCST run's image extractor fixed (scst.py "
+                           "--freeze_backbone); its rows are '+scst-frozen', apart from the "
+                           "plain recipe's '+scst' rows")
     p.add_argument("--table_tag", default=None, metavar="TAG",
                    help="write results-TAG.md/.csv/.json and the chart so tagged: a second "
                         "table in the same --out, of other rows (runs and records are kept by "
@@ -167,13 +171,15 @@ def main(argv=None):
                               "scst_samples": args.scst_samples,
                               "temperature": args.scst_temperature,
                               "scst_sampling": args.scst_sampling,
-                              "val_metric": args.scst_val_metric}.items() if v is not None}
+                              "val_metric": args.scst_val_metric,
+                              "freeze_backbone": args.scst_freeze_backbone or None,
+                              }.items() if v is not None}
     if scst and not args.scst:
         raise ValueError(f"--scst_* flags ({', '.join(sorted(scst))}) need --scst REWARD")
     if args.scst:
         from tfreport.rl.rewards import parse_spec
         parse_spec(args.scst)  # a clear error before anything trains
-        rows = benchmark.with_scst_rows(rows)
+        rows = benchmark.with_scst_rows(rows, frozen_backbone=args.scst_freeze_backbone)
     settings = benchmark.Settings(data_dir=data_dir, out=args.out, preset=args.preset,
                                   model_overrides=model_overrides,
                                   train_overrides=train_overrides, steps_per_epoch=steps,

@@ -30,6 +30,9 @@ def main(argv=None):
     p.add_argument("--scst_sampling", default="sample", choices=["sample", "beam"],
                    help="sample: multinomial at --temperature; beam: each study's "
                         "--scst_samples best beams (the meshed-memory transformer's recipe)")
+    p.add_argument("--freeze_backbone", action="store_true",
+                   help="keep the image extractor's weights fixed (only the decoder learns), as "
+                        "SCST on fixed CNN features does; a frozen-backbone run is frozen anyway")
     p.add_argument("--epochs", type=positive_int, default=None, help="default 5")
     p.add_argument("--batch_size", type=positive_int, default=None, help="default: the run's")
     p.add_argument("--learning_rate", type=float, default=None, help="default 5e-5, constant")
@@ -53,7 +56,7 @@ def main(argv=None):
     try:
         cfg = SCSTConfig(reward=args.reward, baseline=args.scst_baseline,
                          samples=args.scst_samples, temperature=args.temperature,
-                         sampling=args.scst_sampling)
+                         sampling=args.scst_sampling, freeze_backbone=args.freeze_backbone)
     except ValueError as e:
         p.error(str(e))
     model_dir = args.model_dir or os.path.normpath(args.init_from) + "-scst"

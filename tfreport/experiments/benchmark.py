@@ -98,15 +98,19 @@ SCST_DEFAULTS = dict(reward="cider:1", scst_baseline="mean", scst_samples=5, tem
                      val_metric="CIDEr")
 
 
-def with_scst_rows(rows: List[Row]) -> List[Row]:
+def with_scst_rows(rows: List[Row], frozen_backbone: bool = False) -> List[Row]:
     """``rows`` with a "+SCST" row after every sighted flat-model row: the same model
     fine-tuned by self-critical sequence training from that row's best.keras, seed for
-    seed (``rl.stage``; Settings.scst holds the recipe)."""
+    seed (``rl.stage``; Settings.scst holds the recipe). With ``frozen_backbone`` the
+    rows keep their extractor fixed and are keyed apart (``+scst-frozen``), so their runs
+    and records sit beside those of the plain recipe rather than over them."""
+    suffix, note = ("+scst-frozen", " +SCST (extractor fixed)") if frozen_backbone else (
+        "+scst", " +SCST")
     out = []
     for row in rows:
         out.append(row)
         if row.model in FLAT_MODELS and not row.overrides.get("image_blind"):
-            out.append(Row(f"{row.key}+scst", f"{row.label} +SCST", row.model,
+            out.append(Row(f"{row.key}{suffix}", f"{row.label}{note}", row.model,
                            dict(row.overrides), row.weights, scst_from=row.key))
     return out
 
@@ -143,7 +147,7 @@ class Settings:
     def temperature_for(self, key: str) -> float:
         """The MBR samples' temperature of one row (``--row_temperature``, else the shared).
         A +SCST row decodes as the NLL row it was tuned from, so only the weights differ."""
-        parent = key[:-len("+scst")] if key.endswith("+scst") else key
+        parent = key.partition("+scst")[0]
         return self.row_temperatures.get(key, self.row_temperatures.get(parent, self.temperature))
 
 
@@ -194,7 +198,9 @@ def scst_argv(row: Row, s: Settings, seed: int, model_dir: str) -> List[str]:
     argv = ["--init_from", os.path.join(s.out, "runs", row.scst_from, f"seed{seed}"),
             "--model_dir", model_dir, "--data_dir", s.data_dir, "--seed", str(seed)]
     for key, value in flags.items():
-        if value is not None:
+        if isinstance(value, bool):  # a switch (--freeze_backbone): present or absent
+            argv += [f"--{key}"] if value else []
+        elif value is not None:
             argv += [f"--{key}", f"{value:g}" if isinstance(value, float) else str(value)]
     if s.steps_per_epoch:
         argv += ["--steps_per_epoch", str(s.steps_per_epoch)]

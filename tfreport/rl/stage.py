@@ -37,6 +37,7 @@ class SCSTConfig:
     samples: int = 5  # sampled reports per study per step
     temperature: float = 1.0  # the samples' softmax temperature
     sampling: str = "sample"  # sample (multinomial) | beam (the k best beams, M2's recipe)
+    freeze_backbone: bool = False  # keep the image extractor fixed: only the decoder learns
 
     def __post_init__(self):
         parse_spec(self.reward)  # a clear error before any model loads
@@ -158,7 +159,10 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
 
     def load_model():
         from tfreport.inference import load_model as load
-        return load(os.path.join(init_from, BEST))
+        model = load(os.path.join(init_from, BEST))
+        if scst_config.freeze_backbone:  # Rennie et al.'s and M2's fixed image features
+            model.visual_encoder.trainable = False
+        return model
 
     trainer = SCSTTrainer(load_model, vocab, train_cfg, model_dir, os.path.join(logdir, run_name),
                           summary["counts"]["train"], strategy=distribution,
