@@ -1,7 +1,8 @@
 """SCST's cost per step on this machine: sampling, rewards and the update, in seconds.
 
     python scripts/benchmark_scst.py --init_from models/RUN [--reward cider:1,ce:1] \
-        [--batch_size 16] [--scst_samples 5] [--scst_baseline mean|greedy] [--steps 10]
+        [--batch_size 16] [--scst_samples 5] [--scst_baseline mean|greedy] [--steps 10] \
+        [--freeze_backbone]
 
 Runs --steps SCST updates on the run's training batches (after one warm-up step that
 compiles) and prints each part's mean and sd per step: "sample" draws --scst_samples
@@ -24,6 +25,8 @@ def main(argv=None):
     p.add_argument("--scst_sampling", default="sample", choices=["sample", "beam"])
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--steps", type=positive_int, default=10)
+    p.add_argument("--freeze_backbone", action="store_true",
+                   help="the image extractor fixed, as scst.py --freeze_backbone")
     args = p.parse_args(argv)
     import os
     import statistics
@@ -43,6 +46,8 @@ def main(argv=None):
     mc = init["model_config"]
     from tfreport.inference import load_model
     model = load_model(os.path.join(args.init_from, "best.keras"))
+    if args.freeze_backbone:
+        model.visual_encoder.trainable = False
     vocab = Vocabulary.load(os.path.join(args.init_from, "vocabulary.json"))
     refs = evaluation.references(init["data_dir"], "train")
     step = SCSTStep(model, vocab, keras.optimizers.Adam(5e-5),
@@ -65,7 +70,8 @@ def main(argv=None):
     print(f"{init['model']} from {args.init_from}: batch {args.batch_size} x "
           f"{args.scst_samples} {'beams' if args.scst_sampling == 'beam' else 'samples'} = {n} "
           f"reports a step, {args.scst_baseline} baseline, "
-          f"reward {args.reward}, {args.steps} steps after a warm-up")
+          f"reward {args.reward}, {args.steps} steps after a warm-up"
+          f"{', extractor fixed' if args.freeze_backbone else ''}")
     print("| part | seconds per step (mean ± sd) | share |")
     print("|---|---|---|")
     total = sum(statistics.mean(v) for v in parts.values())
