@@ -158,6 +158,13 @@ def test_scst_rows_decode_at_their_nll_rows_temperature(tmp_path):
     assert s.temperature_for("cnn_rnn+scst") == 1.0 and s.temperature_for("mrna") == 1.0
     s.row_temperatures["cnn_rnn_att+scst"] = 0.7
     assert s.temperature_for("cnn_rnn_att+scst") == 0.7
+    # and what the record says the extractor did
+    small = {"backbone": "small", "backbone_weights": None, "trainable_backbone": True}
+    assert b.weight_source(small) == "small: random init (fine-tuned)"
+    assert b.weight_source(small, {"freeze_backbone": True}) == (
+        "small: random init (fine-tuned in NLL, fixed in SCST)")
+    assert b.weight_source(dict(small, trainable_backbone=False),
+                           {"freeze_backbone": True}) == "small: random init (frozen)"
 
 
 def test_scst_argv_passes_switches_only_when_set(tmp_path):
@@ -180,6 +187,8 @@ def test_scst_argv_passes_switches_only_when_set(tmp_path):
 def test_unknown_row_is_a_clear_error(tmp_path):
     run = bench("--out", str(tmp_path), "--models", "resnet")
     assert run.returncode == 2 and "unknown --models resnet" in run.stderr
+    run = bench("--out", str(tmp_path), "--row_temperature", "cnn_rnn+rl=1.2")
+    assert run.returncode == 2 and "'cnn_rnn+rl=1.2'" in run.stderr and "ROW+scst" in run.stderr
 
 
 def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):

@@ -89,29 +89,37 @@ def test_stage_refuses_what_it_cannot_run(nll_run, tmp_path):
 
 
 def test_freeze_backbone_keeps_the_extractor_and_trains_the_decoder(nll_run, tmp_path):
-    """--freeze_backbone: the image extractor's weights end as the NLL model's while the
-    decoder's move; without it the same run moves the extractor too."""
+    """scst.py --freeze_backbone: the image extractor's weights end as the NLL model's while
+    the decoder's trainable weights move; without it the same run moves the extractor too.
+    A resume with another recipe is refused."""
     import keras
-    from tfreport.rl.stage import SCSTConfig, run
+    from tfreport.commands.scst import main as scst_main
 
     def moved(freeze):
         out = str(tmp_path / f"freeze{freeze}")
-        run(nll_run, out, SCSTConfig(reward="cider:1", samples=3, freeze_backbone=freeze),
-            {"epochs": 1, "batch_size": 4, "learning_rate": 1e-3},
-            logdir=os.path.join(out, "logs"), steps_per_epoch=4, quiet=True,
-            evaluate_test=False)
+        scst_main(["--init_from", nll_run, "--model_dir", out, "--reward", "cider:1",
+                   "--scst_samples", "3", "--epochs", "1", "--batch_size", "4",
+                   "--learning_rate", "1e-3", "--steps_per_epoch", "4", "--no_test",
+                   "--quiet", "--logdir", os.path.join(out, "logs")]
+                  + (["--freeze_backbone"] if freeze else []))
+        config = json.load(open(os.path.join(out, "config.json")))
+        assert config["scst_config"]["freeze_backbone"] is freeze
         before = keras.saving.load_model(os.path.join(nll_run, "best.keras"))
         after = keras.saving.load_model(os.path.join(out, "last.keras"))
         extractor = {w.path for w in before.visual_encoder.weights}
+        decoder = {w.path for w in before.trainable_weights} - extractor
         trained = {v.path: np.asarray(v) for v in after.weights}
         change = {w.path: float(np.abs(np.asarray(w) - trained[w.path]).max())
                   for w in before.weights}
-        return (max(c for p, c in change.items() if p in extractor),
-                max(c for p, c in change.items() if p not in extractor))
+        return (max(change[p] for p in extractor), max(change[p] for p in decoder), out)
 
-    extractor, decoder = moved(True)
+    extractor, decoder, out = moved(True)
     assert extractor == 0.0 and decoder > 1e-4
-    extractor, decoder = moved(False)
+    with pytest.raises(ValueError, match="differs in freeze_backbone"):
+        from tfreport.rl.stage import SCSTConfig, run
+        run(nll_run, out, SCSTConfig(reward="cider:1", samples=3), {"epochs": 2},
+            logdir=os.path.join(out, "logs"), resume=True, quiet=True, evaluate_test=False)
+    extractor, decoder, _ = moved(False)
     assert extractor > 1e-4 and decoder > 1e-4
 
 

@@ -60,7 +60,7 @@ def main(argv=None):
     p.add_argument("--row_temperature", action="append", default=[], metavar="ROW=T",
                    help="one row's MBR temperature (repeatable), chosen on validation with "
                         "decoding_sweep.py; other rows use --temperature. A +SCST row "
-                        "decodes at its NLL row's T")
+                        "decodes at its NLL row's T unless given its own (ROW+scst=T)")
     p.add_argument("--table_only", action="store_true",
                    help="train nothing: write the table from the finished rows' records")
     p.add_argument("--seeds", type=int, default=1, help="train each row N times; mean ± sd")
@@ -122,9 +122,11 @@ def main(argv=None):
             row_temperatures[key] = float(value)
         except ValueError:
             sep = ""
-        if not sep or key not in ROW_KEYS or not row_temperatures[key] > 0:
-            p.error(f"--row_temperature expects ROW=T with a row of {', '.join(ROW_KEYS)} and "
-                    f"T > 0, got {pair!r}")
+        row, _, variant = key.partition("+")
+        if (not sep or row not in ROW_KEYS or variant not in ("", "scst", "scst-frozen")
+                or not row_temperatures[key] > 0):
+            p.error(f"--row_temperature expects ROW=T with a row of {', '.join(ROW_KEYS)} "
+                    f"(or ROW+scst, ROW+scst-frozen) and T > 0, got {pair!r}")
     labeler = labelers.from_args(args, p, quiet=args.quiet)
     blind_keys = {k for k in (args.models or ()) if k.endswith("-blind")}
     if blind_keys and not args.blind:

@@ -2,7 +2,8 @@
 
     python scripts/scst.py --init_from models/RUN [--model_dir models/RUN-scst] \
         [--reward cider:1,ce:1] [--scst_baseline mean|greedy] [--scst_samples 5] \
-        [--temperature 1.0] [--epochs 5] [--learning_rate 5e-5] [--val_metric CIDEr|CE-F1]
+        [--temperature 1.0] [--epochs 5] [--learning_rate 5e-5] [--val_metric CIDEr|CE-F1] \
+        [--freeze_backbone]
 
 RUN is a finished train.py run of cnn_rnn, cnn_rnn_att or m2_transformer; its best.keras is
 the starting policy. Rewards (weighted, comma-separated): cider (CIDEr-D, document

@@ -270,8 +270,9 @@ def _mbr_no_repeat(row: Row, s: Settings) -> bool:
     return bool(s.mbr_no_repeat and row.model and model_class(row.model).hierarchical)
 
 
-def weight_source(model_config: dict) -> str:
-    """What the row's visual extractor actually started from, e.g. "small: random init"."""
+def weight_source(model_config: dict, scst_config: Optional[dict] = None) -> str:
+    """What the row's visual extractor actually started from, e.g. "small: random init";
+    a +SCST run that held a fine-tuned extractor fixed says so."""
     def name(w) -> str:
         if w in (None, "", "none"):
             return "random init"
@@ -280,6 +281,8 @@ def weight_source(model_config: dict) -> str:
         return "no images (image-blind)"
     backbone = model_config["backbone"]
     mode = "fine-tuned" if model_config.get("trainable_backbone", True) else "frozen"
+    if mode == "fine-tuned" and (scst_config or {}).get("freeze_backbone"):
+        mode = "fine-tuned in NLL, fixed in SCST"
     if backbone == "dual":
         return (f"ResNet50: {name(model_config.get('backbone_weights'))}; "
                 f"DenseNet121: {name(model_config.get('backbone_weights_dual'))} ({mode})")
@@ -431,7 +434,7 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
         predictions, rate, normal = timed_predictions(row_dir, s.data_dir, beam, s.quiet,
                                                       s.mbr_samples, temperature,
                                                       _mbr_no_repeat(row, s))
-        result["weights"] = weight_source(config["model_config"])
+        result["weights"] = weight_source(config["model_config"], config.get("scst_config"))
         result.update(train_seconds=train_seconds, reports_per_second=rate,
                       decoding=decoding_name(beam, s.mbr_samples, temperature,
                                              _mbr_no_repeat(row, s)),

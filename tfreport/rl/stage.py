@@ -111,6 +111,21 @@ def load_run(init_from: str) -> dict:
         return json.load(f)
 
 
+def _check_resumed_recipe(model_dir: str, init_from: str, scst_config: SCSTConfig) -> None:
+    """--resume continues a run only with the recipe and starting model it began with."""
+    with fileio.open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
+        saved = json.load(f)
+    now = dataclasses.asdict(scst_config)
+    was = saved.get("scst_config", {})
+    changed = sorted(k for k in now if was.get(k, SCSTConfig.__dataclass_fields__[k].default) != now[k])
+    if saved.get("init_from") != fileio.abspath(init_from):
+        changed.insert(0, f"init_from ({saved.get('init_from')} before)")
+    if changed:
+        raise ValueError(f"--resume {model_dir}: the run began with another recipe; it differs "
+                         f"in {', '.join(changed)}. Pass the flags it began with, or start a "
+                         "new --model_dir")
+
+
 def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides: dict,
         logdir: str = "summary", data_dir: Optional[str] = None, resume: bool = False,
         steps_per_epoch: Optional[int] = None, quiet: bool = False,
@@ -145,6 +160,8 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
                          "--val_metric on it (the SCST loss says nothing about quality)")
     if not resume:
         guard_model_dir(model_dir, False, False)
+    elif fileio.exists(os.path.join(model_dir, "config.json")):
+        _check_resumed_recipe(model_dir, init_from, scst_config)
     fileio.makedirs(model_dir)
     run_name = run_name or os.path.basename(os.path.normpath(model_dir))
     resolved = {"model": init["model"], "preset": init.get("preset"), "objective": "scst",
