@@ -116,8 +116,8 @@ def _check_resumed_recipe(model_dir: str, init_from: str, scst_config: SCSTConfi
     with fileio.open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
         saved = json.load(f)
     now = dataclasses.asdict(scst_config)
-    was = saved.get("scst_config", {})
-    changed = sorted(k for k in now if was.get(k, SCSTConfig.__dataclass_fields__[k].default) != now[k])
+    was = {**dataclasses.asdict(SCSTConfig()), **saved.get("scst_config", {})}  # older runs
+    changed = sorted(k for k in now if was.get(k) != now[k])
     if saved.get("init_from") != fileio.abspath(init_from):
         changed.insert(0, f"init_from ({saved.get('init_from')} before)")
     if changed:
