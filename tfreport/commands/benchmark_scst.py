@@ -38,16 +38,13 @@ def main(argv=None):
     print(one_line(describe()), flush=True)  # the machine the figures are from
     from tfreport.data import pipeline
     from tfreport.rl.rewards import Reward, parse_spec
-    from tfreport.rl.stage import SCSTConfig, load_run
+    from tfreport.rl.stage import SCSTConfig, load_policy, load_run
     from tfreport.rl.step import SCSTStep
     from tfreport.vocab import Vocabulary
     SCSTConfig(reward=args.reward, baseline=args.scst_baseline, samples=args.scst_samples)
     init = load_run(args.init_from)
     mc = init["model_config"]
-    from tfreport.inference import load_model
-    model = load_model(os.path.join(args.init_from, "best.keras"))
-    if args.freeze_backbone:
-        model.visual_encoder.trainable = False
+    model = load_policy(args.init_from, args.freeze_backbone)
     vocab = Vocabulary.load(os.path.join(args.init_from, "vocabulary.json"))
     refs = evaluation.references(init["data_dir"], "train")
     step = SCSTStep(model, vocab, keras.optimizers.Adam(5e-5),

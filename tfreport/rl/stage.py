@@ -111,6 +111,16 @@ def load_run(init_from: str) -> dict:
         return json.load(f)
 
 
+def load_policy(init_from: str, freeze_backbone: bool = False):
+    """The NLL run's best.keras, SCST's starting policy; with ``freeze_backbone`` its image
+    extractor is fixed (Rennie et al.'s and M2's fixed image features)."""
+    from tfreport.inference import load_model
+    model = load_model(os.path.join(init_from, BEST))
+    if freeze_backbone:
+        model.visual_encoder.trainable = False
+    return model
+
+
 def _check_resumed_recipe(model_dir: str, init_from: str, scst_config: SCSTConfig) -> None:
     """--resume continues a run only with the recipe and starting model it began with."""
     with fileio.open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
@@ -175,11 +185,7 @@ def run(init_from: str, model_dir: str, scst_config: SCSTConfig, train_overrides
     reward = Reward(parse_spec(scst_config.reward), corpus=list(train_refs.values()))
 
     def load_model():
-        from tfreport.inference import load_model as load
-        model = load(os.path.join(init_from, BEST))
-        if scst_config.freeze_backbone:  # Rennie et al.'s and M2's fixed image features
-            model.visual_encoder.trainable = False
-        return model
+        return load_policy(init_from, scst_config.freeze_backbone)
 
     trainer = SCSTTrainer(load_model, vocab, train_cfg, model_dir, os.path.join(logdir, run_name),
                           summary["counts"]["train"], strategy=distribution,
