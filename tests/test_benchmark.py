@@ -184,6 +184,46 @@ def test_scst_argv_passes_switches_only_when_set(tmp_path):
     assert keys["cnn_rnn+scst-frozen"].label == "cnn_rnn +SCST (extractor fixed)"
 
 
+def test_val_metric_reaches_every_nll_row_and_not_scst(tmp_path):
+    """--val_metric CE-F1 is in each NLL row's recorded train.py command (so a record made
+    under BLEU-4 selection is never reused as this one) and train.py reads it back; a +SCST
+    row keeps its own --scst_val_metric."""
+    from tfreport.commands.train import parse
+    from tfreport.experiments import benchmark as b
+    rows = b.with_scst_rows(b.default_rows(densenet_weights="dn", blind=True,
+                                           baseline_backbone="densenet121"))
+    plain = b.Settings(data_dir="d", out=str(tmp_path), preset="demo")
+    chosen = b.Settings(data_dir="d", out=str(tmp_path), preset="demo",
+                        train_overrides={"val_metric": "CE-F1"})
+    for row in rows:
+        if row.model is None:
+            continue  # the floor trains nothing
+        if row.scst_from:
+            argv = b.scst_argv(row, chosen, 0, "m")
+            assert argv[argv.index("--val_metric") + 1] == "CIDEr", row.key
+            continue
+        before = b.train_command(row, plain, 0, "m")
+        after = b.train_command(row, chosen, 0, "m")
+        assert "--val_metric" not in before and after != before, row.key
+        _, _, train_over, _ = parse(after[2:])
+        assert train_over["val_metric"] == "CE-F1", row.key
+    run = bench("--out", str(tmp_path), "--val_metric", "BLEU")
+    assert run.returncode == 2 and "--val_metric" in run.stderr
+
+
+def test_a_resumed_rows_training_time_is_its_whole_history(tmp_path):
+    """A row continued in a later session reports the sum of its epochs' wall times; a run
+    whose history predates them reports none, never the resumed call's few seconds."""
+    from tfreport.experiments.benchmark import _history_seconds
+    assert _history_seconds(str(tmp_path)) is None
+    history = [{"epoch": 1, "seconds": 30.0}, {"epoch": 2, "seconds": 12.5}]
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    assert _history_seconds(str(tmp_path)) == 42.5
+    history.append({"epoch": 3})
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    assert _history_seconds(str(tmp_path)) is None
+
+
 def test_unknown_row_is_a_clear_error(tmp_path):
     run = bench("--out", str(tmp_path), "--models", "resnet")
     assert run.returncode == 2 and "unknown --models resnet" in run.stderr

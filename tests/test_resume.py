@@ -74,6 +74,12 @@ def test_kill_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path):
     out = run(command(tiny_data, killed, "--resume"))
     assert "Resuming at epoch" in out.stdout
     assert_same_run(full, killed)
+    # each epoch keeps its wall time, so the resumed run's history adds up to the whole run
+    # (the benchmark's training column for a row that continued in a later session)
+    from tfreport.experiments.benchmark import _history_seconds
+    seconds = [r["seconds"] for r in json.load(open(os.path.join(killed, "history.json")))]
+    assert len(seconds) == 4 and all(t > 0 for t in seconds)
+    assert _history_seconds(killed) == sum(seconds)
 
     # SIGTERM saves the state where the loop stands (mid-epoch, most likely) and exits cleanly
     stopped = str(tmp_path / "sigterm")

@@ -20,6 +20,7 @@ import sys
 from tfreport import fileio
 from tfreport import labelers
 from tfreport.cli import add_bool, positive_int, run_main
+from tfreport.training.config import VAL_METRICS
 
 ROW_KEYS = ("cnn_rnn", "cnn_rnn_att", "hier_rnn", "mrna", "m2_transformer-resnet50",
             "m2_transformer-densenet121", "m2_transformer-dual", "most_frequent",
@@ -67,6 +68,10 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
     p.add_argument("--epochs", type=int, default=None, help="override the preset for every row")
     p.add_argument("--steps_per_epoch", type=int, default=None)
+    p.add_argument("--val_metric", default=None, choices=list(VAL_METRICS),
+                   help="every NLL row's best.keras by this validation metric (default: the "
+                        "preset's, BLEU-4). CE-F1 keeps a row from choosing a checkpoint that "
+                        "writes the normal template for every study")
     p.add_argument("--frozen_backbone", action="store_true",
                    help="freeze every backbone and train from cached features (fast on a CPU)")
     p.add_argument("--quick", action="store_true",
@@ -159,6 +164,8 @@ def main(argv=None):
         train_overrides["epochs"] = args.epochs
     if args.deterministic:
         train_overrides["deterministic"] = True
+    if args.val_metric:
+        train_overrides["val_metric"] = args.val_metric
     if args.frozen_backbone:
         model_overrides["trainable_backbone"] = False
 

@@ -503,7 +503,21 @@ def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> float:
     spec, model_overrides, train_overrides, _ = parse(argv)
     start = time.perf_counter()
     train(spec, model_overrides, train_overrides)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    return _history_seconds(row_dir) if resume else elapsed
+
+
+def _history_seconds(row_dir: str) -> Optional[float]:
+    """A resumed run's whole training time, from its per-epoch wall times (None when an
+    epoch predates them: the resumed call's own time would pass for the whole run's)."""
+    path = os.path.join(row_dir, "history.json")
+    if not fileio.exists(path):
+        return None
+    with fileio.open(path) as f:
+        history = json.load(f)
+    if not history or any("seconds" not in r for r in history):
+        return None
+    return float(sum(r["seconds"] for r in history))
 
 
 def parent_digest(row: Row, s: Settings, seed: int) -> Optional[str]:

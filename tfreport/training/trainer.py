@@ -281,6 +281,9 @@ class Trainer:
                     record.update(self.validate(val_ds, val_references or {},
                                                 epoch * self.steps_per_epoch))
                 self._epoch_extra_seconds.append(time.time() - started)
+                # the epoch's wall time, validation included: a resumed run's history still
+                # adds up to the whole training time
+                record["seconds"] += self._epoch_extra_seconds[-1]
                 # Without validation the best epoch is the one with the lowest training loss.
                 metric = record.get("val_" + cfg.val_metric,
                                     -record.get("val_loss", record["train_loss"]))
@@ -348,7 +351,8 @@ class Trainer:
         elapsed = time.time() - start
         self.profiler.stop()  # a window that outlasts its epoch ends here, before validation
         return {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else math.nan,
-                "examples_per_second": len(losses) * self.plan.global_batch / max(elapsed, 1e-9)}
+                "examples_per_second": len(losses) * self.plan.global_batch / max(elapsed, 1e-9),
+                "seconds": elapsed}
 
     def _run_step(self, batch, step: int) -> float:
         """One update on ``batch`` (``step`` updates done before it); returns its loss.
