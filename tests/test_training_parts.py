@@ -88,6 +88,21 @@ def test_early_stopping_and_best_checkpoint_follow_validation(tiny_data, tiny_vo
     assert [r["best"] for r in history] == [True, False]
 
 
+def test_best_checkpoint_by_ce_f1_plus_bleu(tiny_data, tiny_vocab, tmp_path):
+    """--val_metric CE-F1+BLEU-4 scores each epoch by the sum, and best.keras moves exactly
+    when the sum beats every earlier epoch's: an epoch that ties on CE-F1 (say, every epoch
+    of a model that states no finding) is then chosen by its BLEU-4, not by coming first."""
+    from tfreport.evaluation import references
+    trainer, train_fn, val = _trainer(tiny_data, tiny_vocab, tmp_path, epochs=4,
+                                      val_metric="CE-F1+BLEU-4")
+    history = trainer.fit(train_fn, val, references(tiny_data, "val"))
+    sums = [r["val_CE-F1+BLEU-4"] for r in history]
+    assert sums == pytest.approx([r["val_CE-F1"] + r["val_BLEU-4"] for r in history])
+    running = [s > max(sums[:i], default=-math.inf) for i, s in enumerate(sums)]
+    assert [r["best"] for r in history] == running
+    assert all(r["seconds"] > 0 for r in history)
+
+
 def test_nan_loss_stops_with_a_clear_message(tiny_data, tiny_vocab, tmp_path):
     trainer, train_fn, _ = _trainer(tiny_data, tiny_vocab, tmp_path)
     w = trainer.model.trainable_variables[-1]

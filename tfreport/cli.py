@@ -87,7 +87,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--length_penalty", type=finite_float, default=None, metavar="ALPHA",
                    help="GNMT length penalty for ranking finished beams (validation and test "
                         "decoding); default: tfreport.decoding.DEFAULT_LENGTH_PENALTY")
-    g.add_argument("--val_metric", default=None, choices=["BLEU-4", "CIDEr", "CE-F1"],
+    from tfreport.training.config import VAL_METRICS
+    g.add_argument("--val_metric", default=None, choices=list(VAL_METRICS),
                    help="validation metric that picks best.keras")
     g.add_argument("--val_samples", type=nonnegative_int, default=None, help="studies decoded per validation")
     g.add_argument("--early_stopping", type=nonnegative_int, default=None, metavar="EPOCHS",

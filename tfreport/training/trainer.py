@@ -409,6 +409,7 @@ class Trainer:
             scores = nlg.score(predictions, references, metrics=nlg.BLEU + ("CIDEr",))
             out.update({"val_" + k: v for k, v in scores.items()})
             out["val_CE-F1"] = _ce_f1(predictions, references)
+            out["val_CE-F1+BLEU-4"] = out["val_CE-F1"] + out["val_BLEU-4"]
         with self.val_writer.as_default(step=step):
             for k, v in out.items():
                 tf.summary.scalar(k[4:], v)
