@@ -88,18 +88,34 @@ def test_early_stopping_and_best_checkpoint_follow_validation(tiny_data, tiny_vo
     assert [r["best"] for r in history] == [True, False]
 
 
-def test_best_checkpoint_by_ce_f1_plus_bleu(tiny_data, tiny_vocab, tmp_path):
-    """--val_metric CE-F1+BLEU-4 scores each epoch by the sum, and best.keras moves exactly
-    when the sum beats every earlier epoch's: an epoch that ties on CE-F1 (say, every epoch
-    of a model that states no finding) is then chosen by its BLEU-4, not by coming first."""
+# Scripted validation scores, one epoch a row: CE-F1 ties at the all-normal figure in
+# epochs 1-2 and leads in 3; BLEU-4 leads in 2; their sum leads in 4.
+SCRIPTED = [(0.649, 0.000), (0.649, 0.110), (0.700, 0.010), (0.690, 0.090)]
+
+
+@pytest.mark.parametrize("val_metric, chosen", [
+    ("CE-F1", [True, False, True, False]),  # a tie keeps the earlier epoch
+    ("BLEU-4", [True, True, False, False]),
+    ("CE-F1+BLEU-4", [True, True, False, True]),
+])
+def test_best_checkpoint_follows_the_chosen_validation_metric(
+        tiny_data, tiny_vocab, tmp_path, monkeypatch, val_metric, chosen):
+    """best.keras moves exactly when --val_metric beats every earlier epoch. With
+    CE-F1+BLEU-4 (the sum) an epoch that ties on CE-F1, as every epoch of a model that states
+    no finding on validation does, is chosen by its BLEU-4, not by coming first."""
     from tfreport.evaluation import references
+    from tfreport.metrics import nlg
+    from tfreport.training import trainer as trainer_module
+    ce = iter(c for c, _ in SCRIPTED)
+    bleu = iter(b for _, b in SCRIPTED)
+    monkeypatch.setattr(trainer_module, "_ce_f1", lambda predictions, refs: next(ce))
+    monkeypatch.setattr(nlg, "score", lambda predictions, refs, metrics: {
+        **{m: 0.0 for m in metrics}, "BLEU-4": next(bleu)})
     trainer, train_fn, val = _trainer(tiny_data, tiny_vocab, tmp_path, epochs=4,
-                                      val_metric="CE-F1+BLEU-4")
+                                      val_metric=val_metric)
     history = trainer.fit(train_fn, val, references(tiny_data, "val"))
-    sums = [r["val_CE-F1+BLEU-4"] for r in history]
-    assert sums == pytest.approx([r["val_CE-F1"] + r["val_BLEU-4"] for r in history])
-    running = [s > max(sums[:i], default=-math.inf) for i, s in enumerate(sums)]
-    assert [r["best"] for r in history] == running
+    assert [r["best"] for r in history] == chosen
+    assert [r["val_CE-F1+BLEU-4"] for r in history] == pytest.approx([c + b for c, b in SCRIPTED])
     assert all(r["seconds"] > 0 for r in history)
 
 

@@ -69,8 +69,8 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=None, help="override the preset for every row")
     p.add_argument("--steps_per_epoch", type=int, default=None)
     p.add_argument("--val_metric", default=None, choices=list(VAL_METRICS),
-                   help="every NLL row's best.keras by this validation metric (default: the "
-                        "preset's, BLEU-4). CE-F1+BLEU-4 keeps a row from choosing a checkpoint "
+                   help="every NLL row's best.keras by this validation metric (default "
+                        "BLEU-4; +SCST rows take --scst_val_metric). CE-F1+BLEU-4 keeps a row from choosing a checkpoint "
                         "that writes the normal template for every study")
     p.add_argument("--frozen_backbone", action="store_true",
                    help="freeze every backbone and train from cached features (fast on a CPU)")
@@ -97,7 +97,7 @@ def main(argv=None):
                       help="the samples' temperature (default 1.0)")
     scst.add_argument("--scst_sampling", choices=["sample", "beam"], default=None,
                       help="default sample")
-    scst.add_argument("--scst_val_metric", choices=["CIDEr", "CE-F1", "BLEU-4"], default=None,
+    scst.add_argument("--scst_val_metric", choices=list(VAL_METRICS), default=None,
                       help="chooses each +SCST run's best.keras (default CIDEr)")
     scst.add_argument("--scst_freeze_backbone", action="store_true",
                       help="keep each +SCST run's image extractor fixed (scst.py "

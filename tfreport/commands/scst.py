@@ -2,7 +2,7 @@
 
     python scripts/scst.py --init_from models/RUN [--model_dir models/RUN-scst] \
         [--reward cider:1,ce:1] [--scst_baseline mean|greedy] [--scst_samples 5] \
-        [--temperature 1.0] [--epochs 5] [--learning_rate 5e-5] [--val_metric CIDEr|CE-F1] \
+        [--temperature 1.0] [--epochs 5] [--learning_rate 5e-5] [--val_metric CIDEr|CE-F1|CE-F1+BLEU-4] \
         [--freeze_backbone]
 
 RUN is a finished train.py run of cnn_rnn, cnn_rnn_att or m2_transformer; its best.keras is
@@ -17,6 +17,7 @@ scst/entropy, sampled reports), and the test split scored at the end.
 import argparse
 
 from tfreport.cli import positive_int, run_main
+from tfreport.training.config import VAL_METRICS
 
 
 def main(argv=None):
@@ -37,7 +38,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=positive_int, default=None, help="default 5")
     p.add_argument("--batch_size", type=positive_int, default=None, help="default: the run's")
     p.add_argument("--learning_rate", type=float, default=None, help="default 5e-5, constant")
-    p.add_argument("--val_metric", default=None, choices=["CIDEr", "CE-F1", "BLEU-4"],
+    p.add_argument("--val_metric", default=None, choices=list(VAL_METRICS),
                    help="chooses best.keras on validation (default CIDEr)")
     p.add_argument("--steps_per_epoch", type=positive_int, default=None)
     p.add_argument("--seed", type=int, default=None, help="default: the run's")

@@ -484,10 +484,11 @@ def _config_changes(row: Row, s: Settings, seed: int, row_dir: str, saved: dict)
     return changes
 
 
-def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> float:
+def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> Optional[float]:
     """Trains the row into ``row_dir``; returns the seconds it took. An unfinished earlier
     attempt with a saved training state continues from it (a benchmark longer than one
-    session loses at most an epoch); anything else starts over."""
+    session loses at most an epoch); anything else starts over. A continued run's time is
+    its epochs' (``_history_seconds``), not the last call's."""
     from tfreport.commands.train import parse
     from tfreport.training.run import train
     resume = s.reuse and all(fileio.exists(os.path.join(row_dir, name))
@@ -508,8 +509,9 @@ def _train_row(row: Row, s: Settings, seed: int, row_dir: str) -> float:
 
 
 def _history_seconds(row_dir: str) -> Optional[float]:
-    """A resumed run's whole training time, from its per-epoch wall times (None when an
-    epoch predates them: the resumed call's own time would pass for the whole run's)."""
+    """A resumed run's whole training time: the sum of its epochs' wall times (steps and
+    validation; the setup and the checkpoint writes of each call are not in it). None when
+    an epoch predates them: the resumed call's own time would pass for the whole run's."""
     path = os.path.join(row_dir, "history.json")
     if not fileio.exists(path):
         return None
@@ -533,7 +535,7 @@ def parent_digest(row: Row, s: Settings, seed: int) -> Optional[str]:
 SCST_STAMP = "benchmark_scst.json"  # a +SCST run's recipe and parent: what it may resume
 
 
-def _scst_row(row: Row, s: Settings, seed: int, row_dir: str, resume: bool) -> float:
+def _scst_row(row: Row, s: Settings, seed: int, row_dir: str, resume: bool) -> Optional[float]:
     """Fine-tunes the NLL row's run of ``seed`` by SCST into ``row_dir``; returns the
     seconds the SCST stage took (the NLL training is the other row's). An unfinished run
     continues only if it has this recipe and this parent run; anything else starts over."""
@@ -563,7 +565,8 @@ def _scst_row(row: Row, s: Settings, seed: int, row_dir: str, resume: bool) -> f
         ["--resume"] if resume else []) + (["--quiet"] if s.quiet else [])
     start = time.perf_counter()
     scst_main(argv)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    return _history_seconds(row_dir) if resume else elapsed
 
 
 def summarise(results: List[dict]) -> dict:

@@ -50,6 +50,8 @@ def markdown(rows: List[dict], meta: dict) -> str:
                  == RULES_NAME else meta["labeler"])
               + " on prediction and reference, micro over the 14 observations, positive only.",
               "- Training time is the whole train.py run (training, validation, checkpoints); "
+              "for a run continued by --reuse, the sum of its epochs' times (steps and "
+              "validation), or - where its first epochs predate them; "
               "decoding is best.keras on the test split after a warm-up batch.",
               "- " + diagnostics.NOTE + " The references row gives the references' means; "
               "copied is against the dataset's training reports."]

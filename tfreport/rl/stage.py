@@ -5,7 +5,7 @@
 It loads ``RUN/best.keras`` (the NLL model), trains on the same data with the SCST step
 (``rl.step``) in place of teacher forcing, and keeps everything else a training run has:
 the Trainer's loop, validation every epoch with best.keras chosen by ``--val_metric``
-(CIDEr or CE-F1), last.keras, ``--resume`` after a kill, TensorBoard (each reward
+(CIDEr by default), last.keras, ``--resume`` after a kill, TensorBoard (each reward
 component, the baseline, the entropy and sampled reports) and the test split scored at the
 end. The stage writes a model directory of its own, which loads and decodes like any other.
 """

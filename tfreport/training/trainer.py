@@ -165,12 +165,15 @@ class Trainer:
         self._eval_step = tf.function(self._eval, reduce_retracing=True)
         self.history: List[Dict[str, float]] = []
         self.step_losses: List[float] = []  # this process's steps, in order
-        # seconds each finished epoch spent after its steps (validation, saving): the
-        # whole-run ETA counts them for the epochs still to come
+        # seconds each finished epoch spent after its steps (validation): the whole-run ETA
+        # counts them for the epochs still to come
         self._epoch_extra_seconds: List[float] = []
         self._decoder: Optional[Decoder] = None
         self._heatmap_warned = False
         self._stop_signal: Optional[int] = None
+        # seconds the epoch in progress had run before a stop mid-epoch (from the resume
+        # state), so that its history entry still holds the whole epoch's time
+        self._carried_seconds = 0.0
 
     # -- steps ---------------------------------------------------------------------------
     def _replica_step(self, batch):
@@ -224,9 +227,11 @@ class Trainer:
     def _on_sigterm(self, signum, frame):
         self._stop_signal = signum
 
-    def _state(self, epoch: int, step_in_epoch: int, best: float, stale: int) -> dict:
+    def _state(self, epoch: int, step_in_epoch: int, best: float, stale: int,
+               seconds_in_epoch: float = 0.0) -> dict:
         return {"epoch": epoch, "step_in_epoch": step_in_epoch, "best": best, "stale": stale,
-                "history": self.history, "steps_per_epoch": self.steps_per_epoch}
+                "history": self.history, "steps_per_epoch": self.steps_per_epoch,
+                "seconds_in_epoch": seconds_in_epoch}
 
     def restore(self) -> Optional[dict]:
         """Loads the saved state of ``model_dir`` (None when there is none)."""
@@ -264,6 +269,8 @@ class Trainer:
                 best, stale = meta["best"], meta["stale"]
                 if first_step >= self.steps_per_epoch:
                     first_epoch, first_step = first_epoch + 1, 0
+                elif first_step:
+                    self._carried_seconds = meta.get("seconds_in_epoch", 0.0)
                 if self.chief:
                     print(f"Resuming at epoch {first_epoch}, step {first_step} "
                           f"(state in {self.model_dir})")
@@ -324,8 +331,9 @@ class Trainer:
                        disable=self.quiet, unit="step", total=self.steps_per_epoch - skip)
         for i in bar:
             if self._stop_signal is not None:
+                so_far = self._carried_seconds + time.time() - start
                 path = checkpoint.save_state(self.model_dir, self.model, self.optimizer,
-                                             self._state(epoch, i, best, stale))
+                                             self._state(epoch, i, best, stale, so_far))
                 raise TrainingInterrupted(
                     f"stopped by signal {self._stop_signal} at epoch {epoch}, step {i}; state "
                     f"saved in {path}. Rerun the same command with --resume to continue")
@@ -350,9 +358,10 @@ class Trainer:
                     tf.summary.scalar("examples_per_second", rate)
         elapsed = time.time() - start
         self.profiler.stop()  # a window that outlasts its epoch ends here, before validation
+        carried, self._carried_seconds = self._carried_seconds, 0.0
         return {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else math.nan,
                 "examples_per_second": len(losses) * self.plan.global_batch / max(elapsed, 1e-9),
-                "seconds": elapsed}
+                "seconds": carried + elapsed}
 
     def _run_step(self, batch, step: int) -> float:
         """One update on ``batch`` (``step`` updates done before it); returns its loss.
