@@ -70,8 +70,9 @@ def main(argv=None):
     p.add_argument("--steps_per_epoch", type=int, default=None)
     p.add_argument("--val_metric", default=None, choices=list(VAL_METRICS),
                    help="every NLL row's best.keras by this validation metric (default "
-                        "BLEU-4; +SCST rows take --scst_val_metric). CE-F1+BLEU-4 keeps a row from choosing a checkpoint "
-                        "that writes the normal template for every study")
+                        "BLEU-4; +SCST rows take --scst_val_metric). CE-F1+BLEU-4 keeps a "
+                        "row from choosing a checkpoint that writes the normal template for "
+                        "every study")
     p.add_argument("--frozen_backbone", action="store_true",
                    help="freeze every backbone and train from cached features (fast on a CPU)")
     p.add_argument("--quick", action="store_true",
