@@ -224,6 +224,15 @@ def test_a_resumed_rows_training_time_is_its_whole_history(tmp_path):
     assert _history_seconds(str(tmp_path)) is None
 
 
+def test_kept_epoch_is_the_last_epoch_flagged_best(tmp_path):
+    from tfreport.experiments.benchmark import kept_epoch
+    assert kept_epoch(str(tmp_path)) is None
+    history = [{"epoch": 1, "best": True}, {"epoch": 2, "best": True},
+               {"epoch": 3, "best": False}]
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    assert kept_epoch(str(tmp_path)) == {"epoch": 2, "of": 3}
+
+
 def test_unknown_row_is_a_clear_error(tmp_path):
     run = bench("--out", str(tmp_path), "--models", "resnet")
     assert run.returncode == 2 and "unknown --models resnet" in run.stderr
@@ -265,7 +274,15 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
     assert len(record["positives"]) == n_test
     table = open(os.path.join(out, "results.md")).read()
     assert "## Image grounding and report shape" in table
-    assert "| cnn_rnn | MBR over beam 1 + 2 samples at T 1 | 1 |" in table
+    history = json.load(open(os.path.join(out, "runs", "cnn_rnn", "seed0", "history.json")))
+    kept = max(r["epoch"] for r in history if r["best"])
+    assert record["kept_epoch"] == {"epoch": kept, "of": len(history)}
+    assert (f"| cnn_rnn | MBR over beam 1 + 2 samples at T 1 | 1 | {kept}/{len(history)} |"
+            in table)
+    # a record from before kept epochs were recorded gets its own back from the run
+    del record["kept_epoch"]
+    with open(os.path.join(out, "rows", "cnn_rnn-seed0.json"), "w") as f:
+        json.dump(record, f)
 
     # a row killed after training (no record yet) resumes from its saved state
     os.remove(os.path.join(out, "rows", "cnn_rnn-blind-seed0.json"))
@@ -275,6 +292,8 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "[cnn_rnn (image-blind)] seed 0: resuming" in resumed.stdout
     assert "[cnn_rnn] seed 0: reusing" in resumed.stdout
+    record = json.load(open(os.path.join(out, "rows", "cnn_rnn-seed0.json")))
+    assert record["kept_epoch"] == {"epoch": kept, "of": len(history)}
     again_rows = {r["key"]: r for r in json.load(open(os.path.join(out, "results.json")))["rows"]}
     assert again_rows["cnn_rnn-blind"]["groups"]["All"]["BLEU-4"] == blind["groups"]["All"]["BLEU-4"]
 

@@ -411,6 +411,10 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                 write_json(record, again)
                 return again
             print(f"[{row.label}] seed {seed}: reusing {path}")
+            if row.model and "kept_epoch" not in found and kept_epoch(row_dir):
+                # a record from before kept epochs were recorded, its run still here
+                found["kept_epoch"] = kept_epoch(row_dir)
+                write_json(path, found)
             return found
     if s.table_only:
         return None
@@ -439,6 +443,7 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                       decoding=decoding_name(beam, s.mbr_samples, temperature,
                                              _mbr_no_repeat(row, s)),
                       command=shlex.join(train_command(row, s, seed, row_dir)), config=config)
+        result["kept_epoch"] = kept_epoch(row_dir)
         if row.scst_from:
             result["init_digest"] = parent_digest(row, s, seed)
     result = _score(result, predictions, normal, s)
@@ -522,6 +527,19 @@ def _history_seconds(row_dir: str) -> Optional[float]:
     return float(sum(r["seconds"] for r in history))
 
 
+def kept_epoch(row_dir: str) -> Optional[dict]:
+    """The epoch ``best.keras`` holds and how many ran: ``{"epoch": 13, "of": 14}``, read
+    from the run's ``history.json`` (its last epoch flagged best). None without a history.
+    A table that shows it says at a glance whether a row kept an early, template epoch."""
+    path = os.path.join(row_dir, "history.json")
+    if not fileio.exists(path):
+        return None
+    with fileio.open(path) as f:
+        history = json.load(f)
+    kept = [r["epoch"] for r in history if r.get("best")]
+    return {"epoch": kept[-1], "of": len(history)} if kept else None
+
+
 def parent_digest(row: Row, s: Settings, seed: int) -> Optional[str]:
     """The predictions digest of the NLL row's record of ``seed``: which run a +SCST row
     was tuned from (None without a record)."""
@@ -585,6 +603,7 @@ def summarise(results: List[dict]) -> dict:
     out["ce_f1_per_condition"] = {k: statistics.fmean(v) for k, v in per.items()}
     out["support_per_condition"] = {
         k: v["support"] for k, v in results[0]["metrics"]["CE"]["per_condition"].items()}
+    out["kept_epochs"] = [r.get("kept_epoch") for r in results]
     out["commands"] = [r["command"] for r in results if r.get("command")]
     out["config"] = results[0].get("config")
     out["decoding"] = results[0].get("decoding")

@@ -137,6 +137,14 @@ def _vs_best(v: Optional[dict]) -> str:
     return ("tied: " + text) if v["tied"] else text
 
 
+def _kept(kept: Optional[List[Optional[dict]]]) -> str:
+    """Each seed's kept epoch of its epochs run, "13/14, 9/14"; "?" for a seed whose record
+    predates them; empty for a row with none (the floor)."""
+    if not kept or not any(kept):
+        return ""
+    return ", ".join(f"{k['epoch']}/{k['of']}" if k else "?" for k in kept)
+
+
 def grounding_section(rows: List[dict], reference: dict) -> List[str]:
     """CE-macro-F1 over the observations with enough test positives, each sighted row
     against its image-blind variant, and the report-shape checks, row by row."""
@@ -150,13 +158,15 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
                "paired (the same resamples for both). vs best: this row minus the best sighted "
                "row, paired likewise, with its p-value; tied where the interval holds 0 (not "
                "significantly different from the best; the best is picked on the same test "
-               "studies and the comparisons are not corrected for their number). Checks: gap "
+               "studies and the comparisons are not corrected for their number). Epoch kept: "
+               "the epoch of each seed's best.keras, of the epochs it ran (by the validation "
+               "metric in its command). Checks: gap "
                "at least "
              f"{MIN_GAP:.2f}; sentences per report within {SENTENCE_TOLERANCE:.0%} of the "
              f"references'; at least {MIN_DISTINCT:.0%} of reports distinct.", "",
-             "| model | decoding | seeds | CE-macro-F1 | gap to image-blind | vs best "
-             "| sentences (ref) | distinct | repeated | copied | checks |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | decoding | seeds | epoch kept | CE-macro-F1 | gap to image-blind "
+             "| vs best | sentences (ref) | distinct | repeated | copied | checks |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         g = r.get("grounding")
         if not g:
@@ -164,7 +174,7 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
         d = r["groups"]["All"].get("diagnostics", {})
         sd = f" ± {g['sd']:.3f}" if g.get("sd") is not None else ""
         cells = [r["label"], r.get("decoding") or "-", str(len(r["seeds"])),
-                 f"{g['mean']:.3f}{sd} {_ci(g)}"]
+                 _kept(r.get("kept_epochs")), f"{g['mean']:.3f}{sd} {_ci(g)}"]
         gap = r.get("grounding_gap")
         cells.append(f"{gap['gap']:+.3f} {_ci(gap)}" if gap else "")
         cells.append(_vs_best(r.get("grounding_vs_best")))
@@ -211,9 +221,12 @@ def chart(path: str, rows: List[dict]) -> None:
     x = np.arange(len(present))
     width = 0.8 / max(1, len(rows))
     fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(present) + 3), 4.5))
+    # tab10 repeats its colours after ten rows; a full table (sighted, image-blind, floor) has more
+    palette = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20")
     for i, r in enumerate(rows):
         ax.bar(x + i * width - 0.4 + width / 2,
-               [r["ce_f1_per_condition"].get(o, 0.0) for o in present], width, label=r["label"])
+               [r["ce_f1_per_condition"].get(o, 0.0) for o in present], width, label=r["label"],
+               color=palette(i % palette.N))
     ax.set_xticks(x, [f"{o}\n(n={support[o]})" for o in present], rotation=30, ha="right",
                   fontsize=8)
     ax.set_ylabel("CE-F1 (test)")
