@@ -279,8 +279,13 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
     assert record["kept_epoch"] == {"epoch": kept, "of": len(history)}
     assert (f"| cnn_rnn | MBR over beam 1 + 2 samples at T 1 | 1 | {kept}/{len(history)} |"
             in table)
-    # a record from before kept epochs were recorded gets its own back from the run
+    # a record from before kept epochs and novel sentences were recorded gets both back from
+    # its run: the history and the test predictions it scored
+    novel = record["metrics"]["groups"]["abnormal"]["diagnostics"]["novel_sentences"]
+    assert novel is not None
     del record["kept_epoch"]
+    for block in [record["metrics"]] + list(record["metrics"]["groups"].values()):
+        del block["diagnostics"]["novel_sentences"], block["diagnostics"]["ref_novel_sentences"]
     with open(os.path.join(out, "rows", "cnn_rnn-seed0.json"), "w") as f:
         json.dump(record, f)
 
@@ -294,6 +299,8 @@ def test_blind_rows_mbr_and_records_resume(tiny_data, tmp_path):
     assert "[cnn_rnn] seed 0: reusing" in resumed.stdout
     record = json.load(open(os.path.join(out, "rows", "cnn_rnn-seed0.json")))
     assert record["kept_epoch"] == {"epoch": kept, "of": len(history)}
+    assert record["metrics"]["groups"]["abnormal"]["diagnostics"]["novel_sentences"] == novel
+    assert record["metrics"]["diagnostics"]["ref_novel_sentences"] is not None
     again_rows = {r["key"]: r for r in json.load(open(os.path.join(out, "results.json")))["rows"]}
     assert again_rows["cnn_rnn-blind"]["groups"]["All"]["BLEU-4"] == blind["groups"]["All"]["BLEU-4"]
 

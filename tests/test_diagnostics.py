@@ -48,6 +48,22 @@ def test_copied_share_against_the_training_reports():
     assert report_diagnostics(preds, REFS, training_reports=[])["copied"] == 0.0
 
 
+def test_novel_sentences_against_the_training_sentences():
+    """Sentences, not whole reports, are looked up: a new report built from training
+    sentences is not novel, while sampled word salad is."""
+    training = ["the heart is normal. the lungs are clear.", "no effusion."]
+    preds = {"1": "The lungs are clear. No effusion.",  # recombined: nothing novel
+             "2": "the heart is normal. heart lungs effusion clear."}  # one made-up sentence
+    d = report_diagnostics(preds, REFS, training_reports=training)
+    assert d["novel_sentences"] == pytest.approx(1 / 4)
+    assert d["copied"] == 0.0  # neither whole report is a training report
+    # the references of studies 1 and 2: "the heart is normal", "the lungs are clear",
+    # "no effusion", all training sentences
+    assert d["ref_novel_sentences"] == 0.0
+    assert report_diagnostics(preds, REFS)["novel_sentences"] is None  # no training reports
+    assert report_diagnostics({"1": "", "2": ""}, REFS, training)["novel_sentences"] is None
+
+
 def test_means_and_the_references_means():
     preds = {"1": "the heart is normal.", "2": "no effusion. no pneumothorax.", "3": ""}
     d = report_diagnostics(preds, REFS)
@@ -82,7 +98,10 @@ def test_score_carries_the_diagnostics_for_all_and_each_group():
         "studies": 3, "sentences": pytest.approx(4 / 3), "ref_sentences": 2.0,
         "words": pytest.approx(14 / 3), "ref_words": 6.0,
         "distinct": pytest.approx(1 / 3), "unique_reports": 2, "copied": pytest.approx(2 / 3),
-        "repeated_sentences": 0.25}
+        "repeated_sentences": 0.25,
+        # "the heart is normal" is a training sentence, "small left effusion" is not; of the
+        # references' six sentences only "the heart is normal" is
+        "novel_sentences": 0.5, "ref_novel_sentences": pytest.approx(5 / 6)}
     normal, abnormal = result["groups"]["normal"], result["groups"]["abnormal"]
     assert normal["diagnostics"]["studies"] == 1 and normal["diagnostics"]["distinct"] == 1.0
     # each group on its own studies: the two abnormal reports differ
@@ -94,14 +113,15 @@ def test_score_carries_the_diagnostics_for_all_and_each_group():
 
 def test_markdown_shows_the_diagnostics():
     text = table.markdown(_scored(), "t")
-    assert "| group | studies | sentences (ref) | words (ref) | distinct | copied | repeated |" \
-        in text
-    assert "| All | 3 | 1.3333 (2.0000) | 4.6667 (6.0000) | 0.3333 | 0.6667 | 0.2500 |" in text
-    assert "| Abnormal | 2 | 1.5000 (2.0000) | 5.0000 (5.0000) | 1.0000 | 0.5000 | 0.3333 |" \
-        in text
+    assert ("| group | studies | sentences (ref) | words (ref) | distinct | copied | repeated "
+            "| novel (ref) |") in text
+    assert ("| All | 3 | 1.3333 (2.0000) | 4.6667 (6.0000) | 0.3333 | 0.6667 | 0.2500 "
+            "| 0.5000 (0.8333) |") in text
+    assert ("| Abnormal | 2 | 1.5000 (2.0000) | 5.0000 (5.0000) | 1.0000 | 0.5000 | 0.3333 "
+            "| 0.6667 (1.0000) |") in text
     assert diagnostics.NOTE in text
     no_boundaries = scoring.score({"2": "no effusion"}, REFS, metrics=("BLEU-1",))
-    assert "| All | 1 | n/a (1.0000) | 2.0000 (2.0000) | 1.0000 | n/a | n/a |" in \
+    assert "| All | 1 | n/a (1.0000) | 2.0000 (2.0000) | 1.0000 | n/a | n/a | n/a (n/a) |" in \
         table.markdown(no_boundaries)
 
 

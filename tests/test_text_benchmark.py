@@ -117,7 +117,7 @@ def test_image_blind_rows_score_like_the_floors(fixture):
     for name, block in model["groups"].items():
         expected = mf["groups"][name]
         assert block["diagnostics"] == {**expected["diagnostics"], "sentences": None,
-                                        "repeated_sentences": None}
+                                        "repeated_sentences": None, "novel_sentences": None}
         assert {c: block[c] for c in BLEU} == {c: expected[c] for c in BLEU}
     assert "| n/a |" in tb.markdown([model])
 

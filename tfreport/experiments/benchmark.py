@@ -21,6 +21,8 @@ from tfreport.experiments import baselines, results_table
 from tfreport.metrics import diagnostics, grounding, scoring
 ROW_FILE = "benchmark_row.json"
 RECORDS = "rows"  # committed per-row records (see record_path)
+# every diagnostic a record's metrics carry; a reused record missing one gains it (_catch_up)
+DIAGNOSTIC_KEYS = tuple(k for k, _ in diagnostics.COLUMNS + diagnostics.REFERENCE_COLUMNS)
 # --quick: a tiny demo and tiny settings, so the whole benchmark runs inside CI.
 QUICK_STUDIES = 64
 QUICK_MODEL = dict(image_size=32, max_sentences=4, max_words=12, backbone_width=8)
@@ -329,6 +331,36 @@ def rescore(found: dict, s: Settings, row_dir: str) -> tuple:
     return _score(dict(found), predictions, PreparedDataset(s.data_dir).normal("test"), s), ""
 
 
+def _catch_up(found: dict, row: Row, s: Settings, row_dir: str) -> bool:
+    """Gives a reused record what records have gained since it was written, from its run
+    where that is still here: its kept epoch, and diagnostics added since (recomputed from
+    its test predictions, only when they are the text it scored). True when it changed."""
+    changed = False
+    if row.model and "kept_epoch" not in found and kept_epoch(row_dir):
+        found["kept_epoch"] = kept_epoch(row_dir)
+        changed = True
+    missing = [k for k in DIAGNOSTIC_KEYS
+               if k not in found.get("metrics", {}).get("diagnostics", {})]
+    if not missing:
+        return changed
+    path = os.path.join(row_dir, "predictions_test.json")
+    predictions = None
+    if fileio.exists(path):
+        with fileio.open(path, encoding="utf-8") as f:
+            predictions = json.load(f)
+    if predictions is None or found.get("predictions_digest") != predictions_digest(predictions):
+        print(f"[{row.label}] seed {found.get('seed')}: its record predates the diagnostics "
+              f"{', '.join(missing)}, and its test predictions are not here to add them: "
+              "those cells average fewer seeds")
+        return changed
+    from tfreport.data.prepared import PreparedDataset
+    scoring.add_diagnostics(found["metrics"], predictions,
+                            evaluation.references(s.data_dir, "test"),
+                            PreparedDataset(s.data_dir).normal("test"),
+                            diagnostics.training_reports(s.data_dir))
+    return True
+
+
 def _score(result: dict, predictions: Dict[str, str], normal, s: Settings) -> dict:
     """``result`` with the test scores of ``predictions`` by ``s.labeler``: the metrics,
     each report's positive findings, the labeler's name and the predictions' digest."""
@@ -411,9 +443,7 @@ def run_row(row: Row, s: Settings, seed: int) -> dict:
                 write_json(record, again)
                 return again
             print(f"[{row.label}] seed {seed}: reusing {path}")
-            if row.model and "kept_epoch" not in found and kept_epoch(row_dir):
-                # a record from before kept epochs were recorded, its run still here
-                found["kept_epoch"] = kept_epoch(row_dir)
+            if _catch_up(found, row, s, row_dir):
                 write_json(path, found)
             return found
     if s.table_only:

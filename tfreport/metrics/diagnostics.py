@@ -12,7 +12,12 @@ the metrics' normalisation (``nlg.normalise``: lower-cased, punctuation removed)
 - ``copied``: the share of predictions identical to some training report (None when no
   training reports are given);
 - ``repeated_sentences``: the share of all predicted sentences that occur earlier in the same
-  report ("a b. a b." is 0.5; None when there is no sentence at all).
+  report ("a b. a b." is 0.5; None when there is no sentence at all);
+- ``novel_sentences``: the share of all predicted sentences that occur in no training report,
+  beside ``ref_novel_sentences``, the references' share (None without training reports).
+  IU X-Ray's sentences recur from report to report, so a model far above the references'
+  share is writing sentences no radiologist wrote: sampled word salad, which ``distinct``
+  alone would count as variety.
 
 Sentences are read back from the text as ``text.join_report`` writes them, each ended by a
 period (``text.split_sentences``). Text without any period, such as report files written
@@ -28,13 +33,17 @@ from tfreport.text import split_sentences
 
 # (key, table header); the references' means are printed beside, or once above, these.
 COLUMNS = (("sentences", "sentences"), ("words", "words"), ("distinct", "distinct"),
-           ("copied", "copied"), ("repeated_sentences", "repeated"))
-REFERENCE_COLUMNS = (("ref_sentences", "sentences"), ("ref_words", "words"))
+           ("copied", "copied"), ("repeated_sentences", "repeated"),
+           ("novel_sentences", "novel"))
+REFERENCE_COLUMNS = (("ref_sentences", "sentences"), ("ref_words", "words"),
+                     ("ref_novel_sentences", "novel"))
 NOTE = ("Diagnostics on the scored text: sentences and words are means per report; distinct "
         "is the share of reports whose text occurs only once among the predictions scored "
         "together; copied, the share identical to a training report; repeated, the share of "
-        "predicted sentences that occur earlier in the same report. n/a: sentence figures, "
-        "the text has no sentence boundaries (no periods); copied, no training reports given.")
+        "predicted sentences that occur earlier in the same report; novel, the share of "
+        "predicted sentences found in no training report (the references' share beside it). "
+        "n/a: sentence figures, the text has no sentence boundaries (no periods); copied and "
+        "novel, no training reports given.")
 
 
 def sentences(texts: Iterable[str]) -> Optional[List[List[str]]]:
@@ -67,10 +76,14 @@ def report_diagnostics(predictions: Mapping[str, str], references: Mapping[str, 
         counts[t] = counts.get(t, 0) + 1
     pred_sents = sentences(predictions[i] for i in ids)
     ref_sents = sentences(references[i] for i in ids)
-    copied = None
+    copied = novel = ref_novel = None
     if training_reports is not None:
+        training_reports = list(training_reports)
         train = {normalise(t) for t in training_reports}
         copied = sum(t in train for t in texts) / len(ids)
+        # a training report without a period is one sentence
+        known = {normalise(x) for t in training_reports for x in split_sentences(t or "")}
+        novel, ref_novel = (_novel(s, known) for s in (pred_sents, ref_sents))
     repeated = None
     if pred_sents is not None:
         total = sum(len(s) for s in pred_sents)
@@ -85,7 +98,17 @@ def report_diagnostics(predictions: Mapping[str, str], references: Mapping[str, 
         "unique_reports": len(counts),
         "copied": copied,
         "repeated_sentences": repeated,
+        "novel_sentences": novel,
+        "ref_novel_sentences": ref_novel,
     }
+
+
+def _novel(reports: Optional[List[List[str]]], known: set) -> Optional[float]:
+    """The share of all sentences of ``reports`` not in ``known``; None without any."""
+    if not reports or not known:
+        return None
+    total = sum(len(r) for r in reports)
+    return sum(x not in known for r in reports for x in r) / total if total else None
 
 
 def training_reports(data_dir: str) -> List[str]:

@@ -32,6 +32,29 @@ def score_group(predictions: Mapping[str, str], references: Mapping[str, str],
     return out
 
 
+GROUP_FLAGS = (("normal", True), ("abnormal", False))
+
+
+def _group_ids(predictions: Mapping[str, str], normal: Mapping[str, bool], flag: bool):
+    return [k for k in predictions if normal.get(k) is flag]
+
+
+def add_diagnostics(result: dict, predictions: Mapping[str, str],
+                    references: Mapping[str, str], normal: Optional[Mapping[str, bool]] = None,
+                    training_reports: Optional[Iterable[str]] = None) -> dict:
+    """Sets ``diagnostics`` on ``result`` (``score``'s result for ``predictions`` and
+    ``normal``) and on each of its groups, over that group's studies. Also how a saved
+    result gains diagnostics added since it was scored, without scoring it again."""
+    training_reports = None if training_reports is None else list(training_reports)
+    result["diagnostics"] = report_diagnostics(predictions, references, training_reports)
+    for name, flag in GROUP_FLAGS:
+        if name in result.get("groups", {}):
+            ids = _group_ids(predictions, normal or {}, flag)
+            result["groups"][name]["diagnostics"] = report_diagnostics(
+                {k: predictions[k] for k in ids}, references, training_reports)
+    return result
+
+
 def score(predictions: Mapping[str, str], references: Mapping[str, str],
           normal: Optional[Mapping[str, bool]] = None, uncertain: int = 0,
           predicted_labels: Optional[Labels] = None, reference_labels: Optional[Labels] = None,
@@ -71,8 +94,8 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
     subsets = {None: list(predictions)}
     if normal is not None:
         groups: Dict[str, dict] = {}
-        for name, flag in (("normal", True), ("abnormal", False)):
-            ids = [k for k in predictions if normal.get(k) is flag]
+        for name, flag in GROUP_FLAGS:
+            ids = _group_ids(predictions, normal, flag)
             if ids:
                 groups[name] = score_group({k: predictions[k] for k in ids}, references, pl, rl,
                                            uncertain, metrics, stemmed)
@@ -80,13 +103,11 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
         result["groups"] = groups
     if external:
         result["external"] = list(external)
-    training_reports = None if training_reports is None else list(training_reports)
     for name, ids in subsets.items():
         block = result if name is None else result["groups"][name]
         for metric, scores in external.items():
             block[metric] = sum(scores[k] for k in ids) / len(ids)
-        block["diagnostics"] = report_diagnostics({k: predictions[k] for k in ids},
-                                                  references, training_reports)
+    add_diagnostics(result, predictions, references, normal, training_reports)
     if bootstrap:
         from tfreport.metrics import bootstrap as boot
         with boot.open_meteor() as meteor:
