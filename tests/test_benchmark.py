@@ -233,6 +233,47 @@ def test_kept_epoch_is_the_last_epoch_flagged_best(tmp_path):
     assert kept_epoch(str(tmp_path)) == {"epoch": 2, "of": 3}
 
 
+def test_a_reused_record_catches_up_only_from_its_own_run(tiny_data, tmp_path, capsys):
+    """A record missing a newer diagnostic or its kept epoch gains them from its run, every
+    figure it had kept as it was; a run whose predictions are not the record's text (decoded
+    again since, or gone) adds nothing."""
+    import copy
+    from tfreport.evaluation import references
+    from tfreport.experiments import benchmark as b
+    s = b.Settings(data_dir=tiny_data, out=str(tmp_path))
+    row = next(r for r in b.default_rows() if r.key == "cnn_rnn")
+    ids = list(references(tiny_data, "test"))
+    known = next(iter(references(tiny_data, "train").values())).split(".")[0]
+    preds = {k: f"{known}. heart lungs effusion clear." for k in ids}  # half novel
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "predictions_test.json").write_text(json.dumps(preds))
+    (run / "history.json").write_text(json.dumps([{"epoch": 1, "best": True},
+                                                  {"epoch": 2, "best": False}]))
+    old = {"seed": 0, "predictions_digest": b.predictions_digest(preds),
+           "metrics": {"diagnostics": {"copied": 0.123},
+                       "groups": {"abnormal": {"diagnostics": {"copied": 0.456}}}}}
+    found = copy.deepcopy(old)
+    assert b._catch_up(found, row, s, str(run))
+    assert found["kept_epoch"] == {"epoch": 1, "of": 2}
+    assert found["metrics"]["diagnostics"]["copied"] == 0.123  # kept, not recomputed
+    assert found["metrics"]["groups"]["abnormal"]["diagnostics"]["copied"] == 0.456
+    for block in (found["metrics"], found["metrics"]["groups"]["abnormal"]):
+        assert block["diagnostics"]["novel_sentences"] == 0.5
+        assert set(b.DIAGNOSTIC_KEYS) <= set(block["diagnostics"])
+    assert not b._catch_up(found, row, s, str(run))  # nothing left to add
+    for breaks in ("decoded again", "gone"):
+        if breaks == "decoded again":
+            (run / "predictions_test.json").write_text(json.dumps({k: "x." for k in ids}))
+        else:
+            os.remove(run / "predictions_test.json")
+        stale = copy.deepcopy(old)
+        assert not b._catch_up(stale, row, s, str(run)) and stale == old
+        out = capsys.readouterr().out
+        assert "not adding kept_epoch, sentences" in out
+        assert ("decoded again since" if breaks == "decoded again" else "are not here") in out
+
+
 def test_unknown_row_is_a_clear_error(tmp_path):
     run = bench("--out", str(tmp_path), "--models", "resnet")
     assert run.returncode == 2 and "unknown --models resnet" in run.stderr

@@ -82,8 +82,8 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
     (``labelers.get``; the rule-based one when None).
 
     Writes ``predictions_<split>.json``, ``metrics_<split>.json`` and ``metrics_<split>.md``
-    into the model directory and returns the metrics, with the report diagnostics (copied:
-    against the data directory's training reports).
+    into the model directory and returns the metrics, with the report diagnostics (copied and
+    novel: against the data directory's training reports).
     """
     from tfreport.metrics import diagnostics, scoring, table
 

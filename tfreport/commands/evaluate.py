@@ -4,7 +4,7 @@
 
 Writes predictions_<split>.json, metrics_<split>.json and metrics_<split>.md into the model
 directory and prints the table, then the report diagnostics (sentences and words per report
-beside the references', distinct, copied and repeated). --html DIR also writes the review
+beside the references', distinct, copied, repeated and novel). --html DIR also writes the review
 page there (see scripts/review.py).
 """
 import argparse

@@ -22,7 +22,7 @@ from tfreport.metrics import diagnostics, grounding, scoring
 ROW_FILE = "benchmark_row.json"
 RECORDS = "rows"  # committed per-row records (see record_path)
 # every diagnostic a record's metrics carry; a reused record missing one gains it (_catch_up)
-DIAGNOSTIC_KEYS = tuple(k for k, _ in diagnostics.COLUMNS + diagnostics.REFERENCE_COLUMNS)
+DIAGNOSTIC_KEYS = results_table.DIAGNOSTICS
 # --quick: a tiny demo and tiny settings, so the whole benchmark runs inside CI.
 QUICK_STUDIES = 64
 QUICK_MODEL = dict(image_size=32, max_sentences=4, max_words=12, backbone_width=8)
@@ -135,7 +135,8 @@ class Settings:
     blind_seeds: int = 1  # image-blind rows run the first this many seeds
     min_positives: int = grounding.MIN_POSITIVES  # CE-macro-F1's observations need this many
     reuse: bool = False
-    table_only: bool = False  # no training: the table from the records that exist
+    table_only: bool = False  # no training: the table from the records that exist (a record
+    # missing a newer field gains it from its run, and is rewritten: _catch_up)
     quiet: bool = False
     labeler: Any = labelers.RULES  # CE labels (labelers.get); records say which they used
     scst: Dict[str, Any] = dataclasses.field(default_factory=dict)  # +SCST rows' scst.py flags
@@ -328,37 +329,54 @@ def rescore(found: dict, s: Settings, row_dir: str) -> tuple:
     if not same:
         return None, f"{path} is not the text it scored (decoded again since)"
     from tfreport.data.prepared import PreparedDataset
-    return _score(dict(found), predictions, PreparedDataset(s.data_dir).normal("test"), s), ""
+    again = _score(dict(found), predictions, PreparedDataset(s.data_dir).normal("test"), s)
+    if "kept_epoch" not in again and kept_epoch(row_dir):  # the run is the record's (above)
+        again["kept_epoch"] = kept_epoch(row_dir)
+    return again, ""
 
 
 def _catch_up(found: dict, row: Row, s: Settings, row_dir: str) -> bool:
-    """Gives a reused record what records have gained since it was written, from its run
-    where that is still here: its kept epoch, and diagnostics added since (recomputed from
-    its test predictions, only when they are the text it scored). True when it changed."""
-    changed = False
-    if row.model and "kept_epoch" not in found and kept_epoch(row_dir):
-        found["kept_epoch"] = kept_epoch(row_dir)
-        changed = True
+    """Gives a reused record what records have gained since it was written: its kept epoch
+    (from the run's history) and any diagnostic added since (from its test predictions),
+    leaving every figure it has as it is. Only from a run that is still the record's: its
+    test predictions must be the text it scored (a run wiped by a later, unfinished rerun
+    holds another history). True when the record changed."""
     missing = [k for k in DIAGNOSTIC_KEYS
                if k not in found.get("metrics", {}).get("diagnostics", {})]
-    if not missing:
-        return changed
+    wants_epoch = bool(row.model) and "kept_epoch" not in found
+    if not missing and not wants_epoch:
+        return False
     path = os.path.join(row_dir, "predictions_test.json")
-    predictions = None
-    if fileio.exists(path):
+    why = None
+    if "predictions_digest" not in found:
+        why = "the record names no predictions digest"
+    elif not fileio.exists(path):
+        why = f"its run's test predictions ({path}) are not here"
+    else:
         with fileio.open(path, encoding="utf-8") as f:
             predictions = json.load(f)
-    if predictions is None or found.get("predictions_digest") != predictions_digest(predictions):
-        print(f"[{row.label}] seed {found.get('seed')}: its record predates the diagnostics "
-              f"{', '.join(missing)}, and its test predictions are not here to add them: "
-              "those cells average fewer seeds")
-        return changed
-    from tfreport.data.prepared import PreparedDataset
-    scoring.add_diagnostics(found["metrics"], predictions,
-                            evaluation.references(s.data_dir, "test"),
-                            PreparedDataset(s.data_dir).normal("test"),
-                            diagnostics.training_reports(s.data_dir))
-    return True
+        if found["predictions_digest"] != predictions_digest(predictions):
+            why = f"{path} is not the text it scored (decoded again since)"
+    if why:
+        print(f"[{row.label}] seed {found.get('seed')}: not adding "
+              + ", ".join((["kept_epoch"] if wants_epoch else []) + missing)
+              + f" to its record: {why}")
+        return False
+    kept = kept_epoch(row_dir) if wants_epoch else None
+    if kept:
+        found["kept_epoch"] = kept
+    if missing:
+        from tfreport.data.prepared import PreparedDataset
+        fresh: dict = {"groups": {g: {} for g in found["metrics"].get("groups", {})}}
+        scoring.add_diagnostics(fresh, predictions, evaluation.references(s.data_dir, "test"),
+                                PreparedDataset(s.data_dir).normal("test"),
+                                diagnostics.training_reports(s.data_dir))
+        blocks = [(found["metrics"], fresh)] + [
+            (found["metrics"]["groups"][g], fresh["groups"][g]) for g in fresh["groups"]]
+        for block, new in blocks:
+            for k in missing:
+                block.setdefault("diagnostics", {})[k] = new["diagnostics"].get(k)
+    return bool(kept) or bool(missing)
 
 
 def _score(result: dict, predictions: Dict[str, str], normal, s: Settings) -> dict:

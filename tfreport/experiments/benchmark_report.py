@@ -20,7 +20,8 @@ REF = {header: key for key, header in diagnostics.REFERENCE_COLUMNS}
 
 
 def _reference_cells(d: dict) -> List[str]:
-    """The references' means under the sentences and words columns, blank elsewhere."""
+    """The references' own figures (sentences, words, novel) under those columns, blank
+    elsewhere."""
     keys = [REF.get(header) for _, header in diagnostics.COLUMNS]
     return [_cell({k: d[k]}, k) if k in d else "" for k in keys]
 
@@ -53,8 +54,8 @@ def markdown(rows: List[dict], meta: dict) -> str:
               "for a run continued by --reuse, the sum of its epochs' times (steps and "
               "validation), or - where its first epochs predate them; "
               "decoding is best.keras on the test split after a warm-up batch.",
-              "- " + diagnostics.NOTE + " The references row gives the references' means; "
-              "copied is against the dataset's training reports."]
+              "- " + diagnostics.NOTE + " The references row gives the references' own figures; "
+              "copied and novel are against the dataset's training reports."]
     if meta.get("not_run"):
         lines.append("- Not run yet (no finished record): " + ", ".join(meta["not_run"]))
     lines.append("")
@@ -137,11 +138,12 @@ def _vs_best(v: Optional[dict]) -> str:
     return ("tied: " + text) if v["tied"] else text
 
 
-def _kept(kept: Optional[List[Optional[dict]]]) -> str:
+def _kept(r: dict) -> str:
     """Each seed's kept epoch of its epochs run, "13/14, 9/14"; "?" for a seed whose record
-    predates them; empty for a row with none (the floor)."""
-    if not kept or not any(kept):
+    predates them; empty for the floor, which trains nothing."""
+    if not r.get("model"):
         return ""
+    kept = r.get("kept_epochs") or [None] * len(r.get("seeds") or [None])
     return ", ".join(f"{k['epoch']}/{k['of']}" if k else "?" for k in kept)
 
 
@@ -160,7 +162,8 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
                "significantly different from the best; the best is picked on the same test "
                "studies and the comparisons are not corrected for their number). Epoch kept: "
                "the epoch of each seed's best.keras, of the epochs it ran (by the validation "
-               "metric in its command). Checks: gap "
+               "metric in its command; for a +SCST row, of its SCST epochs, the first of "
+               "which is always kept until a later one scores higher). Checks: gap "
                "at least "
              f"{MIN_GAP:.2f}; sentences per report within {SENTENCE_TOLERANCE:.0%} of the "
              f"references'; at least {MIN_DISTINCT:.0%} of reports distinct.", "",
@@ -174,7 +177,7 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
         d = r["groups"]["All"].get("diagnostics", {})
         sd = f" ± {g['sd']:.3f}" if g.get("sd") is not None else ""
         cells = [r["label"], r.get("decoding") or "-", str(len(r["seeds"])),
-                 _kept(r.get("kept_epochs")), f"{g['mean']:.3f}{sd} {_ci(g)}"]
+                 _kept(r), f"{g['mean']:.3f}{sd} {_ci(g)}"]
         gap = r.get("grounding_gap")
         cells.append(f"{gap['gap']:+.3f} {_ci(gap)}" if gap else "")
         cells.append(_vs_best(r.get("grounding_vs_best")))

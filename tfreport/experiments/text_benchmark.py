@@ -107,8 +107,8 @@ def references(split: TextSplit, scoring_name: str) -> Dict[str, str]:
 def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
         boot_seed: int = 0, blind: Optional[Dict[str, List[BlindRun]]] = None) -> List[dict]:
     """Rows (``results_table.row``): one per (split, scoring, baseline), each with per-group
-    figures, intervals and report diagnostics (copied: against the split's training
-    reports); ``blind`` adds each split's image-blind model runs. The random report is
+    figures, intervals and report diagnostics (copied and novel: against the split's
+    training reports); ``blind`` adds each split's image-blind model runs. The random report is
     aggregated over its seeds like a benchmark row, its intervals averaged bound by bound."""
     rows = []
     for split in splits:
@@ -141,7 +141,8 @@ def _studies(block: dict) -> str:
 
 def markdown(rows: List[dict], published: Optional[List[dict]] = None) -> str:
     """One line per row and group, the report diagnostics after the scores; each split and
-    scoring opens with a references row (the references' mean sentences and words)."""
+    scoring opens with a references row (the references' mean sentences and words, and
+    their novel share)."""
     heads = [h for _, h in diagnostics.COLUMNS]
     lines = ["| split | scoring | baseline | group | studies | " + " | ".join(COLUMNS) + " | "
              + " | ".join(heads) + " |",

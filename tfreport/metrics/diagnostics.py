@@ -63,7 +63,7 @@ def _mean(values: Iterable[float]) -> Optional[float]:
 def report_diagnostics(predictions: Mapping[str, str], references: Mapping[str, str],
                        training_reports: Optional[Iterable[str]] = None) -> dict:
     """The diagnostics of ``predictions`` ({id: text}) with the references' means over the
-    same ids; ``training_reports`` (texts) give ``copied``."""
+    same ids; ``training_reports`` (texts) give ``copied`` and ``novel_sentences``."""
     if not predictions:
         raise ValueError("no predictions to diagnose")
     ids = list(predictions)

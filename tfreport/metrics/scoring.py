@@ -45,11 +45,14 @@ def add_diagnostics(result: dict, predictions: Mapping[str, str],
     """Sets ``diagnostics`` on ``result`` (``score``'s result for ``predictions`` and
     ``normal``) and on each of its groups, over that group's studies. Also how a saved
     result gains diagnostics added since it was scored, without scoring it again."""
+    if result.get("groups") and normal is None:
+        raise ValueError("the result has normal and abnormal groups: give the normal flags "
+                         "that made them")
     training_reports = None if training_reports is None else list(training_reports)
     result["diagnostics"] = report_diagnostics(predictions, references, training_reports)
     for name, flag in GROUP_FLAGS:
         if name in result.get("groups", {}):
-            ids = _group_ids(predictions, normal or {}, flag)
+            ids = _group_ids(predictions, normal, flag)
             result["groups"][name]["diagnostics"] = report_diagnostics(
                 {k: predictions[k] for k in ids}, references, training_reports)
     return result
@@ -68,7 +71,8 @@ def score(predictions: Mapping[str, str], references: Mapping[str, str],
     rule-based one when None) on each text; ``CE-labeler`` names where they came from.
 
     The whole and each group carry ``diagnostics`` (``diagnostics.report_diagnostics`` on
-    that group's studies); ``training_reports`` (texts) give their ``copied`` share.
+    that group's studies); ``training_reports`` (texts) give their ``copied`` and
+    ``novel_sentences`` shares.
 
     ``bootstrap`` > 0 adds ``ci``, {metric: [low, high]} 95% intervals over that many
     resamples of the studies (seeded), to the whole and to each group.
