@@ -274,6 +274,28 @@ def test_a_reused_record_catches_up_only_from_its_own_run(tiny_data, tmp_path, c
         assert ("decoded again since" if breaks == "decoded again" else "are not here") in out
 
 
+def test_grounding_table_shows_kept_epochs_novel_sentences_and_checks():
+    from tfreport.experiments.benchmark_report import grounding_section
+    diag = {"sentences": 5.0, "ref_sentences": 5.5, "distinct": 0.29, "repeated_sentences": 0.0,
+            "copied": 0.1, "novel_sentences": 0.49, "ref_novel_sentences": 0.25}
+    row = {"label": "mrna", "model": "mrna", "decoding": "beam 3", "seeds": [0, 1],
+           "kept_epochs": [{"epoch": 13, "of": 14}, None],
+           "grounding": {"mean": 0.3, "sd": 0.01, "ci": [0.25, 0.35]},
+           "grounding_gap": {"gap": 0.1, "ci": [0.05, 0.15]},
+           "groups": {"All": {"diagnostics": diag}}}
+    floor = {"label": "floor", "model": None, "decoding": None, "seeds": [0],
+             "grounding": {"mean": 0.0, "sd": None, "ci": [0.0, 0.0]},
+             "groups": {"All": {"diagnostics": {**diag, "novel_sentences": None}}}}
+    lines = grounding_section([row, floor], {"observations": ["Cardiomegaly"],
+                                             "positives": {"Cardiomegaly": 30},
+                                             "min_positives": 20})
+    assert ("| mrna | beam 3 | 2 | 13/14, ? | 0.300 ± 0.010 [0.250, 0.350] | +0.100 "
+            "[0.050, 0.150] |  | 5.00 (5.50) | 0.290 | 0.000 | 0.100 | 0.490 (0.250) "
+            "| gap FAILS, length ok, distinct FAILS |") in lines
+    assert "| floor | - | 1 |  | 0.000 [0.000, 0.000] |  |  | 5.00 (5.50) | 0.290 | 0.000 " \
+           "| 0.100 | n/a |  |" in lines
+
+
 def test_unknown_row_is_a_clear_error(tmp_path):
     run = bench("--out", str(tmp_path), "--models", "resnet")
     assert run.returncode == 2 and "unknown --models resnet" in run.stderr

@@ -168,8 +168,8 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
              f"{MIN_GAP:.2f}; sentences per report within {SENTENCE_TOLERANCE:.0%} of the "
              f"references'; at least {MIN_DISTINCT:.0%} of reports distinct.", "",
              "| model | decoding | seeds | epoch kept | CE-macro-F1 | gap to image-blind "
-             "| vs best | sentences (ref) | distinct | repeated | copied | checks |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| vs best | sentences (ref) | distinct | repeated | copied | novel (ref) | checks |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         g = r.get("grounding")
         if not g:
@@ -185,6 +185,9 @@ def grounding_section(rows: List[dict], reference: dict) -> List[str]:
         cells.append(f"{sent:.2f} ({ref_sent:.2f})" if sent is not None and ref_sent else "n/a")
         cells += [f"{d[k]:.3f}" if d.get(k) is not None else "n/a"
                   for k in ("distinct", "repeated_sentences", "copied")]
+        novel, ref_novel = d.get("novel_sentences"), d.get("ref_novel_sentences")
+        cells.append("n/a" if novel is None else f"{novel:.3f}"
+                     + (f" ({ref_novel:.3f})" if ref_novel is not None else ""))
         checks = []
         if gap:
             checks.append(("gap", gap["gap"] >= MIN_GAP))
