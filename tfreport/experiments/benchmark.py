@@ -330,8 +330,9 @@ def rescore(found: dict, s: Settings, row_dir: str) -> tuple:
         return None, f"{path} is not the text it scored (decoded again since)"
     from tfreport.data.prepared import PreparedDataset
     again = _score(dict(found), predictions, PreparedDataset(s.data_dir).normal("test"), s)
-    if "kept_epoch" not in again and kept_epoch(row_dir):  # the run is the record's (above)
-        again["kept_epoch"] = kept_epoch(row_dir)
+    kept = None if "kept_epoch" in again else kept_epoch(row_dir)  # the run is the record's
+    if kept:
+        again["kept_epoch"] = kept
     return again, ""
 
 
