@@ -566,25 +566,26 @@ def _history_seconds(row_dir: str) -> Optional[float]:
     """A resumed run's whole training time: the sum of its epochs' wall times (steps and
     validation; the setup and the checkpoint writes of each call are not in it). None when
     an epoch predates them: the resumed call's own time would pass for the whole run's."""
+    history = _history(row_dir)
+    if not history or any("seconds" not in r for r in history):
+        return None
+    return float(sum(r["seconds"] for r in history))
+
+
+def _history(row_dir: str) -> Optional[List[dict]]:
+    """The run's per-epoch ``history.json``, or None where it has none."""
     path = os.path.join(row_dir, "history.json")
     if not fileio.exists(path):
         return None
     with fileio.open(path) as f:
-        history = json.load(f)
-    if not history or any("seconds" not in r for r in history):
-        return None
-    return float(sum(r["seconds"] for r in history))
+        return json.load(f)
 
 
 def kept_epoch(row_dir: str) -> Optional[dict]:
     """The epoch ``best.keras`` holds and how many ran: ``{"epoch": 13, "of": 14}``, read
     from the run's ``history.json`` (its last epoch flagged best). None without a history.
     A table that shows it says at a glance whether a row kept an early, template epoch."""
-    path = os.path.join(row_dir, "history.json")
-    if not fileio.exists(path):
-        return None
-    with fileio.open(path) as f:
-        history = json.load(f)
+    history = _history(row_dir) or []
     kept = [r["epoch"] for r in history if r.get("best")]
     return {"epoch": kept[-1], "of": len(history)} if kept else None
 
