@@ -294,6 +294,14 @@ def test_grounding_table_shows_kept_epochs_novel_sentences_and_checks():
             "| gap FAILS, length ok, distinct FAILS |") in lines
     assert "| floor | - | 1 |  | 0.000 [0.000, 0.000] |  |  | 5.00 (5.50) | 0.290 | 0.000 " \
            "| 0.100 | n/a |  |" in lines
+    # The "?" says why it is there; a table with every figure recorded says nothing of it.
+    note = [line for line in lines if line.startswith("CE-macro-F1:")]
+    assert "? (epoch kept) and n/a (novel): not in the record" in note[0]
+    row["kept_epochs"][1] = {"epoch": 9, "of": 14}
+    lines = grounding_section([row, floor], {"observations": ["Cardiomegaly"],
+                                             "positives": {"Cardiomegaly": 30},
+                                             "min_positives": 20})
+    assert not any("not in the record" in line for line in lines)
 
 
 def test_unknown_row_is_a_clear_error(tmp_path):

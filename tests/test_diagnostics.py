@@ -98,7 +98,7 @@ def test_score_carries_the_diagnostics_for_all_and_each_group():
         "studies": 3, "sentences": pytest.approx(4 / 3), "ref_sentences": 2.0,
         "words": pytest.approx(14 / 3), "ref_words": 6.0,
         "distinct": pytest.approx(1 / 3), "unique_reports": 2, "copied": pytest.approx(2 / 3),
-        "repeated_sentences": 0.25,
+        "ref_distinct": 1.0, "repeated_sentences": 0.25,
         # "the heart is normal" is a training sentence, "small left effusion" is not; of the
         # references' six sentences only "the heart is normal" is
         "novel_sentences": 0.5, "ref_novel_sentences": pytest.approx(5 / 6)}
@@ -123,6 +123,51 @@ def test_markdown_shows_the_diagnostics():
     no_boundaries = scoring.score({"2": "no effusion"}, REFS, metrics=("BLEU-1",))
     assert "| All | 1 | n/a (1.0000) | 2.0000 (2.0000) | 1.0000 | n/a | n/a | n/a (n/a) |" in \
         table.markdown(no_boundaries)
+
+
+def test_shape_warnings_name_each_failed_bar():
+    names = "abcdefghij"  # the metrics' normalisation drops digits
+    refs = {str(i): f"finding {names[i]}. the heart is normal. the lungs are clear."
+            for i in range(10)}
+    good = report_diagnostics({k: v.replace("heart", "cardiac silhouette") for k, v in
+                               refs.items()}, refs)
+    assert diagnostics.shape_warnings(good) == []
+    # one report for all ten studies (2 sentences against the references' 3, within 25%? no)
+    collapsed = diagnostics.shape_warnings(report_diagnostics(
+        {k: "the heart is normal. the lungs are clear." for k in refs}, refs))
+    assert len(collapsed) == 2
+    assert collapsed[0].startswith("only 0.0% of the 10 reports are distinct (bar 30%; 1 "
+                                   "different texts)")
+    assert collapsed[1] == "2.00 sentences a report against the references' 3.00 (bar: " \
+                           "within 25%)"
+    repeating = diagnostics.shape_warnings(report_diagnostics(
+        {k: f"finding {names[int(k)]}. the heart is normal. the heart is normal." for k in refs},
+        refs))
+    assert repeating == ["33.3% of the sentences repeat an earlier one in the same report "
+                         "(bar 5%)"]
+
+
+def test_templated_references_lower_the_distinct_bar():
+    """Where the references themselves repeat (normal templates), a model that repeats as
+    they do is not flagged; one that repeats far more is."""
+    refs = {str(i): "no acute disease." if i < 8 else f"finding {'ab'[i - 8]}." for i in range(10)}
+    same = report_diagnostics(dict(refs), refs)
+    assert same["ref_distinct"] == pytest.approx(0.2) and same["distinct"] == pytest.approx(0.2)
+    assert diagnostics.shape_warnings(same) == []
+    one = report_diagnostics({k: "no acute disease." for k in refs}, refs)
+    assert diagnostics.shape_warnings(one)[0].startswith("only 0.0% of the 10 reports are "
+                                                         "distinct (bar 10%;")
+
+
+def test_markdown_warns_under_a_collapsed_table():
+    refs = {str(i): f"finding {'abcdef'[i]}. the heart is normal." for i in range(6)}
+    collapsed = scoring.score({k: "the heart is normal. finding a." for k in refs}, refs,
+                              metrics=("BLEU-1",))
+    text = table.markdown(collapsed)
+    assert "**Warning:** only 0.0% of the 6 reports are distinct" in text
+    assert diagnostics.DECODING_HINT in text
+    fine = scoring.score(dict(refs), refs, metrics=("BLEU-1",))
+    assert "Warning" not in table.markdown(fine)
 
 
 def test_evaluate_writes_the_diagnostics(tmp_path, monkeypatch):

@@ -8,7 +8,8 @@ the metrics' normalisation (``nlg.normalise``: lower-cased, punctuation removed)
   ``ref_sentences`` and ``ref_words``, the references' means over the same studies;
 - ``distinct``: the share of predictions whose text occurs only once among the predictions
   scored together (one report for every study gives 0.0; each group of a table is its own
-  set); ``unique_reports`` is the number of different texts;
+  set); ``unique_reports`` is the number of different texts; ``ref_distinct``, the
+  references' own share over the same studies (templated normal reports repeat);
 - ``copied``: the share of predictions identical to some training report (None when no
   training reports are given);
 - ``repeated_sentences``: the share of all predicted sentences that occur earlier in the same
@@ -46,6 +47,38 @@ NOTE = ("Diagnostics on the scored text: sentences and words are means per repor
         "novel, no training reports given.")
 
 
+# The shape of reports a reader would accept (issue #15's bars, shared by every table that
+# checks them): sentences per report within this fraction of the references', at least this
+# share of reports distinct, and, here only, at most this share of sentences said twice in a
+# report (the references repeat almost none).
+SENTENCE_TOLERANCE, MIN_DISTINCT, MAX_REPEATED = 0.25, 0.30, 0.05
+DECODING_HINT = ("Decode as the benchmarks do: evaluate.py --mbr_samples 8 (MBR over the beam "
+                 "report and 8 samples), with --no_repeat true for MRNA and Hier-RNN.")
+
+
+def shape_warnings(d: Mapping) -> List[str]:
+    """One sentence for each bar a set of predictions' diagnostics ``d`` fails: few distinct
+    reports, reports too short or too long against the references', sentences said twice.
+    Empty when the reports pass, or when a figure cannot be computed."""
+    out = []
+    # Where the references themselves repeat (templated normal reports), the bar is half their
+    # own share: a model that writes as the references do is never flagged.
+    bar = MIN_DISTINCT if d.get("ref_distinct") is None else min(MIN_DISTINCT,
+                                                                  d["ref_distinct"] / 2)
+    if d.get("distinct") is not None and d["distinct"] < bar and d["studies"] > 1:
+        out.append(f"only {d['distinct']:.1%} of the {d['studies']} reports are distinct "
+                   f"(bar {bar:.0%}; {d['unique_reports']} different texts): the model "
+                   "writes the same few reports whatever the images show")
+    sent, ref = d.get("sentences"), d.get("ref_sentences")
+    if sent is not None and ref and abs(sent - ref) > SENTENCE_TOLERANCE * ref:
+        out.append(f"{sent:.2f} sentences a report against the references' {ref:.2f} (bar: "
+                   f"within {SENTENCE_TOLERANCE:.0%})")
+    if d.get("repeated_sentences") is not None and d["repeated_sentences"] > MAX_REPEATED:
+        out.append(f"{d['repeated_sentences']:.1%} of the sentences repeat an earlier one in "
+                   f"the same report (bar {MAX_REPEATED:.0%})")
+    return out
+
+
 def sentences(texts: Iterable[str]) -> Optional[List[List[str]]]:
     """Each text's normalised, non-empty sentences, or None when the texts carry no sentence
     boundaries (not one period, yet some words)."""
@@ -71,9 +104,6 @@ def report_diagnostics(predictions: Mapping[str, str], references: Mapping[str, 
     if missing:
         raise KeyError(f"{len(missing)} prediction ids have no reference, e.g. {missing[:3]}")
     texts = [normalise(predictions[i]) for i in ids]
-    counts: dict = {}
-    for t in texts:
-        counts[t] = counts.get(t, 0) + 1
     pred_sents = sentences(predictions[i] for i in ids)
     ref_sents = sentences(references[i] for i in ids)
     copied = novel = ref_novel = None
@@ -94,13 +124,23 @@ def report_diagnostics(predictions: Mapping[str, str], references: Mapping[str, 
         "ref_sentences": None if ref_sents is None else _mean(len(s) for s in ref_sents),
         "words": _mean(len(t.split()) for t in texts),
         "ref_words": _mean(len(normalise(references[i]).split()) for i in ids),
-        "distinct": sum(counts[t] == 1 for t in texts) / len(ids),
-        "unique_reports": len(counts),
+        "distinct": _distinct(texts),
+        "ref_distinct": _distinct(normalise(references[i]) for i in ids),
+        "unique_reports": len(set(texts)),
         "copied": copied,
         "repeated_sentences": repeated,
         "novel_sentences": novel,
         "ref_novel_sentences": ref_novel,
     }
+
+
+def _distinct(texts: Iterable[str]) -> float:
+    """The share of ``texts`` that occur only once among them."""
+    texts = list(texts)
+    counts: dict = {}
+    for t in texts:
+        counts[t] = counts.get(t, 0) + 1
+    return sum(counts[t] == 1 for t in texts) / len(texts)
 
 
 def _novel(reports: Optional[List[List[str]]], known: set) -> Optional[float]:

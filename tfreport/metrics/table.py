@@ -77,4 +77,8 @@ def diagnostics_lines(result: Mapping) -> List[str]:
         cells = [cell(d, k) + (f" ({cell(d, ref_of[h])})" if h in ref_of else "")
                  for k, h in diagnostics.COLUMNS]
         lines.append(f"| {name} | {d['studies']} | " + " | ".join(cells) + " |")
-    return lines + ["", diagnostics.NOTE]
+    lines += ["", diagnostics.NOTE]
+    warnings = diagnostics.shape_warnings(rows[0][1]) if rows[0][0] == "All" else []
+    if warnings:
+        lines += ["", "**Warning:** " + "; ".join(warnings) + ". " + diagnostics.DECODING_HINT]
+    return lines

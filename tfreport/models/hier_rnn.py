@@ -40,7 +40,7 @@ class HierRNNConfig(VisualConfig):
 
     # Hier-RNN learns slowest: on the rendered IU X-Ray set its validation loss still fell
     # 0.035 per epoch at epoch 14 (2.43 -> 2.39; CNN-RNN's had flattened), so the demo preset
-    # trains it 24 epochs (docs/benchmarks/iu_xray_rendered/README.md).
+    # trains it 24 epochs (docs/benchmarks/iu_xray_rendered_bleu4/README.md).
     TRAIN_PRESETS = {"demo": dict(epochs=24)}
 
     @classmethod

@@ -22,7 +22,7 @@ SCHEDULES = ("step", "noam")
 # What chooses best.keras on validation. CE-F1+BLEU-4 is the sum of the two: clinical content
 # first, with fluency as its counterweight and tie-break (a model that states no finding on
 # validation scores the all-normal CE-F1 at every epoch, and CE-F1 alone would then keep its
-# first, unreadable epoch). docs/benchmarks/iu_xray_rendered_ce/README.md measures it.
+# first, unreadable epoch). docs/benchmarks/iu_xray_rendered/README.md measures it.
 VAL_METRICS = ("BLEU-4", "CIDEr", "CE-F1", "CE-F1+BLEU-4")
 
 
