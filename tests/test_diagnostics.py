@@ -159,6 +159,13 @@ def test_templated_references_lower_the_distinct_bar():
                                                          "distinct (bar 10%;")
 
 
+def test_the_distinct_warning_says_which_group_repeats():
+    d = {"studies": 4, "distinct": 0.25, "unique_reports": 2, "ref_distinct": 1.0}
+    text = diagnostics.shape_warnings(d, {"normal": {"distinct": 0.0},
+                                          "abnormal": {"distinct": 0.5}})[0]
+    assert "(bar 30%; 2 different texts; normal 0.0%, abnormal 50.0%)" in text
+
+
 def test_markdown_warns_under_a_collapsed_table():
     refs = {str(i): f"finding {'abcdef'[i]}. the heart is normal." for i in range(6)}
     collapsed = scoring.score({k: "the heart is normal. finding a." for k in refs}, refs,

@@ -78,7 +78,8 @@ def diagnostics_lines(result: Mapping) -> List[str]:
                  for k, h in diagnostics.COLUMNS]
         lines.append(f"| {name} | {d['studies']} | " + " | ".join(cells) + " |")
     lines += ["", diagnostics.NOTE]
-    warnings = diagnostics.shape_warnings(rows[0][1]) if rows[0][0] == "All" else []
+    warnings = (diagnostics.shape_warnings(rows[0][1], {n.lower(): d for n, d in rows[1:]})
+                if rows[0][0] == "All" else [])
     if warnings:
         lines += ["", "**Warning:** " + "; ".join(warnings) + ". " + diagnostics.DECODING_HINT]
     return lines
