@@ -101,6 +101,12 @@ def test_image_blind_rows_score_like_the_floors(fixture):
     runs = _blind_run(fixture, "legacy", "cnn_rnn", {f"CXR{u}": best for u in range(21, 31)})
     blind = {"legacy": tb.load_blind_runs(str(runs), "legacy")}
     assert blind["legacy"][0].label == "image-blind CNN-RNN (legacy preset, 3 epochs, lr 0.001)"
+    # evaluate.py's metrics_test.json names the decoding of the predictions beside it
+    json.dump({"beam_size": 3, "mbr_samples": 8, "temperature": 1.0, "mbr_no_repeat": True,
+               "no_repeat": False}, open(runs / "legacy" / "cnn_rnn" / "metrics_test.json", "w"))
+    assert tb.load_blind_runs(str(runs), "legacy")[0].label == (
+        "image-blind CNN-RNN (legacy preset, 3 epochs, lr 0.001; MBR over beam 3 + 8 samples "
+        "at T 1, no repeated sentence)")
     rows = tb.run([legacy], seeds=2, bootstrap=30, boot_seed=0, blind=blind)
     assert len(rows) == 2 * 3  # scorings x (two floors + one model)
     for scoring_rows in (rows[:3], rows[3:]):

@@ -53,16 +53,28 @@ class BlindRun:
     preset: str
     epochs: int
     learning_rate: float
+    decoding: Optional[str] = None  # as evaluate.py's metrics_test.json says; None: unknown
 
     @property
     def label(self) -> str:
+        decoding = f"; {self.decoding}" if self.decoding else ""
         return (f"image-blind {MODEL_NAMES.get(self.model, self.model)} ({self.preset} preset, "
-                f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}, lr {self.learning_rate:g})")
+                f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}, lr {self.learning_rate:g}"
+                f"{decoding})")
+
+
+def _decoding(metrics: dict) -> str:
+    """How evaluate.py decoded a run's test predictions, named as the benchmark names it."""
+    from tfreport.experiments.benchmark import decoding_name
+    name = decoding_name(metrics.get("beam_size", 3), metrics.get("mbr_samples") or 0,
+                         metrics.get("temperature") or 1.0, bool(metrics.get("mbr_no_repeat")))
+    return name + (", search without repeats" if metrics.get("no_repeat") else "")
 
 
 def load_blind_runs(runs_dir: str, split_name: str) -> List[BlindRun]:
     """``runs_dir/<split>/<model>/`` train.py model directories, each with config.json and
-    predictions_test.json; a run that is not image-blind is an error, not a row."""
+    predictions_test.json (and metrics_test.json, which names the decoding); a run that is not
+    image-blind is an error, not a row."""
     folder = os.path.join(runs_dir, split_name)
     if not fileio.isdir(folder):
         return []
@@ -83,8 +95,13 @@ def load_blind_runs(runs_dir: str, split_name: str) -> List[BlindRun]:
         if fileio.exists(history):
             with fileio.open(history, encoding="utf-8") as f:
                 epochs = len(json.load(f))
+        decoding = None
+        metrics = os.path.join(run_dir, "metrics_test.json")  # written with the predictions
+        if fileio.exists(metrics):
+            with fileio.open(metrics, encoding="utf-8") as f:
+                decoding = _decoding(json.load(f))
         runs.append(BlindRun(cfg["model"], predictions, cfg["preset"], epochs,
-                             cfg["train_config"]["learning_rate"]))
+                             cfg["train_config"]["learning_rate"], decoding))
     return runs
 
 
