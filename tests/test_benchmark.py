@@ -296,7 +296,14 @@ def test_grounding_table_shows_kept_epochs_novel_sentences_and_checks():
            "| 0.100 | n/a |  |" in lines
     # The "?" says why it is there; a table with every figure recorded says nothing of it.
     note = [line for line in lines if line.startswith("CE-macro-F1:")]
-    assert "? (epoch kept) and n/a (novel): not in the record" in note[0]
+    assert " ? (epoch kept): not in the record" in note[0]
+    old = {**row, "groups": {"All": {"diagnostics": {k: v for k, v in diag.items()
+                                                     if k != "novel_sentences"}}}}
+    note = [line for line in grounding_section([old], {"observations": ["Cardiomegaly"],
+                                                       "positives": {"Cardiomegaly": 30},
+                                                       "min_positives": 20})
+            if line.startswith("CE-macro-F1:")]
+    assert " ? (epoch kept) and n/a (novel): not in the record" in note[0]
     row["kept_epochs"][1] = {"epoch": 9, "of": 14}
     lines = grounding_section([row, floor], {"observations": ["Cardiomegaly"],
                                              "positives": {"Cardiomegaly": 30},

@@ -136,7 +136,7 @@ def test_shape_warnings_name_each_failed_bar():
     collapsed = diagnostics.shape_warnings(report_diagnostics(
         {k: "the heart is normal. the lungs are clear." for k in refs}, refs))
     assert len(collapsed) == 2
-    assert collapsed[0].startswith("only 0.0% of the 10 reports are distinct (bar 30%; 1 "
+    assert collapsed[0].startswith("only 0.0% of the 10 reports are distinct (bar 30.0%; 1 "
                                    "different texts)")
     assert collapsed[1] == "2.00 sentences a report against the references' 3.00 (bar: " \
                            "within 25%)"
@@ -156,14 +156,14 @@ def test_templated_references_lower_the_distinct_bar():
     assert diagnostics.shape_warnings(same) == []
     one = report_diagnostics({k: "no acute disease." for k in refs}, refs)
     assert diagnostics.shape_warnings(one)[0].startswith("only 0.0% of the 10 reports are "
-                                                         "distinct (bar 10%;")
+                                                         "distinct (bar 10.0%;")
 
 
-def test_the_distinct_warning_says_which_group_repeats():
+def test_the_distinct_warning_gives_each_groups_share():
     d = {"studies": 4, "distinct": 0.25, "unique_reports": 2, "ref_distinct": 1.0}
     text = diagnostics.shape_warnings(d, {"normal": {"distinct": 0.0},
                                           "abnormal": {"distinct": 0.5}})[0]
-    assert "(bar 30%; 2 different texts; normal 0.0%, abnormal 50.0%)" in text
+    assert "(bar 30.0%; 2 different texts; normal 0.0%, abnormal 50.0%)" in text
 
 
 def test_markdown_warns_under_a_collapsed_table():
@@ -175,6 +175,10 @@ def test_markdown_warns_under_a_collapsed_table():
     assert diagnostics.DECODING_HINT in text
     fine = scoring.score(dict(refs), refs, metrics=("BLEU-1",))
     assert "Warning" not in table.markdown(fine)
+    # reports already chosen by MBR: the warning stays, the hint to use MBR goes
+    collapsed["mbr_samples"] = 8
+    text = table.markdown(collapsed)
+    assert "**Warning:** only 0.0%" in text and diagnostics.DECODING_HINT not in text
 
 
 def test_evaluate_writes_the_diagnostics(tmp_path, monkeypatch):

@@ -326,7 +326,7 @@ class Decoder:
         # MBR on hierarchical models: never choose a candidate that says a sentence twice
         # when another does not (docs/mrna_reports.md). Flat models decode each word after
         # the whole report so far and rarely repeat one (0.1% of sentences or fewer in the
-        # rendered benchmark, against 6-9% for MRNA and Hier-RNN).
+        # rendered benchmark's second configuration, against 6-9% for MRNA and Hier-RNN).
         self.mbr_no_repeat = bool(mbr_no_repeat)
         self.block_trigrams = block_trigrams
         self.no_repeat = bool(no_repeat)  # hierarchical models: no sentence twice

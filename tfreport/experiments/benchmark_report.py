@@ -149,15 +149,17 @@ def _kept(r: dict) -> str:
 
 
 def _missing_note(rows: List[dict]) -> str:
-    """A sentence saying what "?" and "n/a" stand for, when a record made before the epoch
-    kept or the novel share existed leaves them out (its run not here to read them from)."""
-    old = [r for r in rows if r.get("grounding") and r.get("model")
-           and ("?" in _kept(r)
-                or r["groups"]["All"].get("diagnostics", {}).get("novel_sentences") is None)]
-    if not old:
+    """A sentence saying what "?" (epoch kept) and "n/a" (novel) stand for where a record made
+    before the figure existed leaves it out, its run not here to read it from."""
+    sighted = [r for r in rows if r.get("grounding") and r.get("model")]
+    kept = any("?" in _kept(r) for r in sighted)
+    novel = any("novel_sentences" not in r["groups"]["All"].get("diagnostics", {})
+                for r in sighted)
+    what = " and ".join(w for w, on in (("? (epoch kept)", kept), ("n/a (novel)", novel)) if on)
+    if not what:
         return ""
-    return (" ? (epoch kept) and n/a (novel): not in the record, which predates the figure, "
-            "and its run (history.json, predictions_test.json) is not here to fill it in.")
+    return (f" {what}: not in the record, which predates the figure, and its run "
+            "(history.json, predictions_test.json) is not here to fill it in.")
 
 
 def grounding_section(rows: List[dict], reference: dict) -> List[str]:

@@ -81,5 +81,7 @@ def diagnostics_lines(result: Mapping) -> List[str]:
     warnings = (diagnostics.shape_warnings(rows[0][1], {n.lower(): d for n, d in rows[1:]})
                 if rows[0][0] == "All" else [])
     if warnings:
-        lines += ["", "**Warning:** " + "; ".join(warnings) + ". " + diagnostics.DECODING_HINT]
+        # Already chosen by MBR: the hint would send the reader back where they are.
+        hint = "" if result.get("mbr_samples") else " " + diagnostics.DECODING_HINT
+        lines += ["", "**Warning:** " + "; ".join(warnings) + "." + hint]
     return lines
