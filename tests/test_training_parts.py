@@ -94,7 +94,7 @@ SCRIPTED = [(0.649, 0.000), (0.649, 0.110), (0.700, 0.010), (0.690, 0.090)]
 
 
 @pytest.mark.parametrize("val_metric, chosen", [
-    ("CE-F1", [True, False, True, False]),  # a tie keeps the earlier epoch
+    ("CE-F1", [True, None, True, False]),  # a tie: the lower validation loss (None: see below)
     ("BLEU-4", [True, True, False, False]),
     ("CE-F1+BLEU-4", [True, True, False, True]),
 ])
@@ -114,9 +114,25 @@ def test_best_checkpoint_follows_the_chosen_validation_metric(
     trainer, train_fn, val = _trainer(tiny_data, tiny_vocab, tmp_path, epochs=4,
                                       val_metric=val_metric)
     history = trainer.fit(train_fn, val, references(tiny_data, "val"))
+    # epoch 2 ties epoch 1 on CE-F1: it is kept exactly when its validation loss is lower
+    chosen = [history[1]["val_loss"] < history[0]["val_loss"] if c is None else c
+              for c in chosen]
     assert [r["best"] for r in history] == chosen
     assert [r["val_CE-F1+BLEU-4"] for r in history] == pytest.approx([c + b for c, b in SCRIPTED])
     assert all(r["seconds"] > 0 for r in history)
+
+
+def test_a_tied_validation_score_keeps_the_epoch_with_the_lower_loss():
+    """A model that writes one report for every study decodes the same validation reports at
+    every epoch: the metric ties exactly, and the first, least trained epoch used to stay
+    best.keras. The validation loss breaks the tie; it never overrides a higher metric."""
+    from tfreport.training.trainer import improves
+    assert improves(0.04, 2.2, 0.04, 2.9)  # the tie, broken by the loss
+    assert not improves(0.04, 3.0, 0.04, 2.9)
+    assert not improves(0.03, 1.0, 0.04, 2.9)  # a lower metric loses whatever its loss
+    assert improves(0.05, 9.0, 0.04, 2.9)
+    assert improves(0.04, 2.2, -math.inf, math.inf)  # the first epoch
+    assert not improves(0.04, None, 0.04, 2.9)  # no validation loss: the earlier epoch stays
 
 
 def test_nan_loss_stops_with_a_clear_message(tiny_data, tiny_vocab, tmp_path):

@@ -115,6 +115,15 @@ def _ce_f1(predictions: Dict[str, str], references: Dict[str, str]) -> float:
                              labeler.label_reports({k: references[k] for k in predictions}))["micro"]["f1"]
 
 
+
+def improves(metric: float, loss: Optional[float], best: float, best_loss: float) -> bool:
+    """Whether an epoch's validation beats the best so far: a higher ``--val_metric``, or the
+    same one with a lower validation loss. Ties are exact where the decoded reports are the
+    same, as for a model that writes one report for every study at every epoch (an image-blind
+    MRNA at beam 3); without the tie-break the first of the tied epochs, the least trained,
+    stayed best.keras."""
+    return metric > best or (metric == best and loss is not None and loss < best_loss)
+
 class Trainer:
     # what a training batch keeps: its tensors (the ids are strings, which XLA cannot take);
     # the SCST stage keeps the ids, to find each study's reference
@@ -174,6 +183,7 @@ class Trainer:
         # seconds the epoch in progress had run before a stop mid-epoch (from the resume
         # state), so that its history entry still holds the whole epoch's time
         self._carried_seconds = 0.0
+        self._best_loss = math.inf  # validation loss of the best epoch: breaks exact ties
 
     # -- steps ---------------------------------------------------------------------------
     def _replica_step(self, batch):
@@ -230,6 +240,7 @@ class Trainer:
     def _state(self, epoch: int, step_in_epoch: int, best: float, stale: int,
                seconds_in_epoch: float = 0.0) -> dict:
         return {"epoch": epoch, "step_in_epoch": step_in_epoch, "best": best, "stale": stale,
+                "best_loss": self._best_loss,
                 "history": self.history, "steps_per_epoch": self.steps_per_epoch,
                 "seconds_in_epoch": seconds_in_epoch}
 
@@ -260,6 +271,7 @@ class Trainer:
         cfg = self.cfg
         fileio.makedirs(self.model_dir)
         first_epoch, first_step, best, stale = 1, 0, -math.inf, 0
+        self._best_loss = math.inf
         if resume:
             meta = self.restore()
             if meta is None:
@@ -267,6 +279,7 @@ class Trainer:
             else:
                 first_epoch, first_step = meta["epoch"], meta["step_in_epoch"]
                 best, stale = meta["best"], meta["stale"]
+                self._best_loss = meta.get("best_loss", math.inf)  # states before the tie-break
                 if first_step >= self.steps_per_epoch:
                     first_epoch, first_step = first_epoch + 1, 0
                 elif first_step:
@@ -294,7 +307,9 @@ class Trainer:
                 # Without validation the best epoch is the one with the lowest training loss.
                 metric = record.get("val_" + cfg.val_metric,
                                     -record.get("val_loss", record["train_loss"]))
-                improved = metric > best
+                improved = improves(metric, record.get("val_loss"), best, self._best_loss)
+                if improved:
+                    self._best_loss = record.get("val_loss", math.inf)
                 best, stale = (metric, 0) if improved else (best, stale + 1)
                 record["best"] = improved
                 self.history.append(record)
