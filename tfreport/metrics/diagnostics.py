@@ -27,7 +27,8 @@ of a set holds a period but some hold words, its sentence figures are None ("n/a
 """
 from __future__ import annotations
 
-from typing import Iterable, List, Mapping, Optional
+from collections import Counter
+from typing import Iterable, List, Mapping, Optional, Sequence
 
 from tfreport.metrics.nlg import normalise
 from tfreport.text import split_sentences
@@ -111,6 +112,7 @@ def report_diagnostics(predictions: Mapping[str, str], references: Mapping[str, 
     if missing:
         raise KeyError(f"{len(missing)} prediction ids have no reference, e.g. {missing[:3]}")
     texts = [normalise(predictions[i]) for i in ids]
+    ref_texts = [normalise(references[i]) for i in ids]
     pred_sents = sentences(predictions[i] for i in ids)
     ref_sents = sentences(references[i] for i in ids)
     copied = novel = ref_novel = None
@@ -130,9 +132,9 @@ def report_diagnostics(predictions: Mapping[str, str], references: Mapping[str, 
         "sentences": None if pred_sents is None else _mean(len(s) for s in pred_sents),
         "ref_sentences": None if ref_sents is None else _mean(len(s) for s in ref_sents),
         "words": _mean(len(t.split()) for t in texts),
-        "ref_words": _mean(len(normalise(references[i]).split()) for i in ids),
+        "ref_words": _mean(len(t.split()) for t in ref_texts),
         "distinct": _distinct(texts),
-        "ref_distinct": _distinct(normalise(references[i]) for i in ids),
+        "ref_distinct": _distinct(ref_texts),
         "unique_reports": len(set(texts)),
         "copied": copied,
         "repeated_sentences": repeated,
@@ -141,13 +143,9 @@ def report_diagnostics(predictions: Mapping[str, str], references: Mapping[str, 
     }
 
 
-def _distinct(texts: Iterable[str]) -> float:
+def _distinct(texts: Sequence[str]) -> float:
     """The share of ``texts`` that occur only once among them."""
-    texts = list(texts)
-    counts: dict = {}
-    for t in texts:
-        counts[t] = counts.get(t, 0) + 1
-    return sum(counts[t] == 1 for t in texts) / len(texts)
+    return sum(n == 1 for n in Counter(texts).values()) / len(texts)
 
 
 def _novel(reports: Optional[List[List[str]]], known: set) -> Optional[float]:
