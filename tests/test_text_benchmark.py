@@ -137,3 +137,34 @@ def test_image_blind_rows_refuse_incomplete_or_sighted_runs(fixture, tmp_path):
     with pytest.raises(ValueError, match="not an image-blind run"):
         tb.load_blind_runs(str(sighted), "legacy")
     assert tb.load_blind_runs(str(tmp_path / "nothing"), "legacy") == []
+
+
+def test_a_partial_rerun_carries_the_other_models_rows(fixture, tmp_path):
+    legacy = iu_xray_text.legacy_text_split(str(fixture / "legacy"), str(fixture / "indiana_reports.csv"))
+    runs = _blind_run(tmp_path, "legacy", "cnn_rnn", {f"CXR{u}": "the heart is normal." for u in range(21, 31)})
+    blind = {"legacy": tb.load_blind_runs(str(runs), "legacy")}
+    first = tb.run([legacy], seeds=1, bootstrap=0, blind=blind)
+    # an earlier table, per scoring: CNN-RNN (rerun now) and CNN-RNN-Att and MRNA (not
+    # rerun), the latter in the older format that named rows "baseline"; and a row of
+    # another split
+    earlier = []
+    for old_cnn in (r for r in first if r.get("model") == "cnn_rnn"):
+        att = {**old_cnn, "label": old_cnn["label"].replace("CNN-RNN", "CNN-RNN-Att"),
+               "model": "cnn_rnn_att"}
+        mrna = {k: v for k, v in old_cnn.items() if k not in ("label", "model")}
+        mrna["baseline"] = "image-blind MRNA (legacy preset, 4 epochs, lr 0.002)"
+        earlier += [dict(old_cnn, groups={}), att, mrna, {**att, "split": "R2Gen elsewhere"}]
+    rows = tb.run([legacy], seeds=1, bootstrap=0, blind=blind, earlier=earlier)
+    for scoring in tb.SCORINGS:
+        models = [r for r in rows if r["scoring"] == scoring and tb.blind_model(r)]
+        assert [r["model"] for r in models] == ["cnn_rnn", "cnn_rnn_att", "mrna"]
+        fresh, carried_att, carried_mrna = models
+        assert not fresh.get("carried") and fresh["groups"]  # recomputed, not the earlier row
+        assert carried_att["carried"] and carried_att["label"].endswith(tb.CARRIED)
+        assert carried_mrna["label"] == "image-blind MRNA (legacy preset, 4 epochs, lr 0.002)" + tb.CARRIED
+        assert "baseline" not in carried_mrna
+    assert sum(1 for r in rows if r.get("carried")) == 2 * len(tb.SCORINGS)
+    # carrying twice does not stack the suffix
+    again = tb.run([legacy], seeds=1, bootstrap=0, blind=blind, earlier=rows)
+    assert [r["label"] for r in again] == [r["label"] for r in rows]
+    assert "carried from the previous table" in tb.markdown(rows)

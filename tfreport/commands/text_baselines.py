@@ -1,7 +1,7 @@
 """Image-free floors on the real IU X-Ray reports, for the legacy and R2Gen splits.
 
     python scripts/text_baselines.py --shared_dir ../shared/data --out docs/benchmarks/iu_xray_text \
-        [--seeds 5] [--bootstrap 1000] [--seed 0] [--image_blind_runs RUNS]
+        [--seeds 5] [--bootstrap 1000] [--seed 0] [--image_blind_runs RUNS [--carry_earlier true]]
 
 Rows: the most frequent training report and a random training report (mean ± sd over
 --seeds), each scored with tfreport's default scoring and the legacy scoring, for All, Normal
@@ -11,13 +11,16 @@ results.json. Reads the report files only; no images are needed.
 --image_blind_runs RUNS adds each image-blind model (train.py --image_blind true) from
 RUNS/legacy/<model>/ and RUNS/r2gen/<model>/ (their predictions_test.json), scored against
 the same references; docs/REPRODUCE.md gives the training commands. A hand-written
-RUNS-independent note on how they were trained may sit in OUT/blind_note.md.
+RUNS-independent note on how they were trained may sit in OUT/blind_note.md. With
+--carry_earlier true, a model that has no run in RUNS keeps its image-blind rows from
+OUT/results.json, labelled as carried (a partial rerun keeps the rest of the table).
 """
 import argparse
+import json
 import os
 
 from tfreport import fileio
-from tfreport.cli import add_seed_flags, apply_seed_flags, run_main
+from tfreport.cli import add_seed_flags, apply_seed_flags, parse_bool, run_main
 
 
 def main(argv=None):
@@ -29,8 +32,13 @@ def main(argv=None):
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the intervals")
     p.add_argument("--image_blind_runs", default=None,
                    help="folder with legacy/<model>/ and r2gen/<model>/ image-blind train.py runs")
+    p.add_argument("--carry_earlier", type=parse_bool, default=False, metavar="true|false",
+                   help="keep OUT/results.json's image-blind rows for models with no run in "
+                        "--image_blind_runs, labelled as carried")
     add_seed_flags(p)
     args = p.parse_args(argv)
+    if args.carry_earlier and not args.image_blind_runs:
+        p.error("--carry_earlier true needs --image_blind_runs (it fills in the models not rerun)")
     seed = apply_seed_flags(args)
     from tfreport.atomic import write_json, write_text
     from tfreport.data.iu_xray_text import legacy_text_split, r2gen_text_split
@@ -45,8 +53,16 @@ def main(argv=None):
                                reports_csv)]
     blind = ({s.name: tb.load_blind_runs(args.image_blind_runs, s.name) for s in splits}
              if args.image_blind_runs else None)
+    earlier = None
+    if args.carry_earlier:
+        previous = os.path.join(args.out, "results.json")
+        if not fileio.exists(previous):
+            raise FileNotFoundError(f"{previous}: no earlier table to carry rows from "
+                                    "(--carry_earlier true)")
+        with fileio.open(previous, encoding="utf-8") as f:
+            earlier = json.load(f)["rows"]
     rows = tb.run(splits, seeds=args.seeds, bootstrap=args.bootstrap, boot_seed=seed,
-                  blind=blind)
+                  blind=blind, earlier=earlier)
     fileio.makedirs(args.out)
     write_json(os.path.join(args.out, "results.json"),
                {"rows": rows, "seeds": args.seeds, "bootstrap": args.bootstrap,

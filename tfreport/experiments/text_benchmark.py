@@ -121,12 +121,45 @@ def references(split: TextSplit, scoring_name: str) -> Dict[str, str]:
     return {i: join(s) for i, s in split.test.items()}
 
 
+CARRIED = "; earlier run, carried from the previous table"
+
+
+def blind_model(row: dict) -> Optional[str]:
+    """The zoo model behind an image-blind row (``None``: a floor); rows written before
+    rows named their model are matched by their label."""
+    if row.get("model"):
+        return row["model"]
+    label = row.get("label") or row.get("baseline", "")
+    return next((m for m, name in MODEL_NAMES.items()
+                 if label.startswith(f"image-blind {name} (")), None)
+
+
+def carried_rows(earlier: List[dict], split: TextSplit, scoring_name: str,
+                 fresh: List[str]) -> List[dict]:
+    """The earlier table's image-blind rows for this split and scoring whose model has no
+    run in ``fresh``, relabelled as carried: a partial rerun keeps the other models' rows
+    rather than dropping them, and says which rows it did not recompute."""
+    rows = []
+    for r in earlier:
+        model = blind_model(r)
+        if (r["split"] == split.description and r["scoring"] == scoring_name
+                and model is not None and model not in fresh):
+            label = r.get("label") or r["baseline"]
+            rows.append({**{k: v for k, v in r.items() if k != "baseline"},
+                         "label": label if label.endswith(CARRIED) else label + CARRIED,
+                         "model": model, "carried": True})
+    return rows
+
+
 def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
-        boot_seed: int = 0, blind: Optional[Dict[str, List[BlindRun]]] = None) -> List[dict]:
+        boot_seed: int = 0, blind: Optional[Dict[str, List[BlindRun]]] = None,
+        earlier: Optional[List[dict]] = None) -> List[dict]:
     """Rows (``results_table.row``): one per (split, scoring, baseline), each with per-group
     figures, intervals and report diagnostics (copied and novel: against the split's
-    training reports); ``blind`` adds each split's image-blind model runs. The random report is
-    aggregated over its seeds like a benchmark row, its intervals averaged bound by bound."""
+    training reports); ``blind`` adds each split's image-blind model runs, and ``earlier``
+    (a previous results.json's rows) the image-blind rows of models not run again. The random
+    report is aggregated over its seeds like a benchmark row, its intervals averaged bound by
+    bound."""
     rows = []
     for split in splits:
         training = [join_report(s) for s in split.train.values()]
@@ -145,10 +178,14 @@ def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
             rows.append(results_table.row(f"random training report ({seeds} seeds)",
                                           results_table.aggregate(runs, intervals=True),
                                           list(range(seeds)), **info))
+            models = []
             for r in (blind or {}).get(split.name, []):
                 preds = align_predictions(split, r.predictions, r.label)
-                rows.append(results_table.row(r.label, results_table.aggregate(
-                    [score(preds)], intervals=True), **info))
+                models.append(results_table.row(r.label, results_table.aggregate(
+                    [score(preds)], intervals=True), model=r.model, **info))
+            models += carried_rows(earlier or [], split, scoring_name,
+                                   [m["model"] for m in models])
+            rows += sorted(models, key=lambda m: m["model"])
     return rows
 
 
