@@ -70,6 +70,21 @@ def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "t
     return config, data_dir, ds, predictions
 
 
+def decoding_label(metrics: dict) -> str:
+    """How a metrics file's predictions were decoded, named as the benchmark names it, with
+    each search option set away from its default: "beam 3", "MBR over beam 3 + 8 samples at
+    T 1, no repeated sentence", "beam 3, search without repeats"."""
+    from tfreport.decoding import DEFAULT_LENGTH_PENALTY
+    from tfreport.experiments.benchmark import decoding_name
+    name = decoding_name(metrics.get("beam_size", 3), metrics.get("mbr_samples") or 0,
+                         metrics.get("temperature") or 1.0, bool(metrics.get("mbr_no_repeat")))
+    alpha = metrics.get("length_penalty")
+    options = [", search without repeats" if metrics.get("no_repeat") else "",
+               ", trigram blocking" if metrics.get("block_trigrams") else "",
+               f", length penalty {alpha:g}" if alpha not in (None, DEFAULT_LENGTH_PENALTY) else ""]
+    return name + "".join(options)
+
+
 def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test",
              beam_size: int = 3, checkpoint: str = "best.keras", uncertain: int = 0,
              quiet: bool = False, block_trigrams: bool = False, bootstrap: int = 0,
@@ -113,7 +128,7 @@ def evaluate(model_dir: str, data_dir: Optional[str] = None, split: str = "test"
         json.dump(predictions, f, indent=1)
     with fileio.open(base.format("metrics") + ".json", "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
-    title = f"{config['model']} on {split} ({len(predictions)} studies, beam {beam_size})"
+    title = f"{config['model']} on {split} ({len(predictions)} studies, {decoding_label(result)})"
     with fileio.open(base.format("metrics") + ".md", "w", encoding="utf-8") as f:
         f.write(table.markdown(result, title) + "\n")
     return result

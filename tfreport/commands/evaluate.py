@@ -59,7 +59,7 @@ def main(argv=None):
         ensure_writable_dir(args.html, "--html (the review page goes there)")
     apply_seed_flags(args)
     labeler = labelers.from_args(args, p, quiet=args.quiet)  # before decoding: fail fast
-    from tfreport.evaluation import evaluate
+    from tfreport.evaluation import decoding_label, evaluate
     from tfreport.metrics.table import markdown
     result = evaluate(args.model_dir, args.data_dir, args.split, args.beam_size,
                       args.checkpoint, args.uncertain, args.quiet, args.block_trigrams,
@@ -68,7 +68,7 @@ def main(argv=None):
                       mbr_samples=args.mbr_samples, temperature=args.temperature,
                       no_repeat=args.no_repeat, mbr_no_repeat=args.mbr_no_repeat,
                       labeler=labeler)
-    print(markdown(result, f"{args.split} split, beam {args.beam_size}"))
+    print(markdown(result, f"{args.split} split, {decoding_label(result)}"))
     print(f"\nWritten to {args.model_dir}: predictions_{args.split}.json, "
           f"metrics_{args.split}.json, metrics_{args.split}.md")
     if args.html:

@@ -64,17 +64,8 @@ class BlindRun:
 
 
 def _decoding(metrics: dict) -> str:
-    """How evaluate.py decoded a run's test predictions, named as the benchmark names it,
-    with each search option that was set away from its default."""
-    from tfreport.decoding import DEFAULT_LENGTH_PENALTY
-    from tfreport.experiments.benchmark import decoding_name
-    name = decoding_name(metrics.get("beam_size", 3), metrics.get("mbr_samples") or 0,
-                         metrics.get("temperature") or 1.0, bool(metrics.get("mbr_no_repeat")))
-    alpha = metrics.get("length_penalty")
-    options = [", search without repeats" if metrics.get("no_repeat") else "",
-               ", trigram blocking" if metrics.get("block_trigrams") else "",
-               f", length penalty {alpha:g}" if alpha not in (None, DEFAULT_LENGTH_PENALTY) else ""]
-    return name + "".join(options)
+    from tfreport.evaluation import decoding_label
+    return decoding_label(metrics)
 
 
 def load_blind_runs(runs_dir: str, split_name: str) -> List[BlindRun]:
