@@ -157,7 +157,11 @@ def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
     (a previous results.json's rows) the image-blind rows of models not run again. The random
     report is aggregated over its seeds like a benchmark row, its intervals averaged bound by
     bound."""
+    from tfreport.progress import progress
     rows = []
+    # every score call runs METEOR's Java and the bootstrap: minutes in all, so a bar
+    bar = progress(None, desc="scoring", unit="run", total=len(SCORINGS) * sum(
+        1 + seeds + len((blind or {}).get(split.name, [])) for split in splits))
     for split in splits:
         training = [join_report(s) for s in split.train.values()]
         for scoring_name in SCORINGS:
@@ -165,8 +169,10 @@ def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
             info = {"split": split.description, "scoring": scoring_name}
 
             def score(predictions):
-                return scoring.score(predictions, refs, split.normal, bootstrap=bootstrap,
-                                     seed=boot_seed, training_reports=training)
+                scored = scoring.score(predictions, refs, split.normal, bootstrap=bootstrap,
+                                       seed=boot_seed, training_reports=training)
+                bar.update(1)
+                return scored
 
             rows.append(results_table.row("most frequent training report",
                                           results_table.aggregate([score(most_frequent(split))],
@@ -183,6 +189,7 @@ def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
             models += carried_rows(earlier or [], split, scoring_name,
                                    [m["model"] for m in models])
             rows += sorted(models, key=lambda m: m["model"])
+    bar.close()
     return rows
 
 
