@@ -108,10 +108,11 @@ def test_image_blind_rows_score_like_the_floors(fixture):
         "image-blind CNN-RNN (legacy preset, 3 epochs, lr 0.001; MBR over beam 3 + 8 samples "
         "at T 1, no repeated sentence)")
     # search options away from their defaults are named too
-    assert tb._decoding({"beam_size": 4, "no_repeat": True, "block_trigrams": True,
+    from tfreport.evaluation import decoding_label
+    assert decoding_label({"beam_size": 4, "no_repeat": True, "block_trigrams": True,
                          "length_penalty": 0.6}) == (
         "beam 4, search without repeats, trigram blocking, length penalty 0.6")
-    assert tb._decoding({"beam_size": 3, "block_trigrams": False, "length_penalty": 0.0}) == "beam 3"
+    assert decoding_label({"beam_size": 3, "block_trigrams": False, "length_penalty": 0.0}) == "beam 3"
     rows = tb.run([legacy], seeds=2, bootstrap=30, boot_seed=0, blind=blind)
     assert len(rows) == 2 * 3  # scorings x (two floors + one model)
     for scoring_rows in (rows[:3], rows[3:]):

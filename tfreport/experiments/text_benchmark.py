@@ -63,15 +63,11 @@ class BlindRun:
                 f"{decoding})")
 
 
-def _decoding(metrics: dict) -> str:
-    from tfreport.evaluation import decoding_label
-    return decoding_label(metrics)
-
-
 def load_blind_runs(runs_dir: str, split_name: str) -> List[BlindRun]:
     """``runs_dir/<split>/<model>/`` train.py model directories, each with config.json and
     predictions_test.json (and metrics_test.json, which names the decoding); a run that is not
     image-blind is an error, not a row."""
+    from tfreport.evaluation import decoding_label  # names the decoding as evaluate.py does
     folder = os.path.join(runs_dir, split_name)
     if not fileio.isdir(folder):
         return []
@@ -96,7 +92,7 @@ def load_blind_runs(runs_dir: str, split_name: str) -> List[BlindRun]:
         metrics = os.path.join(run_dir, "metrics_test.json")  # written with the predictions
         if fileio.exists(metrics):
             with fileio.open(metrics, encoding="utf-8") as f:
-                decoding = _decoding(json.load(f))
+                decoding = decoding_label(json.load(f))
         runs.append(BlindRun(cfg["model"], predictions, cfg["preset"], epochs,
                              cfg["train_config"]["learning_rate"], decoding))
     return runs
