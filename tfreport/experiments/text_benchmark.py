@@ -117,14 +117,18 @@ def references(split: TextSplit, scoring_name: str) -> Dict[str, str]:
 CARRIED = "; earlier run, carried from the previous table"
 
 
+def _label(row: dict) -> str:
+    """A row's label; rows of older tables named it ``baseline``."""
+    return row.get("label") or row.get("baseline", "")
+
+
 def blind_model(row: dict) -> Optional[str]:
     """The zoo model behind an image-blind row (``None``: a floor); rows written before
     rows named their model are matched by their label."""
     if row.get("model"):
         return row["model"]
-    label = row.get("label") or row.get("baseline", "")
     return next((m for m, name in MODEL_NAMES.items()
-                 if label.startswith(f"image-blind {name} (")), None)
+                 if _label(row).startswith(f"image-blind {name} (")), None)
 
 
 def carried_rows(earlier: List[dict], split: TextSplit, scoring_name: str,
@@ -137,7 +141,7 @@ def carried_rows(earlier: List[dict], split: TextSplit, scoring_name: str,
         model = blind_model(r)
         if (r["split"] == split.description and r["scoring"] == scoring_name
                 and model is not None and model not in fresh):
-            label = r.get("label") or r["baseline"]
+            label = _label(r)
             rows.append({**{k: v for k, v in r.items() if k != "baseline"},
                          "label": label if label.endswith(CARRIED) else label + CARRIED,
                          "model": model, "carried": True})
