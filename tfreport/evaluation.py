@@ -70,12 +70,22 @@ def decode_split(model_dir: str, data_dir: Optional[str] = None, split: str = "t
     return config, data_dir, ds, predictions
 
 
+def decoding_name(beam_size: int, mbr_samples: int, temperature: float,
+                  mbr_no_repeat: bool = False) -> str:
+    """How a row's test reports were decoded, as its record and the table say it;
+    ``mbr_no_repeat``: MBR chose among the candidates that repeat no sentence (hierarchical
+    rows; a repeating one only where all of a study's candidates repeat)."""
+    if not mbr_samples:
+        return f"beam {beam_size}"
+    name = f"MBR over beam {beam_size} + {mbr_samples} samples at T {temperature:g}"
+    return name + ", no repeated sentence" if mbr_no_repeat else name
+
+
 def decoding_label(metrics: dict) -> str:
     """How a metrics file's predictions were decoded, named as the benchmark names it, with
     each search option set away from its default: "beam 3", "MBR over beam 3 + 8 samples at
     T 1, no repeated sentence", "beam 3, search without repeats"."""
     from tfreport.decoding import DEFAULT_LENGTH_PENALTY
-    from tfreport.experiments.benchmark import decoding_name
     name = decoding_name(metrics.get("beam_size", 3), metrics.get("mbr_samples") or 0,
                          metrics.get("temperature") or 1.0, bool(metrics.get("mbr_no_repeat")))
     alpha = metrics.get("length_penalty")

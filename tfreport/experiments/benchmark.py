@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 
 from tfreport import fileio
 from tfreport import evaluation, labelers
+from tfreport.evaluation import decoding_name
 from tfreport.atomic import write_json
 from tfreport.experiments import baselines, results_table
 from tfreport.metrics import diagnostics, grounding, scoring
@@ -254,17 +255,6 @@ def timed_predictions(model_dir: str, data_dir: str, beam_size: int, quiet: bool
     seconds = time.perf_counter() - start
     from tfreport.data.prepared import PreparedDataset
     return predictions, len(predictions) / max(seconds, 1e-9), PreparedDataset(data_dir).normal("test")
-
-
-def decoding_name(beam_size: int, mbr_samples: int, temperature: float,
-                  mbr_no_repeat: bool = False) -> str:
-    """How a row's test reports were decoded, as its record and the table say it;
-    ``mbr_no_repeat``: MBR chose among the candidates that repeat no sentence (hierarchical
-    rows; a repeating one only where all of a study's candidates repeat)."""
-    if not mbr_samples:
-        return f"beam {beam_size}"
-    name = f"MBR over beam {beam_size} + {mbr_samples} samples at T {temperature:g}"
-    return name + ", no repeated sentence" if mbr_no_repeat else name
 
 
 def _mbr_no_repeat(row: Row, s: Settings) -> bool:
