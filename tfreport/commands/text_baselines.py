@@ -1,7 +1,8 @@
 """Image-free floors on the real IU X-Ray reports, for the legacy and R2Gen splits.
 
     python scripts/text_baselines.py --shared_dir ../shared/data --out docs/benchmarks/iu_xray_text \
-        [--seeds 5] [--bootstrap 1000] [--seed 0] [--image_blind_runs RUNS [--carry_earlier true]]
+        [--seeds 5] [--bootstrap 1000] [--seed 0] [--workers 2] \
+        [--image_blind_runs RUNS [--carry_earlier true]]
 
 Rows: the most frequent training report and a random training report (mean ± sd over
 --seeds), each scored with tfreport's default scoring and the legacy scoring, for All, Normal
@@ -35,8 +36,13 @@ def main(argv=None):
     p.add_argument("--carry_earlier", type=parse_bool, default=False, metavar="true|false",
                    help="keep OUT/results.json's image-blind rows for models with no run in "
                         "--image_blind_runs, labelled as carried")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="processes scoring the runs in parallel (each run is one core for a "
+                        "minute or two; the table does not depend on it)")
     add_seed_flags(p)
     args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error(f"--workers must be at least 1, got {args.workers}")
     if args.carry_earlier and not args.image_blind_runs:
         p.error("--carry_earlier true needs --image_blind_runs (it fills in the models not rerun)")
     seed = apply_seed_flags(args)
@@ -62,7 +68,7 @@ def main(argv=None):
         with fileio.open(previous, encoding="utf-8") as f:
             earlier = json.load(f)["rows"]
     rows = tb.run(splits, seeds=args.seeds, bootstrap=args.bootstrap, boot_seed=seed,
-                  blind=blind, earlier=earlier)
+                  blind=blind, earlier=earlier, workers=args.workers)
     fileio.makedirs(args.out)
     write_json(os.path.join(args.out, "results.json"),
                {"rows": rows, "seeds": args.seeds, "bootstrap": args.bootstrap,

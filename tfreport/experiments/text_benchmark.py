@@ -148,48 +148,79 @@ def carried_rows(earlier: List[dict], split: TextSplit, scoring_name: str,
     return rows
 
 
+def _score(job: tuple) -> dict:
+    """One score run (a module-level function, so a worker process can run it)."""
+    predictions, refs, normal, bootstrap, seed, training = job
+    return scoring.score(predictions, refs, normal, bootstrap=bootstrap, seed=seed,
+                         training_reports=training)
+
+
+def _score_all(jobs: List[tuple], workers: int) -> List[dict]:
+    """Every score run, in order, on ``workers`` processes (1: in this one). Each run is
+    METEOR's Java plus the bootstrap, single-threaded, about a minute and a half: the runs
+    are independent, so a second core halves the table's time. A bar ticks per run."""
+    from tfreport.progress import progress
+    bar = progress(None, desc="scoring", unit="run", total=len(jobs))
+    if workers <= 1:
+        out = []
+        for job in jobs:
+            out.append(_score(job))
+            bar.update(1)
+        bar.close()
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    out: List[Optional[dict]] = [None] * len(jobs)
+    # spawn: a fresh interpreter per worker, not a fork of one that may hold threads
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_score, job): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            out[futures[future]] = future.result()
+            bar.update(1)
+    bar.close()
+    return out
+
+
 def run(splits: List[TextSplit], seeds: int = 5, bootstrap: int = 1000,
         boot_seed: int = 0, blind: Optional[Dict[str, List[BlindRun]]] = None,
-        earlier: Optional[List[dict]] = None) -> List[dict]:
+        earlier: Optional[List[dict]] = None, workers: int = 1) -> List[dict]:
     """Rows (``results_table.row``): one per (split, scoring, baseline), each with per-group
     figures, intervals and report diagnostics (copied and novel: against the split's
     training reports); ``blind`` adds each split's image-blind model runs, and ``earlier``
     (a previous results.json's rows) the image-blind rows of models not run again. The random
     report is aggregated over its seeds like a benchmark row, its intervals averaged bound by
-    bound."""
-    from tfreport.progress import progress
-    rows = []
-    # every score call runs METEOR's Java and the bootstrap: minutes in all, so a bar
-    bar = progress(None, desc="scoring", unit="run", total=len(SCORINGS) * sum(
-        1 + seeds + len((blind or {}).get(split.name, [])) for split in splits))
+    bound. ``workers`` processes share the score runs; the rows do not depend on it."""
+    # first every (split, scoring) block's predictions, then all score runs at once, so the
+    # workers stay busy across blocks
+    blocks, jobs = [], []
     for split in splits:
         training = [join_report(s) for s in split.train.values()]
         for scoring_name in SCORINGS:
             refs = references(split, scoring_name)
-            info = {"split": split.description, "scoring": scoring_name}
-
-            def score(predictions):
-                scored = scoring.score(predictions, refs, split.normal, bootstrap=bootstrap,
-                                       seed=boot_seed, training_reports=training)
-                bar.update(1)
-                return scored
-
-            rows.append(results_table.row("most frequent training report",
-                                          results_table.aggregate([score(most_frequent(split))],
-                                                                  intervals=True), **info))
-            runs = [score(random_report(split, s)) for s in range(seeds)]
-            rows.append(results_table.row(f"random training report ({seeds} seeds)",
-                                          results_table.aggregate(runs, intervals=True),
-                                          list(range(seeds)), **info))
-            models = []
-            for r in (blind or {}).get(split.name, []):
-                preds = align_predictions(split, r.predictions, r.label)
-                models.append(results_table.row(r.label, results_table.aggregate(
-                    [score(preds)], intervals=True), model=r.model, **info))
-            models += carried_rows(earlier or [], split, scoring_name,
-                                   [m["model"] for m in models])
-            rows += sorted(models, key=lambda m: m["model"])
-    bar.close()
+            runs = list((blind or {}).get(split.name, []))
+            predictions = ([most_frequent(split)]
+                           + [random_report(split, s) for s in range(seeds)]
+                           + [align_predictions(split, r.predictions, r.label) for r in runs])
+            blocks.append((split, scoring_name, runs, len(jobs), len(predictions)))
+            jobs += [(p, refs, split.normal, bootstrap, boot_seed, training)
+                     for p in predictions]
+    scored = _score_all(jobs, workers)
+    rows = []
+    for split, scoring_name, runs, first, count in blocks:
+        info = {"split": split.description, "scoring": scoring_name}
+        frequent, randoms, models_scored = (scored[first], scored[first + 1:first + 1 + seeds],
+                                            scored[first + 1 + seeds:first + count])
+        rows.append(results_table.row("most frequent training report",
+                                      results_table.aggregate([frequent], intervals=True),
+                                      **info))
+        rows.append(results_table.row(f"random training report ({seeds} seeds)",
+                                      results_table.aggregate(randoms, intervals=True),
+                                      list(range(seeds)), **info))
+        models = [results_table.row(r.label, results_table.aggregate([s], intervals=True),
+                                    model=r.model, **info)
+                  for r, s in zip(runs, models_scored)]
+        models += carried_rows(earlier or [], split, scoring_name, [m["model"] for m in models])
+        rows += sorted(models, key=lambda m: m["model"])
     return rows
 
 
