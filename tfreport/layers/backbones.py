@@ -96,6 +96,13 @@ def backbone_architecture(name: str, image_size: int, width: int = 32) -> keras.
     inp = keras.Input((image_size, image_size, 1))
     a = keras_application("resnet50", image_size)(inp)
     b = keras_application("densenet121", image_size)(inp)
+    if tuple(a.shape[1:3]) != tuple(b.shape[1:3]):
+        # the two networks round odd sizes differently (75 px: ResNet50 3x3, DenseNet121 2x2)
+        raise ValueError(
+            f"backbone dual: at image_size {image_size} ResNet50's grid is "
+            f"{a.shape[1]}x{a.shape[2]} and DenseNet121's {b.shape[1]}x{b.shape[2]}, and "
+            f"their cells are fused one to one; use an image_size that is a multiple of 32 "
+            f"(224, the paper preset's, or e.g. 64, 96)")
     return keras.Model(inp, layers.Concatenate(name="dual_concat")([a, b]), name="dual")
 
 
