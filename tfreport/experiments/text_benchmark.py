@@ -161,22 +161,20 @@ def _score_all(jobs: List[tuple], workers: int) -> List[dict]:
     are independent, so a second core halves the table's time. A bar ticks per run."""
     from tfreport.progress import progress
     bar = progress(None, desc="scoring", unit="run", total=len(jobs))
-    if workers <= 1:
-        out = []
-        for job in jobs:
-            out.append(_score(job))
-            bar.update(1)
-        bar.close()
-        return out
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
     out: List[Optional[dict]] = [None] * len(jobs)
-    # spawn: a fresh interpreter per worker, not a fork of one that may hold threads
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_score, job): i for i, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            out[futures[future]] = future.result()
+    if workers <= 1:
+        for i, job in enumerate(jobs):
+            out[i] = _score(job)
             bar.update(1)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        # spawn: a fresh interpreter per worker, not a fork of one that may hold threads
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_score, job): i for i, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                out[futures[future]] = future.result()
+                bar.update(1)
     bar.close()
     return out
 
